@@ -1,0 +1,46 @@
+"""Backend selection: the one place that decides which accumulation engine runs.
+
+`select_backend(name, device)` returns the accumulate function.  ``torch`` is the
+eager reference (any device).  ``triton`` needs a CUDA device, or ``TRITON_INTERPRET=1``
+for the interpreter on CPU tensors; asking for it explicitly when it cannot run is an
+error.  ``auto`` picks Triton when it can run and otherwise falls back to torch with a
+log line saying why.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+from ..errors import NanoBraggError
+
+log = logging.getLogger("nanobrag_torch")
+
+
+def _triton_unavailable(device: str) -> str | None:
+    """Why the Triton backend cannot run here, or None if it can."""
+    interpret = os.environ.get("TRITON_INTERPRET") == "1"
+    if device != "cuda" and not interpret:
+        return f"device is {device} (Triton needs CUDA, or TRITON_INTERPRET=1)"
+    try:
+        from . import triton as triton_backend  # noqa: F401
+    except ImportError as exc:
+        return f"Triton backend not importable ({exc})"
+    return None
+
+
+def select_backend(name: str, device: str):
+    """Return (backend_name, accumulate_fn)."""
+    from . import torch_eager
+    if name == "torch":
+        return "torch", torch_eager.accumulate
+    reason = _triton_unavailable(device)
+    if name == "triton":
+        if reason:
+            raise NanoBraggError(f"-backend triton: cannot run: {reason}")
+        from . import triton as triton_backend
+        return "triton", triton_backend.accumulate
+    if reason is None:
+        from . import triton as triton_backend
+        return "triton", triton_backend.accumulate
+    log.info("backend auto: using torch because %s", reason)
+    return "torch", torch_eager.accumulate

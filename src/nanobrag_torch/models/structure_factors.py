@@ -1,0 +1,91 @@
+"""Structure factors: a dense HKL table, default_F, nearest and tricubic lookup.
+
+Lookups take fractional Miller indices [..., 3] and return |F| [...].  Nearest uses
+h0 = ceil(h - 0.5) and `default_F` outside the table (or with no table), as the C.
+Tricubic is the C's 4x4x4 Lagrange interpolation (polin3) on the integer grid around
+floor(h); `out_of_range` is the C's test that switches interpolation off.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..io.hkl import HKLTable, read_hkl
+
+
+@dataclass
+class StructureFactors:
+    table: torch.Tensor | None     # [h_range, k_range, l_range] float64 or None (default_F only)
+    mins: tuple                    # (h_min, k_min, l_min)
+    ranges: tuple                  # (h_range, k_range, l_range)
+    default_F: float
+    n_entries: int                 # the C's hkls
+
+    def to(self, dtype, device) -> "StructureFactors":
+        table = None if self.table is None else self.table.to(dtype=dtype, device=device)
+        return StructureFactors(table, self.mins, self.ranges, self.default_F, self.n_entries)
+
+
+def build_structure_factors(hklfile: str | None, default_F: float, params: dict | None = None):
+    p = params or {}
+    if hklfile is None:
+        return StructureFactors(None, (0, 0, 0), (0, 0, 0), float(p.get("default_F", default_F)), 0)
+    t: HKLTable = read_hkl(hklfile, default_F)
+    table = p.get("F", torch.tensor(t.F, dtype=torch.float64))
+    return StructureFactors(table, (t.h_min, t.k_min, t.l_min), t.shape, default_F, t.n_entries)
+
+
+def _flat_index(sf: StructureFactors, ih, ik, il):
+    kr, lr = sf.ranges[1], sf.ranges[2]
+    return ((ih - sf.mins[0]) * kr + (ik - sf.mins[1])) * lr + (il - sf.mins[2])
+
+
+def nearest(sf: StructureFactors, hkl: torch.Tensor) -> torch.Tensor:
+    """|F| of the nearest reflection, default_F outside the table: [...]."""
+    h0 = torch.ceil(hkl - 0.5).to(torch.int64)
+    if sf.table is None or sf.n_entries == 0:
+        return torch.full(hkl.shape[:-1], sf.default_F, dtype=hkl.dtype, device=hkl.device)
+    inside = torch.ones(hkl.shape[:-1], dtype=torch.bool, device=hkl.device)
+    for i in range(3):
+        inside &= (h0[..., i] >= sf.mins[i]) & (h0[..., i] < sf.mins[i] + sf.ranges[i])
+    idx = _flat_index(sf, h0[..., 0], h0[..., 1], h0[..., 2])
+    idx = torch.where(inside, idx, torch.zeros_like(idx))
+    vals = sf.table.reshape(-1).to(hkl.dtype)[idx]
+    return torch.where(inside, vals, torch.full_like(vals, sf.default_F))
+
+
+def out_of_range(sf: StructureFactors, hkl: torch.Tensor) -> torch.Tensor:
+    """The C's interpolation guard: True where the 4-point stencil leaves the table."""
+    bad = torch.zeros(hkl.shape[:-1], dtype=torch.bool, device=hkl.device)
+    for i in range(3):
+        x = hkl[..., i]
+        bad |= (x - sf.mins[i] + 3 > sf.ranges[i]) | (x - 2 < sf.mins[i])
+    return bad
+
+
+def _lagrange_weights(t: torch.Tensor) -> list:
+    """Weights of nodes -1, 0, 1, 2 at offset t in [0, 1) (cubic Lagrange)."""
+    return [-t * (t - 1) * (t - 2) / 6.0, (t + 1) * (t - 1) * (t - 2) / 2.0,
+            -(t + 1) * t * (t - 2) / 2.0, (t + 1) * t * (t - 1) / 6.0]
+
+
+def tricubic(sf: StructureFactors, hkl: torch.Tensor) -> torch.Tensor:
+    """Tricubic-interpolated |F| at fractional hkl: [...].  Indices are clamped into the
+    table, so callers must use `out_of_range` to decide where the result is meaningful."""
+    flr = torch.floor(hkl)
+    t = hkl - flr
+    base = flr.to(torch.int64)
+    w = [_lagrange_weights(t[..., i]) for i in range(3)]
+    flat = sf.table.reshape(-1).to(hkl.dtype)
+    idx = [[(base[..., i] + d - 1 - sf.mins[i]).clamp(0, sf.ranges[i] - 1) for d in range(4)]
+           for i in range(3)]
+    kr, lr = sf.ranges[1], sf.ranges[2]
+    out = torch.zeros(hkl.shape[:-1], dtype=hkl.dtype, device=hkl.device)
+    for a in range(4):
+        for b in range(4):
+            row = (idx[0][a] * kr + idx[1][b]) * lr
+            wab = w[0][a] * w[1][b]
+            for c in range(4):
+                out = out + wab * w[2][c] * flat[row + idx[2][c]]
+    return out

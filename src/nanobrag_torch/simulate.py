@@ -1,0 +1,105 @@
+"""The Python API: ``simulate(args)`` renders the float image nanoBragg.c would write.
+
+Data flow: flags -> `Settings` -> `config.resolve` -> models -> `Precomputed` ->
+backend accumulation -> scaling.  `run(args)` returns a `Result` with the image and
+everything the CLI prints and writes; `simulate(args)` returns just the image tensor.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from . import flags as flagmod
+from .backends import select_backend
+from .config import SimulationConfig, resolve
+from .errors import NanoBraggError
+from .io.smv import read_smv
+from .precompute import Precomputed, precompute
+from .scaling import to_photons
+from .settings import Settings
+
+RTD = 180.0 * (1.0 / math.pi)
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+@dataclass
+class Result:
+    image: torch.Tensor            # [slow, fast] photons per pixel, working dtype
+    pre: Precomputed
+    settings: Settings
+    backend: str
+    omega_sum: float
+
+    @property
+    def config(self) -> SimulationConfig:
+        return self.pre.cfg
+
+
+def _apply_header(s: Settings, path: str, is_mask: bool) -> None:
+    """The C's -mask / -img header block: geometry defaults from an SMV header."""
+    img = read_smv(path)
+    s.fpixels, s.spixels = img.width, img.height
+    v = img.value_of
+    if not math.isnan(v("PIXEL_SIZE")):
+        s.pixel_size_m = v("PIXEL_SIZE") / 1000.0
+    s.detsize_f_m = s.pixel_size_m * s.fpixels
+    s.detsize_s_m = s.pixel_size_m * s.spixels
+    for key, attr, scale in (("DISTANCE", "distance_m", 1e-3), ("CLOSE_DISTANCE", "close_distance_m", 1e-3),
+                             ("WAVELENGTH", "lambda0_m", 1e-10), ("BEAM_CENTER_X", "Xbeam_m", 1e-3),
+                             ("ORGX", "ORGX_px", 1.0), ("ORGY", "ORGY_px", 1.0),
+                             ("PHI", "phi0_rad", 1 / RTD), ("OSC_RANGE", "osc_rad", 1 / RTD)):
+        if not math.isnan(v(key)):
+            setattr(s, attr, v(key) * scale)
+    if not math.isnan(v("BEAM_CENTER_Y")):
+        y = v("BEAM_CENTER_Y") / 1000.0
+        s.Ybeam_m = s.detsize_s_m - y if is_mask else y
+
+
+def parse(args) -> Settings:
+    """Flag list -> Settings (header files first, then flags in order, as the C)."""
+    parsed = flagmod.split_args(list(args))
+    quirks = flagmod.quirks_mode(parsed)
+    s = Settings()
+    for name, vals, _ in parsed:
+        if name == "-mask":
+            s.maskfile = vals[0]
+    for name, vals, _ in parsed:
+        if name == "-img":
+            s.imgfile = vals[0]
+    if s.maskfile:
+        _apply_header(s, s.maskfile, True)
+    if s.imgfile:
+        _apply_header(s, s.imgfile, False)
+    flagmod.apply_flags(s, parsed, quirks)
+    return s
+
+
+def run(args, *, params: dict | None = None, dtype: str | torch.dtype | None = None,
+        device: str | None = None) -> Result:
+    """Render the image for a nanoBragg command line; see `simulate`."""
+    s = parse(args)
+    if dtype is not None:
+        s.dtype = dtype if isinstance(dtype, str) else {v: k for k, v in DTYPES.items()}[dtype]
+    if device is not None:
+        s.device = str(device)
+    cfg = resolve(s)
+    pre = precompute(cfg, params)
+    name, accumulate = select_backend(cfg.backend, cfg.device)
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise NanoBraggError("-device cuda: no CUDA device is available")
+    torch_dtype = DTYPES[cfg.dtype]
+    I_geom, omega_sum = accumulate(pre, torch_dtype, cfg.device)
+    image = to_photons(pre, I_geom, torch_dtype)
+    return Result(image=image, pre=pre, settings=s, backend=name, omega_sum=omega_sum)
+
+
+def simulate(args, *, params: dict | None = None, dtype: str | torch.dtype | None = None,
+             device: str | None = None) -> torch.Tensor:
+    """Float image [slow, fast] (photons/pixel) for the nanoBragg flag list `args`.
+
+    `params` maps flag names (no dash) to values or tensors that replace the parsed
+    values; `dtype` ('float32' | 'float64') and `device` override -dtype / -device.
+    """
+    return run(args, params=params, dtype=dtype, device=device).image
