@@ -24,7 +24,7 @@ class Settings:
     """Every user-settable quantity of nanoBragg.c, with the C defaults."""
 
     # --- beam ---
-    beam_vector: list = field(default_factory=lambda: [0.0, 1.0, 0.0])  # replaced by convention
+    beam_vector: list = field(default_factory=lambda: [1.0, 0.0, 0.0])
     polar_vector: list = field(default_factory=lambda: [0.0, 0.0, 1.0])
     lambda0_m: float = 1.0e-10
     dispersion_frac: float = 0.0          # delta-lambda/lambda (fraction, flag is percent)
@@ -97,7 +97,7 @@ class Settings:
     odet_vector: list = field(default_factory=lambda: [1.0, 0.0, 0.0])
     pix0_vector_m: list | None = None   # accepted; overwritten by the pivot logic (as the C)
     detector_rot_rad: list = field(default_factory=lambda: [0.0, 0.0, 0.0])
-    twotheta_axis: list = field(default_factory=lambda: [0.0, 0.0, 1.0])
+    twotheta_axis: list = field(default_factory=lambda: [0.0, 1.0, 0.0])
     twotheta_rad: float = 0.0
     pivot: str = "beam"                 # beam | sample
     convention: str = "mosflm"          # custom | adxv | mosflm | xds | dials | denzo

@@ -87,7 +87,7 @@ def build_crystal(cfg: CrystalConfig, lambda0_m: float, quirks: str, rng_state,
         recip, lengths, V_user = _reciprocal_from_cell(cfg, quirks, warnings, p)
     if cfg.matfile is not None:
         mat = read_mat(cfg.matfile)
-        recip = torch.tensor(np.asarray(mat).T.copy(), dtype=torch.float64) * (1e-10 / lambda0_m)
+        recip = torch.tensor(np.asarray(mat), dtype=torch.float64) * (1e-10 / lambda0_m)
     misset_random = None
     misset = list(cfg.misset_rad)
     if cfg.misset_mode == "random":
