@@ -190,6 +190,12 @@ def _mosaic(spread, domains):
     return spread, domains
 
 
+def _unit(v) -> tuple:
+    """The C's unitize(): a zero vector stays zero."""
+    mag = math.sqrt(sum(x * x for x in v))
+    return tuple(x / mag for x in v) if mag != 0 else tuple(0.0 for _ in v)
+
+
 def resolve(s: Settings) -> SimulationConfig:
     """Turn raw settings into typed configs, applying every C default and auto rule."""
     pixel = s.pixel_size_m
@@ -259,7 +265,7 @@ def resolve(s: Settings) -> SimulationConfig:
         N=(s.Na, s.Nb, s.Nc), sample_size_m=tuple(sample), shape=s.xtal_shape, fudge=s.fudge,
         mosaic_spread_rad=spread, mosaic_domains=domains, mosaic_seed=s.mosaic_seed,
         phi0_rad=s.phi0_rad, phistep_rad=phistep, phisteps=phisteps, osc_rad=osc,
-        spindle=geom["spindle"], hklfile=s.hklfile, default_F=s.default_F,
+        spindle=_unit(geom["spindle"]), hklfile=s.hklfile, default_F=s.default_F,
         interpolate=s.interpolate, water_size_m=s.water_size_m,
     )
     if s.hklfile is None and s.default_F == 0.0:

@@ -389,3 +389,13 @@ def quirks_mode(parsed: list) -> str:
         if name == "-quirks":
             mode = vals[0]
     return mode
+
+
+def usage() -> str:
+    """One line per flag (aliases together), for -h."""
+    lines = ["usage: nanoBragg -cell a b c al be ga | -mat A.mat  -hkl F.hkl | -default_F F  [flags]",
+             "flags (as nanoBragg.c; see specs/cli.md):"]
+    for flag in _FLAGS:
+        arity = {0: "", -6: " a [b c al be ga]", -3: " x y z|random"}.get(flag.nargs, " V" * flag.nargs)
+        lines.append(f"  {' | '.join(flag.names)}{arity}" + (f"   ({flag.help})" if flag.help else ""))
+    return "\n".join(lines)
