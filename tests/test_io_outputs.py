@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -172,17 +173,16 @@ def _fields_from_manifest(case: dict, noise: bool):
     """Rebuild smv_fields arguments from the C's printed geometry and header numbers."""
     printed = case["c_printed"]
     header = case["noisefile_header" if noise else "intfile_header"]
-    distance, rest = printed["distance_detsize"].split(" detsize=")
-    detsize_f, rest = rest.split("x", 1)
-    detsize_s, rest = rest.split()[0], rest
-    pixel = float(rest.split("pixel=")[1].split()[0])
+    geometry = re.fullmatch(r"(\S+) detsize=(\S+)x(\S+)\s+pixel=(\S+) meters .*",
+                            printed["distance_detsize"])
+    distance, _, detsize_s, pixel = (float(v) for v in geometry.groups())
     xbeam, ybeam = printed["Xbeam_Ybeam"].split(" Ybeam=")
     fbeam, sbeam = printed["Fbeam_Sbeam"].split(" Sbeam=")
     return dict(
         fpixels=int(header["SIZE1"]), spixels=int(header["SIZE2"]), pixel_size_m=pixel,
-        distance_m=float(distance), lambda_m=float(printed["wave"].split()[0]),
+        distance_m=distance, lambda_m=float(printed["wave"].split()[0]),
         Xbeam_m=float(xbeam), Ybeam_m=float(ybeam), Fbeam_m=float(fbeam), Sbeam_m=float(sbeam),
-        detsize_s_m=float(detsize_s),
+        detsize_s_m=detsize_s,
         dials_origin_mm=tuple(float(v) for v in printed["dials_origin_mm"].split()),
         ORGX=float(header["XDS_ORGX"]), ORGY=float(header["XDS_ORGY"]),
         close_distance_m=float(header["CLOSE_DISTANCE"]) / 1000.0,

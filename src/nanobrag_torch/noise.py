@@ -211,7 +211,8 @@ def int_image(float_image: np.ndarray, scale: float, adc: float,
     values = np.where(values > 65535.0, 65535.0, values)
     values = np.where(values < 0.0, 0.0, values)
     out = np.zeros(image.shape, dtype=np.uint16)
-    out[rows, cols] = _c_unsigned(np.floor((values + 0.5).astype(np.float32)).astype(np.float64), 16)
+    floored = np.floor((values + 0.5).astype(np.float32)).astype(np.float64)
+    out[rows, cols] = _c_unsigned(floored, 16)
     return out
 
 

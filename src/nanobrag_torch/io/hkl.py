@@ -47,7 +47,8 @@ class HKLTable:
     @property
     def shape(self) -> tuple[int, int, int]:
         """(h_range, k_range, l_range): number of distinct h, k, l values the table spans."""
-        return (self.h_max - self.h_min + 1, self.k_max - self.k_min + 1, self.l_max - self.l_min + 1)
+        return (self.h_max - self.h_min + 1, self.k_max - self.k_min + 1,
+                self.l_max - self.l_min + 1)
 
 
 def _line_error(name: str, lineno: int, line: str, problem: str) -> NanoBraggError:

@@ -20,8 +20,9 @@ SMV_HEADER_BYTES = 512
 # GetFrame only compares the first 12 characters of this string.
 _MAGIC = b"{\nHEADER_BYT"
 # The longest prefix C's atof() converts (after leading whitespace): decimal, inf, nan.
-_ATOF = re.compile(r"[ \t\n\v\f\r]*([+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan))",
-                   re.IGNORECASE)
+_ATOF = re.compile(
+    r"[ \t\n\v\f\r]*([+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan))",
+    re.IGNORECASE)
 
 
 def _atof(text: str) -> float:

@@ -1,0 +1,256 @@
+"""Every quirk of specs/quirks.md: its ``c`` behaviour (as nanoBragg.c) and its ``fixed``
+behaviour, the latter checked against an independent computation (tests/reference_model.py)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from golden_util import GOLDEN, TOL, cases, in_golden_dir, parity, passes
+from nanobrag_torch import NanoBraggError, run, simulate
+from reference_model import model
+
+REL = TOL["quirks"]["independent_rel"]
+BASE = "-cell 50 60 70 90 90 90 -default_F 100 -N 3 -lambda 1.5 -distance 80 -detpixels 8 -pixel 0.5 -oversample 1".split()
+
+
+def sim(args, quirks, **kw):
+    with in_golden_dir():
+        return simulate(["-quirks", quirks] + list(args), dtype="float64", **kw).numpy()
+
+
+def close(ours, ref, rel=REL):
+    np.testing.assert_allclose(ours, ref, rtol=rel, atol=rel * np.abs(ref).max())
+
+
+def golden(name):
+    case = next(c for c in cases() if c["name"] == name)
+    return case["physics_args"], np.load(GOLDEN / case["file"])["floatimage"]
+
+
+def ref_kwargs(**extra):
+    kw = dict(cell_A=(50, 60, 70), N=(3, 3, 3), lam_A=1.5, distance_mm=80, pixels=8, pixel_mm=0.5,
+              default_F=100.0)
+    kw.update(extra)
+    return kw
+
+
+# --- source weights -------------------------------------------------------------------
+
+def _sourcefile(tmp_path, rows):
+    path = tmp_path / "src.txt"
+    path.write_text("".join(" ".join(str(x) for x in r) + "\n" for r in rows))
+    return str(path)
+
+
+def test_weights_c_ignored(tmp_path):
+    a = _sourcefile(tmp_path, [(-10, 0, 0, 1.0, 1.5e-10), (-10, 0.01, 0, 0.2, 1.5e-10)])
+    b = _sourcefile(tmp_path / ".." / tmp_path.name, [(-10, 0, 0, 1.0, 1.5e-10), (-10, 0.01, 0, 1.0, 1.5e-10)])
+    assert np.array_equal(sim(BASE + ["-sourcefile", a], "c"), sim(BASE + ["-sourcefile", b], "c"))
+
+
+def test_weights_c_golden():
+    args, ref = golden("sourcefile_two_weighted")
+    corr, ratio, _ = parity(sim(args, "c"), ref)
+    assert passes(corr, ratio, "float64")
+
+
+def test_weights_equal_give_same_image_in_both_modes(tmp_path):
+    # same direction, two wavelengths: polarization is the same for both sources, so the
+    # only difference between the modes would be the weighting
+    f = _sourcefile(tmp_path, [(-10, 0, 0, 0.5, 1.5e-10), (-10, 0, 0, 0.5, 1.4e-10)])
+    close(sim(BASE + ["-sourcefile", f], "fixed"), sim(BASE + ["-sourcefile", f], "c"), 1e-12)
+
+
+def test_weights_fixed_is_weighted_mean(tmp_path):
+    rows = [(-10, 0, 0, 1.0, 1.5e-10), (-10, 0.02, 0, 0.2, 1.4e-10)]
+    both = sim(BASE + ["-sourcefile", _sourcefile(tmp_path, rows)], "fixed")
+    singles = []
+    for i, r in enumerate(rows):
+        d = tmp_path / f"s{i}"
+        d.mkdir()
+        singles.append(sim(BASE + ["-sourcefile", _sourcefile(d, [r])], "fixed"))
+    close(both, (1.0 * singles[0] + 0.2 * singles[1]) / 1.2, 1e-12)
+    srcs = [(np.array(r[:3], float), r[3], r[4]) for r in rows]
+    close(both, model(**ref_kwargs(sources=srcs)))
+
+
+@pytest.mark.parametrize("rows, problem", [
+    ([(-10, 0, 0, -1.0, 1.5e-10)], "non-negative"),
+    ([(-10, 0, 0, 0.0, 1.5e-10), (-10, 0, 0, 0.0, 1.5e-10)], "sum to zero"),
+])
+def test_weights_fixed_bad(tmp_path, rows, problem):
+    with pytest.raises(NanoBraggError, match=problem):
+        sim(BASE + ["-sourcefile", _sourcefile(tmp_path, rows)], "fixed")
+
+
+# --- per-sub-pixel polarization / solid angle / capture fraction ----------------------
+
+THICK = ["-detector_thick", "200", "-detector_abs", "300", "-detector_thicksteps", "3"]
+
+
+def test_first_value_factors_c_golden():
+    for name in ("oversample_2", "detector_abs_thicksteps", "detector_abs_default_steps"):
+        args, ref = golden(name)
+        assert passes(*parity(sim(args, "c"), ref)[:2], "float64"), name
+
+
+def test_first_value_factors_c_uses_first_subpixel():
+    """c: with -oversample 2 the factors come from the first sub-pixel only, so the image
+    differs from the per-sub-pixel (fixed) one by the factor's variation across a pixel."""
+    c = sim(BASE + ["-oversample", "2"], "c")
+    f = sim(BASE + ["-oversample", "2"], "fixed")
+    assert not np.allclose(c, f, rtol=1e-9)
+    assert np.allclose(c, f, rtol=5e-2)
+
+
+def test_per_subpixel_factors_fixed():
+    ours = sim(BASE + ["-oversample", "2"] + THICK, "fixed")
+    close(ours, model(**ref_kwargs(oversample=2, thick_um=200, layers=3, mu_per_um=300)))
+
+
+# --- running-sum -oversample_omega/_polar/_thick ---------------------------------------
+
+@pytest.mark.parametrize("name", ["oversample_2_omega", "oversample_2_polar", "oversample_2_thick",
+                                  "oversample_3_thick_polar_omega"])
+def test_running_sum_c_golden(name):
+    args, ref = golden(name)
+    assert passes(*parity(sim(args, "c"), ref)[:2], "float64")
+
+
+def test_running_sum_fixed():
+    flags = ["-oversample", "2", "-oversample_omega", "-oversample_polar", "-oversample_thick"]
+    ours = sim(BASE + flags + THICK, "fixed")
+    close(ours, model(**ref_kwargs(oversample=2, thick_um=200, layers=3, mu_per_um=300)))
+
+
+# --- phi = 0 carry-over ----------------------------------------------------------------
+
+PHI = ["-phi", "0", "-osc", "1", "-phisteps", "2"]
+
+
+def test_phi_carry_over_c():
+    """c: the phi = 0 step reuses the last step's rotation (0.5 deg), except on the very
+    first visit (pixel 0,0, first sub-step), which uses the unrotated cell."""
+    c = sim(BASE + PHI, "c")
+    stale = sim(BASE + ["-phi", "0.5", "-osc", "0.5", "-phisteps", "1"], "c")
+    fresh = sim(BASE + PHI, "fixed")
+    close(c.ravel()[1:], stale.ravel()[1:], 1e-12)
+    close(c[0, 0], fresh[0, 0], 1e-12)
+
+
+def test_phi_carry_over_c_golden():
+    args, ref = golden("osc_only_auto_steps")
+    assert passes(*parity(sim(args, "c"), ref)[:2], "float64")
+
+
+def test_phi_fixed():
+    close(sim(BASE + PHI, "fixed"), model(**ref_kwargs(phis_deg=(0.0, 0.5))))
+
+
+# --- interpolation switch-off ------------------------------------------------------------
+
+def _table(tmp_path, lo=-3, hi=3):
+    rng = np.random.default_rng(5)
+    idx = np.arange(lo, hi + 1)
+    F = rng.uniform(10, 200, (len(idx),) * 3)
+    lines = [f"{h} {k} {l} {F[h - lo, k - lo, l - lo]:.6f}" for h in idx for k in idx for l in idx]
+    path = tmp_path / "t.hkl"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path), np.round(F, 6), (lo, lo, lo)
+
+
+INTERP = "-cell 50 60 70 90 90 90 -N 2 -lambda 1.5 -distance 80 -detpixels 8 -pixel 2 -oversample 1 -interpolate".split()
+
+
+def test_interpolation_switch_off_c_golden():
+    args, ref = golden("hkl_interpolate_switch_off_midimage")
+    assert passes(*parity(sim(args, "c"), ref)[:2], "float64")
+
+
+def test_interpolation_switch_off_c_is_global(tmp_path):
+    """c: after the first out-of-range step every later pixel uses nearest F, even pixels
+    whose indices are in range; fixed keeps interpolating them."""
+    path, F, mins = _table(tmp_path)
+    c = sim(INTERP + ["-hkl", path], "c")
+    f = sim(INTERP + ["-hkl", path], "fixed")
+    nearest = sim(INTERP + ["-hkl", path, "-nointerpolate"], "c")
+    first_bad = np.flatnonzero(~np.isclose(c.ravel(), f.ravel(), rtol=1e-12))
+    assert first_bad.size and np.allclose(c.ravel()[first_bad[0] + 1:], nearest.ravel()[first_bad[0] + 1:],
+                                          rtol=1e-12)
+    assert not np.allclose(f.ravel()[first_bad[0] + 1:], nearest.ravel()[first_bad[0] + 1:], rtol=1e-6)
+
+
+def test_interpolation_fixed(tmp_path):
+    path, F, mins = _table(tmp_path)
+    ours = sim(INTERP + ["-hkl", path], "fixed")
+    ref = model(cell_A=(50, 60, 70), N=(2, 2, 2), lam_A=1.5, distance_mm=80, pixels=8, pixel_mm=2,
+                default_F=0.0, F_table=F, table_min=mins, interpolate=True)
+    close(ours, ref)
+
+
+# --- water background ----------------------------------------------------------------------
+
+def test_water_c_golden():
+    args, ref = golden("water_background")
+    assert passes(*parity(sim(args, "c"), ref)[:2], "float64")
+
+
+def test_water_c_divided_by_steps():
+    """c: the water term is divided by steps, so it changes with -oversample."""
+    w = ["-water", "100", "-default_F", "0.001"]
+    a, b = sim(BASE + w + ["-oversample", "1"], "c"), sim(BASE + w + ["-oversample", "2"], "c")
+    assert a.mean() / b.mean() > 3.5
+
+
+def test_water_fixed():
+    w = ["-water", "100"]
+    close(sim(BASE + w + ["-oversample", "2"], "fixed"),
+          model(**ref_kwargs(oversample=2, water_um=100)))
+
+
+# --- triclinic -cell -------------------------------------------------------------------------
+
+TRI = "-cell 70 80 90 75 85 95 -default_F 100 -N 3 -lambda 1.5 -distance 80 -detpixels 8".split()
+
+
+def test_triclinic_c_skewed():
+    with in_golden_dir():
+        cell = run(["-quirks", "c"] + TRI, dtype="float64").pre.crystal.cell_A_deg
+    np.testing.assert_allclose(cell[3:], (75.0391, 85.0136, 95.0081), atol=1e-4)
+
+
+def test_triclinic_fixed_exact():
+    with in_golden_dir():
+        cr = run(["-quirks", "fixed"] + TRI, dtype="float64").pre.crystal
+    np.testing.assert_allclose(cr.cell_A_deg, (70, 80, 90, 75, 85, 95), rtol=1e-12)
+    # independent: reciprocal and direct bases are dual (a_i . b*_j = delta_ij)
+    direct = cr.a0_m.numpy() * 1e10
+    np.testing.assert_allclose(direct @ cr.recip_A.numpy().T, np.eye(3), atol=1e-12)
+    # and the textbook volume from the six parameters
+    ca, cb, cg = np.cos(np.radians([75, 85, 95]))
+    V = 70 * 80 * 90 * np.sqrt(1 - ca ** 2 - cb ** 2 - cg ** 2 + 2 * ca * cb * cg)
+    assert abs(cr.volume_A3 / V - 1) < 1e-12
+
+
+# --- strstr side effects -------------------------------------------------------------------
+
+def test_misset_seed_also_sets_misset_c_only():
+    base = "-cell 50 60 70 90 90 90 -default_F 100 -lambda 1.5 -distance 80 -detpixels 16".split()
+    c = sim(base + ["-misset", "random", "-misset_seed", "7", "-N", "5"], "c")
+    angles = sim(base + ["-misset", "7", "0", "5", "-N", "5"], "c")
+    assert np.array_equal(c, angles)
+    f = sim(base + ["-misset", "random", "-misset_seed", "7", "-N", "5"], "fixed")
+    assert not np.allclose(f, angles)
+
+
+def test_twotheta_axis_also_sets_twotheta_c_only():
+    base = BASE + ["-twotheta_axis", "1", "0", "0"]
+    assert np.array_equal(sim(base, "c"), sim(base + ["-twotheta", "1"], "c"))
+    assert np.array_equal(sim(base, "fixed"), sim(base + ["-twotheta", "0"], "fixed"))
+
+
+def test_curved_det_last_argument():
+    flat, curved = sim(BASE, "c"), sim(["-curved_det"] + BASE, "c")
+    assert np.array_equal(sim(BASE + ["-curved_det"], "c"), flat)
+    assert not np.allclose(curved, flat)
+    assert np.array_equal(sim(BASE + ["-curved_det"], "fixed"), sim(["-curved_det"] + BASE, "fixed"))
