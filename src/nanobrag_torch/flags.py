@@ -109,9 +109,17 @@ def _cell(s: Settings, flag: str, vals: list) -> None:
     nums = [_num(flag, v) for v in vals]
     if nums[0] <= 0:
         raise NanoBraggError(f"{flag}: cell length a must be positive, got '{vals[0]}'")
+    angles = (nums[3:6] + [0.0, 0.0, 0.0])[:3]
+    if any(x < 0 or x >= 180 for x in angles) or any(x < 0 for x in nums[1:3]):
+        raise NanoBraggError(f"{flag}: lengths must be positive and angles in (0, 180) degrees")
+    eff = [math.radians(x if x > 0 else 90.0) for x in angles]
+    ca, cb, cg = (math.cos(x) for x in eff)
+    if 1 - ca * ca - cb * cb - cg * cg + 2 * ca * cb * cg <= 0:
+        raise NanoBraggError(f"{flag}: impossible unit cell (angles {' '.join(vals[3:6])} "
+                             "do not close a parallelepiped)")
     s.user_cell = True
     s.cell_A = (nums[:3] + [0.0, 0.0])[:3]
-    s.cell_angles_rad = [(x / RTD) for x in (nums[3:6] + [0.0, 0.0, 0.0])[:3]]
+    s.cell_angles_rad = [(x / RTD) for x in angles]
 
 
 def _misset(s: Settings, flag: str, vals: list) -> None:
