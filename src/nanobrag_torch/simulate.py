@@ -77,8 +77,9 @@ def parse(args) -> Settings:
 
 
 def run(args, *, params: dict | None = None, dtype: str | torch.dtype | None = None,
-        device: str | None = None) -> Result:
-    """Render the image for a nanoBragg command line; see `simulate`."""
+        device: str | None = None, progress=None) -> Result:
+    """Render the image for a nanoBragg command line; see `simulate`.  `progress(done, total)`
+    is called as pixel chunks finish."""
     s = parse(args)
     if dtype is not None:
         s.dtype = dtype if isinstance(dtype, str) else {v: k for k, v in DTYPES.items()}[dtype]
@@ -90,7 +91,7 @@ def run(args, *, params: dict | None = None, dtype: str | torch.dtype | None = N
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise NanoBraggError("-device cuda: no CUDA device is available")
     torch_dtype = DTYPES[cfg.dtype]
-    I_geom, omega_sum = accumulate(pre, torch_dtype, cfg.device)
+    I_geom, omega_sum = accumulate(pre, torch_dtype, cfg.device, progress=progress)
     image = to_photons(pre, I_geom, torch_dtype)
     return Result(image=image, pre=pre, settings=s, backend=name, omega_sum=omega_sum)
 

@@ -193,8 +193,10 @@ def _chunk_pixels(pre) -> int:
     return max(1, DEFAULT_CHUNK_ELEMENTS // per_pixel)
 
 
-def accumulate(pre, dtype: torch.dtype, device: torch.device | str = "cpu"):
-    """I_geom [slow, fast] (float64) and the C's omega_sum."""
+def accumulate(pre, dtype: torch.dtype, device: torch.device | str = "cpu", progress=None):
+    """I_geom [slow, fast] (float64) and the C's omega_sum.
+
+    `progress(done, total)`, if given, is called after each chunk with flat pixel counts."""
     S_, F_ = pre.shape
     xmin, xmax, ymin, ymax = pre.cfg.detector.roi
     out = torch.zeros(S_ * F_, dtype=torch.float64)
@@ -209,6 +211,10 @@ def accumulate(pre, dtype: torch.dtype, device: torch.device | str = "cpu"):
             keep &= mask[idx]
         idx, fi, si = idx[keep], fi[keep], si[keep]
         if idx.numel() == 0:
+            if progress is not None:
+                progress(min(start + step, S_ * F_), S_ * F_)
             continue
         out[idx] = _chunk(pre, state, fi, si, dtype, device)
+        if progress is not None:
+            progress(min(start + step, S_ * F_), S_ * F_)
     return out.reshape(S_, F_), state.omega_sum
