@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from golden_util import GOLDEN, large_cases, parity, passes
+from golden_util import GOLDEN, TOL, large_cases, parity, passes
 from nanobrag_torch import simulate
 
 MEMORY_LIMIT_MB = 1536    # issue: a 4096^2 float32 render stays under 1.5 GB resident
@@ -29,7 +29,9 @@ def test_large_reductions(case, dtype):
         corr, _, _ = parity(ours, theirs)
         assert passes(corr, ratio, dtype), (corr, ratio)
     assert np.count_nonzero(img.astype(np.float32)) == case["c_summary"]["nonzero"]
-    assert list(np.unravel_index(img.argmax(), img.shape)) == case["c_summary"]["argmax_slow_fast"]
+    am = np.unravel_index(img.argmax(), img.shape)
+    dist = max(abs(int(a) - b) for a, b in zip(am, case["c_summary"]["argmax_slow_fast"]))
+    assert dist <= TOL["parity"]["argmax_max_pixel_distance"]    # ties at the beam centre
 
 
 PROBE = """

@@ -1,9 +1,11 @@
-"""Lattice shape transforms F_latt (nanoBragg.c's square, round, gauss and tophat crystals).
+"""Lattice shape transforms (nanoBragg.c's square, round, gauss and tophat crystals).
 
-Inputs are fractional Miller indices ``hkl`` [..., 3] (dimensionless) and cell counts
-``N`` (3,).  Only F_latt**2 enters the intensity, so the sign (-1)**((N-1)h0) of the
-grating function is dropped.  The grating function is evaluated on the offset from the
-nearest integer, which keeps float32 accurate near Bragg peaks.
+`f_latt_sqr(hkl, N, shape, fudge, recip_A)` gives F_latt**2 for fractional Miller indices
+``hkl`` (a [..., 3] tensor or an (h, k, l) tuple of tensors; dimensionless) and cell counts
+``N`` (3,) as a tensor.  Only F_latt**2 enters the intensity, so the grating function is
+evaluated on the offset from the nearest integer (its sign (-1)**((N-1)h0) drops out), which
+keeps float32 accurate near Bragg peaks.  Pure element-wise tensor code without
+data-dependent Python branches, so torch.compile fuses and vectorises it.
 """
 from __future__ import annotations
 
@@ -16,44 +18,43 @@ GAUSS_WIDTH = 0.63
 TOPHAT_RADIUS_SQR = 0.3969
 
 
-def sincg_abs(h: torch.Tensor, N: torch.Tensor) -> torch.Tensor:
-    """|sin(N pi h) / sin(pi h)| with the limit N at integer h (C: sincg(pi*h, N))."""
-    delta = h - torch.round(h)
-    x = math.pi * delta
-    den = torch.sin(x)
-    safe = torch.where(den == 0, torch.ones_like(den), den)
-    val = torch.where(den == 0, N.to(h.dtype).expand_as(h), torch.sin(N.to(h.dtype) * x) / safe)
-    return torch.abs(val)
+def _safe(x: torch.Tensor) -> torch.Tensor:
+    return torch.where(x == 0, torch.ones_like(x), x)
 
 
 def sinc3(x: torch.Tensor) -> torch.Tensor:
     """3 (sin x / x - cos x) / x^2, 1 at x = 0 (Fourier transform of a sphere)."""
-    safe = torch.where(x == 0, torch.ones_like(x), x)
-    return torch.where(x == 0, torch.ones_like(x), 3.0 * (torch.sin(safe) / safe - torch.cos(safe)) / (safe * safe))
+    s = _safe(x)
+    return torch.where(x == 0, torch.ones_like(x), 3.0 * (torch.sin(s) / s - torch.cos(s)) / (s * s))
 
 
-def f_latt(hkl: torch.Tensor, N: torch.Tensor, shape: str, fudge: float,
-           recip_A: torch.Tensor) -> torch.Tensor:
-    """Lattice factor for each fractional index triple: [...] from hkl [..., 3].
+def _grating_sqr(x: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+    """(sin(n pi d) / sin(pi d))^2 with d = x - nearest integer; 1 when n <= 1 (C skips it)."""
+    a = math.pi * (x - torch.ceil(x - 0.5))
+    s = torch.sin(a)
+    r = torch.where(s == 0, n, torch.sin(n * a) / _safe(s))
+    return torch.where(n > 1, r * r, torch.ones_like(r))
 
-    `recip_A` [3, 3] holds the unrotated reciprocal vectors (1/A) used by gauss/tophat.
-    """
-    N = N.to(hkl.dtype)
+
+def f_latt_sqr(hkl, N: torch.Tensor, shape: str, fudge: float, recip_A: torch.Tensor) -> torch.Tensor:
+    """F_latt^2 [...]; `recip_A` [3, 3] rows a*, b*, c* (1/A, unrotated; gauss/tophat)."""
+    h = tuple(hkl.unbind(-1)) if isinstance(hkl, torch.Tensor) else tuple(hkl)
+    N = N.to(h[0].dtype)
     if shape == "square":
-        out = torch.ones_like(hkl[..., 0])
-        for i in range(3):
-            if float(N[i]) > 1:
-                out = out * sincg_abs(hkl[..., i], N[i])
-        return out
-    d = hkl - torch.ceil(hkl - 0.5)
+        return _grating_sqr(h[0], N[0]) * _grating_sqr(h[1], N[1]) * _grating_sqr(h[2], N[2])
+    d = [x - torch.ceil(x - 0.5) for x in h]
     prod_N = N[0] * N[1] * N[2]
     if shape == "round":
-        hrad_sqr = (d * d * (N * N)).sum(-1)
-        return prod_N * ROUND_VOLUME_CORRECTION * sinc3(math.pi * torch.sqrt(hrad_sqr * fudge))
-    dstar = d @ recip_A.to(hkl.dtype)                      # [..., 3] in 1/A
-    rad_star_sqr = (dstar * dstar).sum(-1) * (prod_N * prod_N)
+        hrad = d[0] * d[0] * N[0] * N[0] + d[1] * d[1] * N[1] * N[1] + d[2] * d[2] * N[2] * N[2]
+        fl = prod_N * ROUND_VOLUME_CORRECTION * sinc3(math.pi * torch.sqrt(hrad * fudge))
+        return fl * fl
+    R = recip_A.to(h[0].dtype)
+    ds = [d[0] * R[0, i] + d[1] * R[1, i] + d[2] * R[2, i] for i in range(3)]    # 1/A
+    rad_star_sqr = (ds[0] * ds[0] + ds[1] * ds[1] + ds[2] * ds[2]) * (prod_N * prod_N)
     if shape == "gauss":
-        return prod_N * torch.exp(-(rad_star_sqr / GAUSS_WIDTH * fudge))
-    if shape == "tophat":
-        return prod_N * (rad_star_sqr * fudge < TOPHAT_RADIUS_SQR).to(hkl.dtype)
-    raise ValueError(f"unknown crystal shape {shape!r}")
+        fl = prod_N * torch.exp(-(rad_star_sqr / GAUSS_WIDTH * fudge))
+    elif shape == "tophat":
+        fl = prod_N * (rad_star_sqr * fudge < TOPHAT_RADIUS_SQR).to(h[0].dtype)
+    else:
+        raise ValueError(f"unknown crystal shape {shape!r}")
+    return fl * fl

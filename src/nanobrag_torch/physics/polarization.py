@@ -1,29 +1,42 @@
 """Polarization factor of nanoBragg.c (Kahn factor K, E-vector closest to `axis`).
 
 0.5 (1 + cos^2 2theta - K cos(2 psi) sin^2 2theta), with psi the azimuth of the diffracted
-ray about the incident beam, measured from the E-vector.
+ray about the incident beam, measured from the E-vector.  Zero vectors stay zero (as the
+C's unitize), so an axis along the beam gives psi = 0.  Vectors are [..., 3] tensors or
+(x, y, z) tuples of tensors (the form the fused kernels use).
 """
 from __future__ import annotations
 
 import torch
 
-from .vectors import cross, dot
+
+def _xyz(v) -> tuple:
+    return tuple(v.unbind(-1)) if isinstance(v, torch.Tensor) else tuple(v)
 
 
-def _unit(x: torch.Tensor) -> torch.Tensor:
-    mag = torch.sqrt(dot(x, x))
-    return x / torch.where(mag == 0, torch.ones_like(mag), mag)[..., None]
+def _dot(a, b):
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 
 
-def polarization_factor(kahn: float, incident: torch.Tensor, diffracted: torch.Tensor,
-                        axis: torch.Tensor) -> torch.Tensor:
-    """incident [..., 3] and diffracted [..., 3] unit vectors (broadcast), axis (3,): [...]."""
-    cos2t = dot(incident, diffracted)
+def _cross(a, b) -> tuple:
+    return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
+
+
+def _unit(a) -> tuple:
+    mag = torch.sqrt(_dot(a, a))
+    inv = torch.where(mag == 0, torch.zeros_like(mag), 1.0 / torch.where(mag == 0, torch.ones_like(mag), mag))
+    return tuple(x * inv for x in a)
+
+
+def polarization_factor(kahn: float, incident, diffracted, axis) -> torch.Tensor:
+    """Polarization for unit `incident` and `diffracted` vectors (broadcast), axis (3,)."""
+    inc, d = _xyz(incident), _xyz(diffracted)
+    cos2t = _dot(inc, d)
     cos2t_sqr = cos2t * cos2t
-    sin2t_sqr = 1 - cos2t_sqr
     if kahn == 0.0:
         return 0.5 * (1.0 + cos2t_sqr)
-    B_in = _unit(cross(axis.expand_as(incident), incident))
-    E_in = _unit(cross(incident, B_in))
-    psi = -torch.atan2(dot(diffracted, B_in), dot(diffracted, E_in))
-    return 0.5 * (1.0 + cos2t_sqr - kahn * torch.cos(2 * psi) * sin2t_sqr)
+    ax = _xyz(axis)
+    B = _unit(_cross(ax, inc))
+    E = _unit(_cross(inc, B))
+    psi = -torch.atan2(_dot(d, B), _dot(d, E))
+    return 0.5 * (1.0 + cos2t_sqr - kahn * torch.cos(2 * psi) * (1 - cos2t_sqr))

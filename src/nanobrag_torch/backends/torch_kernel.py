@@ -1,0 +1,161 @@
+"""The torch backend's chunk kernels: pure element-wise tensor code, run eagerly or through
+``torch.compile`` (then one vectorised loop without [pixel x step] intermediates in memory).
+
+Vectors are kept as (x, y, z) tuples of tensors (structure of arrays) so every operation is
+element-wise over the pixel axis, which is what lets inductor vectorise it.  Axes: P pixels
+of the chunk, T detector layers, (os, os) sub-pixels (slow, fast), NS sources, M = phi
+steps x mosaic domains, always in the C's loop order.  `KernelInputs` holds what does not
+change within a render.  `fused_chunk` renders the common modes (c quirks without the
+running-sum ``-oversample_*`` flags, or fixed quirks; nearest/default F) reducing over
+steps in place; the other functions are shared with the general path of `torch_eager`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..models.structure_factors import StructureFactors, nearest
+from ..physics.lattice import f_latt_sqr
+from ..physics.polarization import polarization_factor
+
+
+@dataclass(frozen=True)
+class KernelInputs:
+    """Per-render constants; tensors in the working dtype and device unless noted."""
+    pix0: torch.Tensor          # (3,) m, sample -> corner of pixel (0, 0)
+    fdet: torch.Tensor          # (3,) unit
+    sdet: torch.Tensor          # (3,) unit
+    odet: torch.Tensor          # (3,) unit
+    beam_dist: torch.Tensor     # (3,) distance x beam, m (curved detector)
+    sub_off: torch.Tensor       # [os] 0..os-1
+    layer_off: torch.Tensor     # [T] layer depth, m
+    layer_idx: torch.Tensor     # [T] 0..T-1
+    incident: torch.Tensor      # [3, NS] unit incident directions (components first)
+    inv_lambda: torch.Tensor    # [NS] 1/m
+    source_factor: torch.Tensor  # [NS] weight multiplier (ones in c mode)
+    polar_axis: torch.Tensor    # (3,) unit
+    A: torch.Tensor             # [3, 3, M]: A[i, j, m] = component j of vector i (a, b, c), m
+    N: torch.Tensor             # (3,) cells
+    recip: torch.Tensor         # [3, 3] rows a*, b*, c*, 1/A
+    sf: StructureFactors        # table in the working dtype
+    oversample: int
+    sub_size: float             # m
+    shape: str
+    fudge: float
+    pixel_size: float           # m
+    close_distance: float       # m
+    distance: float             # m
+    step_mu: float              # layer thickness x attenuation (dimensionless)
+    thick: bool
+    dmin: float                 # m
+    kahn: float
+    nopolar: bool
+    point_pixel: bool
+    curved: bool
+    water: bool
+    I_bg: float                 # c mode water term (the C's formula)
+    water_coeff: float          # fixed mode: F_w^2 x molecules x steps
+    fixed: bool
+
+
+def _rotate(v, axis, phi):
+    """Rodrigues rotation of v (tuple) about unit `axis` (3,) by angles `phi` (C rotate_axis)."""
+    s, c = torch.sin(phi), torch.cos(phi)
+    d = (axis[0] * v[0] + axis[1] * v[1] + axis[2] * v[2]) * (1.0 - c)
+    return (axis[0] * d + v[0] * c + (-axis[2] * v[1] + axis[1] * v[2]) * s,
+            axis[1] * d + v[1] * c + (axis[2] * v[0] - axis[0] * v[2]) * s,
+            axis[2] * d + v[2] * c + (-axis[1] * v[0] + axis[0] * v[1]) * s)
+
+
+def pixel_geometry(si, fi, k: KernelInputs):
+    """Unit diffracted vector (x, y, z), solid angle and capture fraction, each [P, T, os, os].
+
+    `si`, `fi`: slow and fast pixel indices of broadcastable shapes (e.g. [R, 1] and [1, C]
+    for a block of rows); P is the broadcast pixel count, in row-major order."""
+    dt = k.pix0.dtype
+    F = ((fi.to(dt)[..., None] * k.oversample + k.sub_off) * k.sub_size + k.sub_size / 2.0)[..., None, None, :]
+    S = ((si.to(dt)[..., None] * k.oversample + k.sub_off) * k.sub_size + k.sub_size / 2.0)[..., None, :, None]
+    O = k.layer_off[:, None, None]
+    T, os_ = k.layer_off.shape[0], k.oversample
+    pos = [(F * k.fdet[i] + S * k.sdet[i] + O * k.odet[i] + k.pix0[i]).reshape(-1, T, os_, os_)
+           for i in range(3)]
+    if k.curved:
+        base = [k.beam_dist[i] * torch.ones_like(pos[0]) for i in range(3)]
+        turned = _rotate(base, k.sdet, pos[1] / k.distance)
+        pos = _rotate(turned, k.fdet, pos[2] / k.distance)
+    R2 = pos[0] * pos[0] + pos[1] * pos[1] + pos[2] * pos[2]
+    R = torch.sqrt(R2)
+    d = tuple(p / R for p in pos)
+    if k.point_pixel:
+        omega = 1.0 / R2
+    else:
+        omega = k.pixel_size * k.pixel_size / R2 * k.close_distance / R
+    if k.thick:
+        par = d[0] * k.odet[0] + d[1] * k.odet[1] + d[2] * k.odet[2]
+        t = k.layer_idx[:, None, None]
+        capture = torch.exp(-t * k.step_mu / par) - torch.exp(-(t + 1) * k.step_mu / par)
+    else:
+        capture = torch.ones_like(R)
+    return d, omega, capture
+
+
+def source_terms(d, k: KernelInputs):
+    """Scattering vector (x, y, z) in 1/m, dmin keep mask and polarization, each [P, T, os, os, NS]."""
+    inc = k.incident
+    scat = tuple((d[i][..., None] - inc[i]) * k.inv_lambda for i in range(3))
+    keep = torch.ones_like(scat[0])
+    if k.dmin > 0.0:
+        stol = 0.5 * torch.sqrt(scat[0] * scat[0] + scat[1] * scat[1] + scat[2] * scat[2])
+        keep = torch.where((stol > 0) & (k.dmin * stol > 0.5), torch.zeros_like(keep), keep)
+    if k.nopolar:
+        polar = torch.ones_like(keep)
+    else:
+        polar = polarization_factor(k.kahn, tuple(inc), tuple(x[..., None] for x in d), k.polar_axis)
+    return scat, keep, polar
+
+
+def miller(scat, A):
+    """Fractional (h, k, l), each [..., M], for scattering vectors (x, y, z) [...] and A [3, 3, M]."""
+    sx, sy, sz = (x[..., None] for x in scat)
+    return tuple(sx * A[i, 0] + sy * A[i, 1] + sz * A[i, 2] for i in range(3))
+
+
+def c_first_values(polar, omega, capture, keep):
+    """The C's cached factors: polarization at the first non-skipped (layer, sub-pixel,
+    source), solid angle at the first sub-pixel, capture at the last layer's first: [P]."""
+    P = omega.shape[0]
+    flat_keep = keep.reshape(P, -1)
+    first = torch.argmax(flat_keep, dim=1)
+    polar_first = polar.reshape(P, -1).gather(1, first[:, None])[:, 0] * flat_keep.amax(1)
+    return polar_first, omega[:, 0, 0, 0], capture[:, -1, 0, 0]
+
+
+def fixed_factors(polar, omega, capture, k: KernelInputs):
+    """Per (layer, sub-pixel, source) factor of fixed mode [P, T, os, os, NS]."""
+    return (capture * omega)[..., None] * polar * k.source_factor
+
+
+def fixed_water(g, k: KernelInputs):
+    """Fixed-mode water term per pixel [P]: mean over sub-pixels and sources, summed over layers."""
+    P, T = g.shape[0], g.shape[1]
+    return k.water_coeff * g.reshape(P, -1).sum(1) / (g[0].numel() // T)
+
+
+def fused_chunk(si, fi, k: KernelInputs):
+    """(I_geom [P], omega_sum [P]) for pixels (si, fi) in the common modes (see module doc)."""
+    d, omega, capture = pixel_geometry(si, fi, k)
+    P, T = omega.shape[0], omega.shape[1]
+    scat, keep, polar = source_terms(d, k)
+    h = miller(scat, k.A)
+    F = nearest(k.sf, h)
+    I_tsn = (F * F * f_latt_sqr(h, k.N, k.shape, k.fudge, k.recip)).sum(-1) * keep
+    if k.fixed:
+        g = fixed_factors(polar, omega, capture, k)
+        I = (I_tsn * g).reshape(P, -1).sum(1)
+        if k.water:
+            I = I + fixed_water(g, k)
+        return I, omega.reshape(P, -1).sum(1)
+    polar_first, omega_first, cap_last = c_first_values(polar, omega, capture, keep)
+    I = k.I_bg + (I_tsn * k.source_factor).reshape(P, -1).sum(1)
+    return I * cap_last * polar_first * omega_first, omega_first * (omega[0].numel())
