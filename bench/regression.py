@@ -1,0 +1,117 @@
+"""CI speed-regression gate that survives noisy shared machines.
+
+    python -m bench.regression --check     # every CI run (tests/run.sh)
+    python -m bench.regression --update    # refresh bench/baseline.json (one command)
+
+Each small case of `bench.cases.CI_CASES` is rendered (eager kernels, so no compile time
+enters) alternately with a calibration workload (element-wise transcendental work of a
+similar mix, pure torch) in the same job; the normalised time is the fastest case time over
+the fastest calibration time (noise on a shared machine only ever adds time, and
+alternating the two keeps bursts of contention from favouring either).  The gate fails
+when a case's normalised time exceeds `THRESHOLD` x its baseline: only a large regression
+trips it, not machine noise.  ``--slowdown K`` makes the fused kernel do its work K times, to
+prove the gate catches a slowed kernel (see reports/bench_regression.md).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from bench import cases
+from bench.provenance import stamp
+
+BASELINE = Path(__file__).with_name("baseline.json")
+THRESHOLD = 2.0
+REPEATS = 5
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def calibration_work():
+    """A fixed mix of element-wise work (sin, sqrt, div, gather) on 2M floats."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(1 << 21, generator=g)
+    idx = (x * 1000).to(torch.int64)
+    table = torch.rand(1000, generator=g)
+
+    def work():
+        y = torch.sin(x * 3.1) / (torch.sqrt(x) + 1.0)
+        y = y * torch.sin(7.0 * x) + table[idx]
+        return float(y.sum())
+    return work
+
+
+def _slow(k: int):
+    from nanobrag_torch.backends import torch_kernel
+    original = torch_kernel.fused_chunk
+
+    def slowed(si, fi, kin):
+        for _ in range(k - 1):
+            original(si, fi, kin)
+        return original(si, fi, kin)
+    torch_kernel.fused_chunk = slowed
+
+
+def measure() -> dict:
+    from nanobrag_torch import simulate
+    cal_fn = calibration_work()
+    cal_times, out = [], {"cases": {}}
+    for name in cases.CI_CASES:
+        args = cases.args(name)
+        simulate(args)                                   # warm-up (file reads, allocations)
+        times = []
+        for _ in range(REPEATS):
+            cal_times.append(_timed(cal_fn))
+            times.append(_timed(lambda: simulate(args)))
+        out["cases"][name] = {"seconds": min(times)}
+    cal = min(cal_times)
+    out["calibration_s"] = cal
+    for entry in out["cases"].values():
+        entry["normalised"] = entry["seconds"] / cal
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description="CI speed-regression gate")
+    mode = ap.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--check", action="store_true")
+    mode.add_argument("--update", action="store_true")
+    ap.add_argument("--slowdown", type=int, default=1, help="run the fused kernel K times (proof)")
+    a = ap.parse_args(argv)
+    os.environ["NANOBRAG_COMPILE"] = "0"
+    if a.slowdown > 1:
+        _slow(a.slowdown)
+    got = measure()
+    if a.update:
+        BASELINE.write_text(json.dumps({"stamp": stamp(), **got}, indent=1) + "\n")
+        print(f"wrote {BASELINE}")
+        return 0
+    base = json.loads(BASELINE.read_text())
+    failed = []
+    print(f"calibration {got['calibration_s'] * 1e3:.1f} ms (baseline {base['calibration_s'] * 1e3:.1f} ms)")
+    for name, cur in got["cases"].items():
+        ref = base["cases"][name]["normalised"]
+        ratio = cur["normalised"] / ref
+        flag = "REGRESSION" if ratio > THRESHOLD else "ok"
+        print(f"{name:8s} {cur['seconds'] * 1e3:8.1f} ms  normalised {cur['normalised']:7.2f}  "
+              f"baseline {ref:7.2f}  ratio {ratio:5.2f}  {flag}")
+        if ratio > THRESHOLD:
+            failed.append(name)
+    if failed:
+        print(f"speed regression > {THRESHOLD}x in: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
