@@ -18,6 +18,7 @@ from .models.beam import Sources, build_sources
 from .models.crystal import Crystal, build_crystal, orientations
 from .models.detector import Detector, build_detector
 from .models.structure_factors import StructureFactors, build_structure_factors
+from .errors import NanoBraggError
 from .noise import CRandom
 
 R_E_SQR = 7.94079248018965e-30       # Thomson cross section, m^2 (as the C)
@@ -64,7 +65,6 @@ def _mask(cfg: SimulationConfig) -> torch.Tensor | None:
     img = read_smv(cfg.detector.maskfile)
     d = cfg.detector
     if img.data.shape != (d.spixels, d.fpixels):
-        from .errors import NanoBraggError
         raise NanoBraggError(f"{d.maskfile}: mask is {img.data.shape[1]}x{img.data.shape[0]} pixels, "
                              f"detector is {d.fpixels}x{d.spixels}")
     return torch.from_numpy(img.data.astype("int64") != 0)
@@ -83,6 +83,10 @@ def precompute(cfg: SimulationConfig, params: dict | None = None) -> Precomputed
     # auto oversample from the largest crystal dimension and the reciprocal pixel size
     size = [float(crystal.N[i]) * float(torch.linalg.norm(crystal.a0_m[i])) for i in range(3)]
     recip_pixel = cfg.beam.lambda0_m * float(detector.distance_m) / cfg.detector.pixel_size_m
+    if not (math.isfinite(recip_pixel) and recip_pixel > 0 and math.isfinite(max(size))):
+        raise NanoBraggError(f"impossible geometry: sample-to-detector distance along the beam is "
+                             f"{float(detector.distance_m) * 1e3:g} mm (check -distance, -twotheta, "
+                             "-detector_rot*, the detector and beam vectors)")
     recommended = max(math.ceil(3.0 * max(size) / recip_pixel), 1)
     oversample = cfg.detector.oversample if cfg.detector.oversample > 0 else recommended
 
