@@ -48,6 +48,7 @@ class Precomputed:
     fluence: torch.Tensor | float
     water_I_bg: float                # the C's I_bg (c mode)
     water_F2_molecules: float        # F_water^2 x water molecules in the beam (fixed mode)
+    needs_grad: bool = False         # some override requires grad (eager, checkpointed)
     warnings: list = field(default_factory=list)
 
     @property
@@ -81,11 +82,11 @@ def precompute(cfg: SimulationConfig, params: dict | None = None) -> Precomputed
     sf = build_structure_factors(cfg.crystal.hklfile, cfg.crystal.default_F, p)
 
     # auto oversample from the largest crystal dimension and the reciprocal pixel size
-    size = [float(crystal.N[i]) * float(torch.linalg.norm(crystal.a0_m[i])) for i in range(3)]
-    recip_pixel = cfg.beam.lambda0_m * float(detector.distance_m) / cfg.detector.pixel_size_m
+    size = [float(crystal.N[i].detach()) * float(torch.linalg.norm(crystal.a0_m[i].detach())) for i in range(3)]
+    recip_pixel = cfg.beam.lambda0_m * float(detector.distance_m.detach()) / cfg.detector.pixel_size_m
     if not (math.isfinite(recip_pixel) and recip_pixel > 0 and math.isfinite(max(size))):
         raise NanoBraggError(f"impossible geometry: sample-to-detector distance along the beam is "
-                             f"{float(detector.distance_m) * 1e3:g} mm (check -distance, -twotheta, "
+                             f"{float(detector.distance_m.detach()) * 1e3:g} mm (check -distance, -twotheta, "
                              "-detector_rot*, the detector and beam vectors)")
     recommended = max(math.ceil(3.0 * max(size) / recip_pixel), 1)
     oversample = cfg.detector.oversample if cfg.detector.oversample > 0 else recommended
@@ -112,7 +113,7 @@ def precompute(cfg: SimulationConfig, params: dict | None = None) -> Precomputed
     fluence = p.get("fluence", cfg.beam.fluence_per_m2)
     water = cfg.crystal.water_size_m
     molecules = water ** 3 * 1e6 * AVOGADRO / WATER_MW
-    water_I_bg = WATER_F * WATER_F * R_E_SQR * float(fluence) * molecules
+    water_I_bg = WATER_F * WATER_F * R_E_SQR * float(torch.as_tensor(fluence).detach()) * molecules
     return Precomputed(cfg=cfg, detector=detector, sources=sources, crystal=crystal, sf=sf,
                        oversample=oversample, recommended_oversample=recommended,
                        interpolate=bool(interp), interpolation_note=note,
@@ -120,4 +121,5 @@ def precompute(cfg: SimulationConfig, params: dict | None = None) -> Precomputed
                        source_factor=source_factor, mask=_mask(cfg), steps=steps,
                        fluence=fluence, water_I_bg=water_I_bg,
                        water_F2_molecules=WATER_F * WATER_F * molecules,
+                       needs_grad=any(isinstance(v, torch.Tensor) and v.requires_grad for v in p.values()),
                        warnings=list(crystal.warnings))

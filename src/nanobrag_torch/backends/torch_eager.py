@@ -43,7 +43,7 @@ def build_inputs(pre, dtype: torch.dtype, device) -> tk.KernelInputs:
         recip=t(pre.crystal.recip_A), sf=pre.sf.to(dtype, device), oversample=pre.oversample,
         sub_size=dcfg.pixel_size_m / pre.oversample, shape=cfg.crystal.shape,
         fudge=cfg.crystal.fudge, pixel_size=dcfg.pixel_size_m,
-        close_distance=float(det.close_distance_m), distance=float(det.distance_m),
+        close_distance=t(det.close_distance_m), distance=t(det.distance_m),
         step_mu=dcfg.thickstep_m * dcfg.mu_per_m, thick=dcfg.thick_m != 0.0, dmin=beam.dmin_m,
         kahn=beam.polarization_kahn, nopolar=beam.nopolar, point_pixel=dcfg.point_pixel,
         curved=dcfg.curved, water=cfg.crystal.water_size_m != 0.0, I_bg=pre.water_I_bg,
@@ -134,6 +134,15 @@ def _running_sum(I_step, valid, capture, polar, omega, flags, I_bg):
     return I_bg * suffix[:, 0] + (I_step.reshape(P, -1).double() * suffix).sum(1)
 
 
+def _checkpointed(fn):
+    """Recompute each chunk in the backward pass: memory stays bounded by one chunk."""
+    from torch.utils.checkpoint import checkpoint
+
+    def run(si, fi, k):
+        return checkpoint(fn, si, fi, k, use_reentrant=False)
+    return run
+
+
 def _rows_per_chunk(pre, width: int, compiled: bool) -> int:
     """Rows per chunk from a step budget (compiled kernels keep no per-step tensors)."""
     per_pixel = (pre.cfg.detector.thicksteps * pre.oversample ** 2 * pre.sources.count
@@ -153,7 +162,10 @@ def accumulate(pre, dtype: torch.dtype, device: torch.device | str = "cpu", prog
     y0, y1 = max(ymin, 0), min(ymax, S_ - 1) + 1
     k = build_inputs(pre, dtype, device)
     state = _State(pre)
-    fused, compiled = fused_for(pre)
+    grad = torch.is_grad_enabled() and pre.needs_grad
+    fused, compiled = (tk.fused_chunk, False) if grad else fused_for(pre)
+    if grad:
+        fused = _checkpointed(fused)
     out = torch.zeros(S_, F_, dtype=dtype, device=device)
     omega_sum = torch.zeros((), dtype=torch.float64, device=device)
     mask = pre.mask.to(device) if pre.mask is not None else None
@@ -171,11 +183,11 @@ def accumulate(pre, dtype: torch.dtype, device: torch.device | str = "cpu", prog
             if si.numel():
                 I, om = (_general_chunk(pre, k, state, si, fi) if general else fused(si, fi, k))
                 out[r:r_end, x0:x1][sel] = I.to(dtype)
-                omega_sum += om.double().sum()
+                omega_sum += om.detach().double().sum()
         else:
             I, om = fused(rows[:, None], cols[None, :], k)
             out[r:r_end, x0:x1] = I.reshape(r_end - r, x1 - x0).to(dtype)
-            omega_sum += om.double().sum()
+            omega_sum += om.detach().double().sum()
         r = r_end
         if progress is not None:
             progress(r - y0, y1 - y0)

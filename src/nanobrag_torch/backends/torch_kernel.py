@@ -44,8 +44,8 @@ class KernelInputs:
     shape: str
     fudge: float
     pixel_size: float           # m
-    close_distance: float       # m
-    distance: float             # m
+    close_distance: torch.Tensor  # () m
+    distance: torch.Tensor      # () m, along the beam (curved detector)
     step_mu: float              # layer thickness x attenuation (dimensionless)
     thick: bool
     dmin: float                 # m

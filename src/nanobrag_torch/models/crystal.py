@@ -53,8 +53,8 @@ def _reciprocal_from_cell(cfg: CrystalConfig, quirks: str, warnings: list, param
     aavg = (al + be + ga) / 2
     skew = torch.abs(torch.sin(aavg) * torch.sin(aavg - al) * torch.sin(aavg - be) * torch.sin(aavg - ga))
     V = 2.0 * a * b * c * torch.sqrt(skew)
-    if float(V) <= 0.0:
-        raise NanoBraggError(f"-cell: impossible unit cell (volume {float(V):g} A^3)")
+    if float(V.detach()) <= 0.0:
+        raise NanoBraggError(f"-cell: impossible unit cell (volume {float(V.detach()):g} A^3)")
     Vs = 1.0 / V
     a_s, b_s, c_s = b * c * torch.sin(al) * Vs, c * a * torch.sin(be) * Vs, a * b * torch.sin(ga) * Vs
     sin_as = a * Vs / b_s / c_s
@@ -62,7 +62,7 @@ def _reciprocal_from_cell(cfg: CrystalConfig, quirks: str, warnings: list, param
     cos_as = (torch.cos(be) * torch.cos(ga) - torch.cos(al)) / (torch.sin(be) * torch.sin(ga))
     cos_bs = (torch.cos(ga) * torch.cos(al) - torch.cos(be)) / (torch.sin(ga) * torch.sin(al))
     cos_gs = (torch.cos(al) * torch.cos(be) - torch.cos(ga)) / (torch.sin(al) * torch.sin(be))
-    if max(abs(float(sin_as)), abs(float(sin_gs))) > 1.0000001:
+    if max(abs(float(sin_as.detach())), abs(float(sin_gs.detach()))) > 1.0000001:
         warnings.append("WARNING: oddball reciprocal cell angles")
     sin_gs = torch.clamp(sin_gs, -1.0, 1.0)
     zero = torch.zeros((), dtype=torch.float64)
@@ -109,14 +109,14 @@ def build_crystal(cfg: CrystalConfig, lambda0_m: float, quirks: str, rng_state,
     direct = torch.stack([bxc, cxa, axb]) * V_cell            # Angstrom
     a, b, c = direct[0], direct[1], direct[2]
     recip = torch.stack([cross(b, c), cross(c, a), cross(a, b)]) * V_star
-    cell, rcell = _cell_parameters(direct, recip, V_cell, V_star)
+    cell, rcell = _cell_parameters(direct.detach(), recip.detach())
     direct_m = direct * 1e-10
     N = _crystal_size(cfg, direct_m, p)
     return Crystal(cfg=cfg, a0_m=direct_m, recip_A=recip, cell_A_deg=cell, recip_cell=rcell,
-                   volume_A3=float(V_cell), N=N, warnings=warnings, misset_random_deg=misset_random)
+                   volume_A3=float(V_cell.detach()), N=N, warnings=warnings, misset_random_deg=misset_random)
 
 
-def _angles(x: torch.Tensor, V: float, lengths: list) -> tuple:
+def _angles(x: torch.Tensor, lengths: list) -> tuple:
     out = []
     for i, (j, k) in enumerate(((1, 2), (0, 2), (0, 1))):
         s = min(float(norm(cross(x[j], x[k]))) / lengths[j] / lengths[k], 1.0)
@@ -126,10 +126,11 @@ def _angles(x: torch.Tensor, V: float, lengths: list) -> tuple:
     return tuple(out)
 
 
-def _cell_parameters(direct, recip, V_cell, V_star) -> tuple:
+def _cell_parameters(direct, recip) -> tuple:
+    """Printed cell (a, b, c, alpha, beta, gamma) and reciprocal cell, as plain floats."""
     la = [float(norm(direct[i])) for i in range(3)]
     lr = [float(norm(recip[i])) for i in range(3)]
-    return (tuple(la) + _angles(direct, float(V_cell), la), tuple(lr) + _angles(recip, float(V_star), lr))
+    return tuple(la) + _angles(direct, la), tuple(lr) + _angles(recip, lr)
 
 
 def _crystal_size(cfg: CrystalConfig, direct_m: torch.Tensor, p: dict) -> torch.Tensor:
@@ -137,7 +138,7 @@ def _crystal_size(cfg: CrystalConfig, direct_m: torch.Tensor, p: dict) -> torch.
     for i, key in enumerate(("Na", "Nb", "Nc")):
         n = float(cfg.N[i])
         if cfg.sample_size_m[i] > 0:
-            n = float(math.ceil(cfg.sample_size_m[i] / float(norm(direct_m[i]))))
+            n = float(math.ceil(cfg.sample_size_m[i] / float(norm(direct_m[i].detach()))))
         n = max(n, 1.0)
         N.append(p[key] if key in p else torch.tensor(n, dtype=torch.float64))
     return torch.stack([torch.as_tensor(x, dtype=torch.float64) for x in N])

@@ -71,7 +71,7 @@ def build_detector(cfg: DetectorConfig, beam_vector, params: dict | None = None)
         Fbeam, Sbeam, Fclose, Sclose = _beam_centre_override(cfg, p, Fbeam, Sbeam, Fclose, Sclose)
 
     ratio = dot(beam, rotate_xyz(odet, rx, ry, rz))
-    if float(ratio) == 0.0:
+    if float(ratio.detach()) == 0.0:
         ratio = ratio + DBL_MIN
     if not isinstance(close_distance, torch.Tensor) and close_distance != close_distance:
         close_distance = torch.abs(ratio * distance)

@@ -46,7 +46,9 @@ def f_latt_sqr(hkl, N: torch.Tensor, shape: str, fudge: float, recip_A: torch.Te
     prod_N = N[0] * N[1] * N[2]
     if shape == "round":
         hrad = d[0] * d[0] * N[0] * N[0] + d[1] * d[1] * N[1] * N[1] + d[2] * d[2] * N[2] * N[2]
-        fl = prod_N * ROUND_VOLUME_CORRECTION * sinc3(math.pi * torch.sqrt(hrad * fudge))
+        r2 = hrad * fudge
+        r = torch.where(r2 > 0, torch.sqrt(torch.where(r2 > 0, r2, torch.ones_like(r2))), torch.zeros_like(r2))
+        fl = prod_N * ROUND_VOLUME_CORRECTION * sinc3(math.pi * r)      # sqrt kept finite at 0 for autograd
         return fl * fl
     R = recip_A.to(h[0].dtype)
     ds = [d[0] * R[0, i] + d[1] * R[1, i] + d[2] * R[2, i] for i in range(3)]    # 1/A
