@@ -3,3 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pytest -q tests
+python -m pytest -q tests/triton_interp      # Triton kernels in the interpreter (TRITON_INTERPRET=1)
+python -m pytest -q tests/triton_compile     # AOT cubins for sm_80 / sm_90, zero spills

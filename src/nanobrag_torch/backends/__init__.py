@@ -2,9 +2,9 @@
 
 `select_backend(name, device)` returns the accumulate function.  ``torch`` is the
 eager reference (any device).  ``triton`` needs a CUDA device, or ``TRITON_INTERPRET=1``
-for the interpreter on CPU tensors; asking for it explicitly when it cannot run is an
-error.  ``auto`` picks Triton when it can run and otherwise falls back to torch with a
-log line saying why.
+(set before Triton is first imported) for the interpreter on CPU tensors; asking for it
+explicitly when it cannot run is an error.  ``auto`` picks Triton on a CUDA device when
+it imports (never the slow interpreter) and otherwise torch, with a log line saying why.
 """
 from __future__ import annotations
 
@@ -16,11 +16,12 @@ from ..errors import NanoBraggError
 log = logging.getLogger("nanobrag_torch")
 
 
-def _triton_unavailable(device: str) -> str | None:
+def _triton_unavailable(device: str, interpreter_ok: bool) -> str | None:
     """Why the Triton backend cannot run here, or None if it can."""
-    interpret = os.environ.get("TRITON_INTERPRET") == "1"
+    interpret = interpreter_ok and os.environ.get("TRITON_INTERPRET") == "1"
     if device != "cuda" and not interpret:
-        return f"device is {device} (Triton needs CUDA, or TRITON_INTERPRET=1)"
+        needs = "CUDA, or TRITON_INTERPRET=1" if interpreter_ok else "CUDA"
+        return f"device is {device} (Triton needs {needs})"
     try:
         from . import triton as triton_backend  # noqa: F401
     except ImportError as exc:
@@ -33,7 +34,7 @@ def select_backend(name: str, device: str):
     from . import torch_eager
     if name == "torch":
         return "torch", torch_eager.accumulate
-    reason = _triton_unavailable(device)
+    reason = _triton_unavailable(device, interpreter_ok=name == "triton")
     if name == "triton":
         if reason:
             raise NanoBraggError(f"-backend triton: cannot run: {reason}")
@@ -41,6 +42,7 @@ def select_backend(name: str, device: str):
         return "triton", triton_backend.accumulate
     if reason is None:
         from . import triton as triton_backend
+        log.info("backend auto: using triton on %s", device)
         return "triton", triton_backend.accumulate
     log.info("backend auto: using torch because %s", reason)
     return "torch", torch_eager.accumulate

@@ -1,0 +1,87 @@
+"""Ahead-of-time compilation of every accumulation-kernel variant for CUDA targets.
+
+    python -m nanobrag_kernels.aot --arch sm_80 sm_90
+
+No GPU is needed: `triton.compile` lowers each variant for ``GPUTarget("cuda", cc, 32)``
+down to a cubin with Triton's bundled ptxas.  One row per variant and architecture gives
+the registers per thread, the spilled bytes (stores + loads, from the ptxas report of
+that very compilation) and the shared memory; the exit status is 1 if any variant spills.
+The variants are the launch configurations of `accumulate.VARIANTS` (every value of every
+compile-time flag, plus the heaviest combination) in float32 and float64, each with the
+block size and warp count the launcher uses on a GPU.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import re
+import sys
+import time
+
+os.environ.pop("TRITON_INTERPRET", None)      # the interpreter cannot produce cubins
+
+import triton  # noqa: E402
+from triton.backends.compiler import GPUTarget  # noqa: E402
+
+from .accumulate import (GPU_BLOCK, GPU_MAXNREG, GPU_WARPS, VARIANTS,  # noqa: E402
+                         accumulate_kernel, signature)
+
+SPILL = re.compile(r"(\d+) bytes spill stores, (\d+) bytes spill loads")
+REGISTERS = re.compile(r"Used (\d+) registers")
+
+
+def _capability(arch: str) -> int:
+    m = re.fullmatch(r"sm_(\d+)a?", arch)
+    if not m:
+        raise SystemExit(f"aot: --arch expects names like sm_80, got {arch!r}")
+    return int(m.group(1))
+
+
+def compile_variant(constexprs: dict, dtype: str, capability: int) -> dict:
+    """Compile one variant to a cubin; registers, spill bytes, shared bytes, seconds."""
+    src = triton.compiler.ASTSource(
+        fn=accumulate_kernel, signature=signature(dtype),
+        constexprs=dict(constexprs, BLOCK=GPU_BLOCK),
+        attrs={(i,): [["tt.divisibility", 16]] for i, name in enumerate(accumulate_kernel.arg_names)
+               if name.endswith("_ptr")})
+    log = io.StringIO()
+    start = time.perf_counter()
+    with triton.knobs.nvidia.scope(), triton.knobs.compilation.scope(), contextlib.redirect_stdout(log):
+        triton.knobs.nvidia.dump_ptxas_log = True     # ptxas -v report of this compilation
+        triton.knobs.compilation.always_compile = True
+        kernel = triton.compile(src, target=GPUTarget("cuda", capability, 32),
+                                options={"num_warps": GPU_WARPS, "maxnreg": GPU_MAXNREG})
+    text = log.getvalue()
+    spills = SPILL.search(text)
+    regs = REGISTERS.search(text)
+    if spills is None or regs is None or not kernel.asm.get("cubin"):
+        raise RuntimeError(f"aot: no cubin or no ptxas report for {constexprs} {dtype}:\n{text}")
+    return {"registers": int(regs.group(1)), "spill_bytes": int(spills.group(1)) + int(spills.group(2)),
+            "shared_bytes": int(kernel.metadata.shared), "seconds": time.perf_counter() - start}
+
+
+def main(argv: list | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nanobrag_kernels.aot", description=__doc__.split("\n")[0])
+    parser.add_argument("--arch", nargs="+", default=["sm_80", "sm_90"], help="e.g. sm_80 sm_90")
+    args = parser.parse_args(argv)
+    caps = [(a, _capability(a)) for a in args.arch]
+    print(f"triton {triton.__version__}; BLOCK={GPU_BLOCK} num_warps={GPU_WARPS} maxnreg={GPU_MAXNREG}")
+    print(f"{'variant':<22} {'dtype':<8} {'arch':<6} {'regs':>5} {'spill B':>8} {'shared B':>9} {'s':>6}")
+    spilled = 0
+    for arch, cc in caps:
+        for dtype in ("float32", "float64"):
+            for name, constexprs in VARIANTS.items():
+                r = compile_variant(constexprs, dtype, cc)
+                spilled += r["spill_bytes"] > 0
+                print(f"{name:<22} {dtype:<8} {arch:<6} {r['registers']:>5} {r['spill_bytes']:>8} "
+                      f"{r['shared_bytes']:>9} {r['seconds']:>6.1f}", flush=True)
+    if spilled:
+        print(f"aot: {spilled} variant(s) spill registers", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
