@@ -346,8 +346,11 @@ def test_read_mat_golden():
 
 def test_read_mat_uses_first_nine_numbers(tmp_path):
     path = tmp_path / "m.mat"
-    path.write_text("1 2 3\n4 5 6\n7 8 9\n0 0 0\n  100 200 300 90 90 90\n")
-    np.testing.assert_array_equal(read_mat(path), [[1, 4, 7], [2, 5, 8], [3, 6, 9]])
+    path.write_text("1 2 3\n4 5 6\n7 8 10\n0 0 0\n  100 200 300 90 90 90\n")
+    np.testing.assert_array_equal(read_mat(path), [[1, 4, 7], [2, 5, 8], [3, 6, 10]])
+    path.write_text("1 2 3\n4 5 6\n7 8 9\n")
+    with pytest.raises(NanoBraggError, match="m.mat: singular A matrix"):
+        read_mat(path)
 
 
 def test_read_sources_golden():

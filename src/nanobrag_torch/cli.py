@@ -1,8 +1,10 @@
 """``nanoBragg`` command line: the C program's flags, summary and output files.
 
 Writes what nanoBragg.c writes (float image, SMV int image, PGM, SMV noise image; each
-can be renamed or turned off with the C's flags) plus ``-npyfile``.  User errors print one
-line ``nanoBragg: error: ...`` on stderr and exit with status 2, writing no file.
+can be renamed or turned off with the C's flags, and ``-dump`` with ``-hkl``) plus ``-npyfile``
+and ``-pngfile``.  Output paths are checked before rendering and all files are renamed into
+place together after it.  User errors print one line ``nanoBragg: error: ...`` on stderr and
+exit with status 2, writing no file.
 """
 from __future__ import annotations
 
@@ -12,15 +14,20 @@ import sys
 import numpy as np
 import torch
 
+from .conventions import time_seed
 from .errors import NanoBraggError
+from .io.atomic import OutputBatch, check_output_path
+from .io.hkl import write_fdump
 from .io.pgm import write_pgm
+from .io.png import write_png
 from .io.raw import write_floatfile, write_npy
 from .io.smv import smv_fields, write_smv
+from .models.structure_factors import hkl_table
 from .noise import auto_int_scale, auto_pgm_scale, int_image, noise_image, pgm_image
-from .conventions import time_seed
-from .simulate import RTD, run
+from .progress import progress_bar
+from .simulate import RTD, parse, run
 from .summary import header_lines, result_lines
-
+from .trace import trace_lines
 
 def _smv_fields(r, noise: bool) -> list:
     pre, cfg = r.pre, r.config
@@ -35,35 +42,75 @@ def _smv_fields(r, noise: bool) -> list:
                       osc_deg=cr.osc_rad * RTD, twotheta_deg=det.twotheta_rad * RTD, noise=noise)
 
 
-def write_outputs(r, image: np.ndarray, stats: tuple, out=print) -> None:
-    """Write every requested file from the float32 image [slow, fast]."""
+def output_paths(s) -> list:
+    """Every file the run will write, from the settings (checked before rendering)."""
+    paths = [s.floatfile, s.npyfile, s.pngfile, s.intfile, s.pgmfile if s.write_pgm else None,
+             s.noisefile if s.calculate_noise else None, s.dumpfile if s.hklfile else None]
+    return [p for p in paths if p]
+
+
+def write_outputs(r, image: np.ndarray, stats: tuple, batch: OutputBatch, out=print) -> None:
+    """Stage every requested file from the float32 image [slow, fast] into `batch`."""
     s = r.settings
     roi = r.config.detector.roi
     max_I, _, _, rmsd = stats
+    if s.hklfile and s.dumpfile:
+        out(f"writing dump file {s.dumpfile}")
+        write_fdump(s.dumpfile, hkl_table(r.pre.sf), batch)
     if s.floatfile:
         out(f"writing {s.floatfile} as {image.size} 4-byte floats")
-        write_floatfile(s.floatfile, image)
+        write_floatfile(s.floatfile, image, batch)
     if s.npyfile:
-        write_npy(s.npyfile, image)
+        write_npy(s.npyfile, image, batch)
+    if s.pngfile:
+        write_png(s.pngfile, image, batch)
     scale = s.intfile_scale if s.intfile_scale > 0 else auto_int_scale(max_I)
     out(f"intfile_scale = {scale:g}")
     if s.intfile:
         out(f"writing {s.intfile} as 2-byte integers")
-        write_smv(s.intfile, int_image(image, scale, s.adc_offset, roi), _smv_fields(r, False))
+        write_smv(s.intfile, int_image(image, scale, s.adc_offset, roi), _smv_fields(r, False),
+                  batch)
     if s.write_pgm and s.pgmfile:
         pgm_scale = s.pgm_scale if s.pgm_scale > 0 else auto_pgm_scale(rmsd, scale)
         out(f"pgm_scale = {pgm_scale:g}")
-        write_pgm(s.pgmfile, pgm_image(image, pgm_scale, roi), pgm_scale)
+        write_pgm(s.pgmfile, pgm_image(image, pgm_scale, roi), pgm_scale, batch)
     if s.calculate_noise and s.noisefile:
         seed = s.seed if s.seed is not None else time_seed()
         out(f"  noise seed: {-seed} (reproduce with -seed {-seed})")
         noisy, photons, overloads = noise_image(image, seed, s.adc_offset, roi)
         out(f"{photons:.0f} photons on noise image ({overloads} overloads)")
         out(f"writing {s.noisefile} as 2-byte integers")
-        write_smv(s.noisefile, noisy, _smv_fields(r, True))
+        write_smv(s.noisefile, noisy, _smv_fields(r, True), batch)
+
+
+def _render(argv: list) -> None:
+    """Check the outputs can be written, render (with a progress bar on a terminal), print the
+    summary (and traces), then write every file together."""
+    settings = parse(argv)
+    for path in output_paths(settings):
+        check_output_path(path)
+    bar = progress_bar(settings.progress and not settings.printout)
+    try:
+        r = run(argv, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    for line in header_lines(r):
+        print(line)
+    image = r.image.detach().cpu().to(torch.float32).numpy()
+    if settings.printout:
+        for line in trace_lines(r, image):
+            print(line)
+    lines, stats = result_lines(r, image)
+    for line in lines:
+        print(line)
+    with OutputBatch() as batch:
+        write_outputs(r, image, stats, batch)
 
 
 def main(argv: list | None = None) -> int:
+    """Run the command line ``argv`` (default sys.argv[1:]); returns the exit status (0, or 2
+    after a one-line ``nanoBragg: error: ...`` on stderr, with no file written)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     logging.basicConfig(level=logging.INFO, format="nanoBragg: %(message)s", stream=sys.stderr)
     if argv in ([], ["-h"], ["--help"], ["-help"]):
@@ -71,19 +118,15 @@ def main(argv: list | None = None) -> int:
         print(usage())
         return 0 if argv else 2
     try:
-        r = run(argv)
-        for line in header_lines(r):
-            print(line)
-        image = r.image.detach().cpu().to(torch.float32).numpy()
-        lines, stats = result_lines(r, image)
-        for line in lines:
-            print(line)
-        write_outputs(r, image, stats)
+        _render(argv)
     except NanoBraggError as exc:
         print(f"nanoBragg: error: {exc}", file=sys.stderr)
         return 2
-    except MemoryError:
-        print("nanoBragg: error: out of memory (reduce -detpixels or -oversample)", file=sys.stderr)
+    except (MemoryError, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and "alloc" not in str(exc).lower():
+            raise
+        print("nanoBragg: error: out of memory (reduce -detpixels, -oversample or the steps "
+              "per pixel)", file=sys.stderr)
         return 2
     return 0
 

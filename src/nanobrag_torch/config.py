@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from . import conventions
 from .errors import NanoBraggError
+from .io.hkl import FdumpFile
 from .settings import Settings
 
 
@@ -96,7 +97,7 @@ class CrystalConfig:
     phisteps: int
     osc_rad: float
     spindle: tuple
-    hklfile: str | None
+    hklfile: str | FdumpFile | None     # -hkl text file, else -dump binary, else None
     default_F: float
     interpolate: int                    # 2 auto, 1 on, 0 off
     water_size_m: float
@@ -196,6 +197,14 @@ def _unit(v) -> tuple:
     return tuple(x / mag for x in v) if mag != 0 else tuple(0.0 for _ in v)
 
 
+def _structure_factor_file(s: Settings) -> str | FdumpFile | None:
+    """-hkl is read (and -dump written from it by the CLI); -dump alone is read; no implicit
+    Fdump.bin is ever read (specs/cli.md)."""
+    if s.hklfile is not None:
+        return s.hklfile
+    return FdumpFile(s.dumpfile) if s.dumpfile is not None else None
+
+
 def resolve(s: Settings) -> SimulationConfig:
     """Turn raw settings into typed configs, applying every C default and auto rule."""
     pixel = s.pixel_size_m
@@ -222,6 +231,9 @@ def resolve(s: Settings) -> SimulationConfig:
     roi[1] = fpixels if roi[1] < 0 else roi[1]
     roi[2] = 0 if roi[2] < 0 else roi[2]
     roi[3] = spixels if roi[3] < 0 else roi[3]
+    if roi[0] > min(roi[1], fpixels - 1) or roi[2] > min(roi[3], spixels - 1):
+        raise NanoBraggError(f"-roi: {' '.join(str(v) for v in s.roi)} selects no pixel of the "
+                             f"{fpixels}x{spixels} detector")
 
     osc, phistep, phisteps = _phi_steps(s.osc_rad, s.phistep_rad, s.phisteps)
     hdiv = _sanitize(*_auto_range_steps(s.hdivrange_rad, s.hdivstep_rad, s.hdivsteps))
@@ -265,11 +277,11 @@ def resolve(s: Settings) -> SimulationConfig:
         N=(s.Na, s.Nb, s.Nc), sample_size_m=tuple(sample), shape=s.xtal_shape, fudge=s.fudge,
         mosaic_spread_rad=spread, mosaic_domains=domains, mosaic_seed=s.mosaic_seed,
         phi0_rad=s.phi0_rad, phistep_rad=phistep, phisteps=phisteps, osc_rad=osc,
-        spindle=_unit(geom["spindle"]), hklfile=s.hklfile, default_F=s.default_F,
+        spindle=_unit(geom["spindle"]), hklfile=_structure_factor_file(s), default_F=s.default_F,
         interpolate=s.interpolate, water_size_m=s.water_size_m,
     )
-    if s.hklfile is None and s.default_F == 0.0:
-        raise NanoBraggError("no structure factors: give -hkl FILE or -default_F VALUE")
+    if crystal.hklfile is None and s.default_F == 0.0:
+        raise NanoBraggError("no structure factors: give -hkl FILE, -dump FILE or -default_F VALUE")
     if s.matfile is None and not (s.user_cell and s.cell_A[0] > 0):
         raise NanoBraggError("no unit cell: give -cell a b c alpha beta gamma or -mat FILE")
     if not s.lambda0_m > 0 or not math.isfinite(s.lambda0_m):

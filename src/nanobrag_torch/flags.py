@@ -27,8 +27,8 @@ def _num(flag: str, text: str) -> float:
         value = float(text)
     except ValueError:
         raise NanoBraggError(f"{flag}: expected a number, got '{text}'") from None
-    if math.isnan(value):
-        raise NanoBraggError(f"{flag}: expected a number, got '{text}'")
+    if not math.isfinite(value):
+        raise NanoBraggError(f"{flag}: expected a finite number, got '{text}'")
     return value
 
 
@@ -47,11 +47,17 @@ class Flag:
     help: str = ""
 
 
-def _setter(attr: str, scale: float = 1.0, kind: str = "float", nonneg: bool = False):
+def _setter(attr: str, scale: float = 1.0, kind: str = "float", nonneg: bool = False,
+            positive: bool = False):
+    """Set `attr` to the value x `scale` (finite; `nonneg` >= 0, `positive` > 0)."""
     def apply(s: Settings, flag: str, vals: list) -> None:
         value = _int(flag, vals[0]) if kind == "int" else _num(flag, vals[0])
         if nonneg and value < 0:
             raise NanoBraggError(f"{flag}: must not be negative, got '{vals[0]}'")
+        if positive and not value > 0:
+            raise NanoBraggError(f"{flag}: must be positive, got '{vals[0]}'")
+        if not math.isfinite(value * scale):
+            raise NanoBraggError(f"{flag}: expected a finite number, got '{vals[0]}'")
         setattr(s, attr, value * scale if kind == "float" else value)
     return apply
 
@@ -63,9 +69,13 @@ def _switch(**assign):
     return apply
 
 
-def _vector(attr: str, convention_custom: bool = True):
+def _vector(attr: str, convention_custom: bool = True, direction: bool = True):
+    """A 3-vector of finite numbers; a `direction` must not be zero."""
     def apply(s: Settings, flag: str, vals: list) -> None:
-        setattr(s, attr, [_num(flag, v) for v in vals])
+        vector = [_num(flag, v) for v in vals]
+        if direction and not any(vector):
+            raise NanoBraggError(f"{flag}: a direction cannot be the zero vector")
+        setattr(s, attr, vector)
         if convention_custom:
             s.convention = "custom"
     return apply
@@ -170,6 +180,20 @@ def _choice(attr: str, choices: tuple):
     return apply
 
 
+def _default_F(s: Settings, flag: str, vals: list) -> None:
+    value = _num(flag, vals[0])
+    if abs(value) > 1e30:
+        raise NanoBraggError(f"{flag}: |F| must be at most 1e30, got '{vals[0]}'")
+    s.default_F = value
+
+
+def _energy(s: Settings, flag: str, vals: list) -> None:
+    energy = _num(flag, vals[0])
+    if not (energy > 0 and math.isfinite(energy)):
+        raise NanoBraggError(f"{flag}: photon energy must be positive and finite (eV), got '{vals[0]}'")
+    s.lambda0_m = (12398.42 / energy) / 1.0e10
+
+
 def _printout_pixel(s: Settings, flag: str, vals: list) -> None:
     s.printout_pixel = (_int(flag, vals[0]), _int(flag, vals[1]))
     s.printout = True
@@ -211,14 +235,14 @@ _FLAGS = [
     Flag(("-dials",), 0, _convention("dials", "beam")),
     Flag(("-fdet_vector",), 3, _vector("fdet_vector")),
     Flag(("-sdet_vector",), 3, _vector("sdet_vector")),
-    Flag(("-odet_vector",), 3, _vector("odet_vector")),
+    Flag(("-odet_vector",), 3, _vector("odet_vector", direction=False)),
     Flag(("-beam_vector",), 3, _vector("beam_vector")),
     Flag(("-polar_vector",), 3, _vector("polar_vector")),
     Flag(("-spindle_axis",), 3, _vector("spindle_vector")),
     Flag(("-twotheta_axis",), 3, _vector("twotheta_axis")),
-    Flag(("-pix0_vector",), 3, _vector("pix0_vector_m")),
-    Flag(("-distance",), 1, _both(_F("distance_m", 1e-3), _switch(pivot="beam"))),
-    Flag(("-close_distance",), 1, _both(_F("close_distance_m", 1e-3), _switch(pivot="sample"))),
+    Flag(("-pix0_vector",), 3, _vector("pix0_vector_m", direction=False)),
+    Flag(("-distance",), 1, _both(_F("distance_m", 1e-3, positive=True), _switch(pivot="beam"))),
+    Flag(("-close_distance",), 1, _both(_F("close_distance_m", 1e-3, positive=True), _switch(pivot="sample"))),
     Flag(("-detector_abs", "-detector_absorb", "-detector_absorption"), 1, _detector_abs),
     Flag(("-detector_thick",), 1, _F("detector_thick_m", 1e-6, nonneg=True)),
     Flag(("-detector_thicksteps", "-thicksteps"), 1, _positive_count("detector_thicksteps")),
@@ -233,7 +257,7 @@ _FLAGS = [
     Flag(("-detpixels_f", "-detpixels_x"), 1, _positive_count("fpixels")),
     Flag(("-detpixels_s", "-detpixels_y"), 1, _positive_count("spixels")),
     Flag(("-curved_det", "-curved_detector"), 0, _switch(curved_detector=True)),
-    Flag(("-pixel",), 1, _F("pixel_size_m", 1e-3)),
+    Flag(("-pixel",), 1, _F("pixel_size_m", 1e-3, positive=True)),
     Flag(("-point_pixel",), 0, _switch(point_pixel=True)),
     Flag(("-polar",), 1, _both(_F("polarization_kahn"), _switch(nopolar=False))),
     Flag(("-nopolar",), 0, _switch(nopolar=True)),
@@ -242,8 +266,8 @@ _FLAGS = [
     Flag(("-oversample_omega",), 0, _switch(oversample_omega=True)),
     Flag(("-oversample",), 1, _F("oversample", kind="int")),
     Flag(("-roi",), 4, _roi, "xmin xmax ymin ymax (inclusive pixels)"),
-    Flag(("-lambda", "-wave", "-wavelength"), 1, _F("lambda0_m", 1e-10)),
-    Flag(("-energy",), 1, lambda s, f, v: setattr(s, "lambda0_m", (12398.42 / _num(f, v[0])) / 1.0e10)),
+    Flag(("-lambda", "-wave", "-wavelength"), 1, _F("lambda0_m", 1e-10, positive=True)),
+    Flag(("-energy",), 1, _energy),
     Flag(("-fluence",), 1, _F("fluence_per_m2")),
     Flag(("-flux",), 1, _F("flux_per_s")),
     Flag(("-exposure",), 1, _F("exposure_s")),
@@ -271,7 +295,7 @@ _FLAGS = [
     Flag(("-dmin",), 1, _F("dmin_m", 1e-10)),
     Flag(("-mat",), 1, _path("matfile")),
     Flag(("-hkl",), 1, _path("hklfile")),
-    Flag(("-default_F",), 1, _F("default_F")),
+    Flag(("-default_F",), 1, _default_F),
     Flag(("-dump", "-dumpfile"), 1, _path("dumpfile")),
     Flag(("-stolout",), 1, _switch(), "accepted; the C never writes it"),
     Flag(("-stol", "-4stol", "-Q"), 1, _path("stolfile"), "read by the C, never used"),

@@ -6,8 +6,13 @@ of 12, Lorentzian rejection method up to 1e6, Gaussian above), with the C's floa
 mix reproduced operation by operation so that noise images are bit-identical: every C variable
 declared ``float`` is rounded to float32 after each operation (a float32 ``+ - * /`` equals the
 float64 result rounded once to float32), while ``exp``/``log``/``tan``/``sqrt`` run in double
-through Python's ``math`` (the same libm the C links). The C ``double -> unsigned`` casts follow
-what gcc emits on x86-64 (truncate to int32, keep the low bits; NaN and out-of-range give 0).
+(libm, as the C). The C ``double -> unsigned`` casts follow what gcc emits on x86-64 (truncate
+to int32, keep the low bits; NaN and out-of-range give 0).
+
+The generator is compiled with numba (``njit``, cached on disk): the C's noise stream is one
+sequential ran1 sequence in pixel order, so it cannot be vectorised; compiled, a 4096^2 image
+at a mean of 10 photons/pixel takes about a second (reports/noise.md). Its state lives in two
+small arrays (see :class:`CRandom`) so the same compiled code serves single draws from Python.
 
 Images are numpy arrays [slow, fast]; pixel (f, s) is ``image[s, f]``. A ROI is
 ``(xmin, xmax, ymin, ymax)``, inclusive pixel bounds with fast = x and slow = y, or None for the
@@ -17,14 +22,12 @@ whole image; pixels outside it are skipped (no random draws) and are 0 in every 
 from __future__ import annotations
 
 import math
-import struct
 
 import numpy as np
+from numba import njit
 
 # (xmin, xmax, ymin, ymax), inclusive; fast = x, slow = y.
 Roi = tuple[int, int, int, int]
-
-_FLOAT = struct.Struct("<f")
 
 # ran1 constants (Numerical Recipes in C, 2nd ed.)
 _IA = 16807
@@ -35,27 +38,133 @@ _IR = 2836
 _NTAB = 32
 _NDIV = 1 + (_IM - 1) // _NTAB
 _RNMX = 1.0 - 1.2e-7
+_RNMX_F32 = float(np.float32(_RNMX))
 _GAMMLN_COF = (76.18009172947146, -86.50532032941677, 24.01409824083091,
                -1.231739572450155, 0.1208650973866179e-2, -0.5395239384953e-5)
+# Integer state: [idum, iy, iv[0..31]]; float state: [iset, gset, oldm, g, sq, alxm].
+_IDUM, _IY, _IV = 0, 1, 2
+_ISET, _GSET, _OLDM, _G, _SQ, _ALXM = range(6)
+_ROWS_PER_BLOCK = 256        # noise rows per compiled call (bounds the float64 scratch block)
 
 
-def _f32(x: float) -> float:
+@njit(cache=True)
+def _f32(x):
     """Round a double to the nearest float32 (C assignment to ``float``); overflow gives inf."""
-    try:
-        return _FLOAT.unpack(_FLOAT.pack(x))[0]
-    except OverflowError:
-        return math.copysign(math.inf, x)
+    return float(np.float32(x))
 
 
-def _exp(x: float) -> float:
-    """C ``exp``: inf on overflow instead of Python's OverflowError."""
-    try:
-        return math.exp(x)
-    except OverflowError:
-        return math.inf
+@njit(cache=True)
+def _ran1(st):
+    """ran1 on the integer state ``st`` (int64 [34]): a float32 value in (0, 1)."""
+    idum = st[_IDUM]
+    if idum <= 0 or st[_IY] == 0:
+        idum = 1 if -idum < 1 else -idum
+        for j in range(_NTAB + 7, -1, -1):
+            k = idum // _IQ
+            idum = _IA * (idum - k * _IQ) - _IR * k
+            if idum < 0:
+                idum += _IM
+            if j < _NTAB:
+                st[_IV + j] = idum
+        st[_IY] = st[_IV]
+    k = idum // _IQ
+    idum = _IA * (idum - k * _IQ) - _IR * k
+    if idum < 0:
+        idum += _IM
+    st[_IDUM] = idum
+    j = st[_IY] // _NDIV
+    st[_IY] = st[_IV + j]
+    st[_IV + j] = idum
+    temp = _f32(_AM * st[_IY])
+    return _RNMX_F32 if temp > _RNMX else temp
 
 
-_RNMX_F32 = _f32(_RNMX)
+@njit(cache=True)
+def _gaussdev(st, fs):
+    """Standard normal deviate (float32 value); makes two, returns the spare on the next call."""
+    if fs[_ISET] != 0.0:
+        fs[_ISET] = 0.0
+        return fs[_GSET]
+    while True:
+        v1 = _f32(2.0 * _ran1(st) - 1.0)
+        v2 = _f32(2.0 * _ran1(st) - 1.0)
+        rsq = _f32(_f32(v1 * v1) + _f32(v2 * v2))
+        if not (rsq >= 1.0 or rsq == 0.0):
+            break
+    fac = _f32(math.sqrt(-2.0 * math.log(rsq) / rsq))
+    fs[_GSET] = _f32(v1 * fac)
+    fs[_ISET] = 1.0
+    return _f32(v2 * fac)
+
+
+@njit(cache=True)
+def _gammln(xx):
+    """ln(Gamma(xx)) by the Lanczos series, in double, returned as a float32 value."""
+    x = xx
+    y = xx
+    tmp = x + 5.5
+    tmp -= (x + 0.5) * math.log(tmp)
+    ser = 1.000000000190015
+    for cof in _GAMMLN_COF:
+        y += 1.0
+        ser += cof / y
+    return _f32(-tmp + math.log(2.5066282746310005 * ser / x))
+
+
+@njit(cache=True)
+def _poidev(xm, st, fs):
+    """Poisson deviate of mean ``xm`` (a float32 value), returned as a float32 value."""
+    if xm > 1.0e6:
+        return _f32(xm + math.sqrt(xm) * _gaussdev(st, fs))
+    if xm < 12.0:
+        if xm != fs[_OLDM]:
+            fs[_OLDM] = xm
+            fs[_G] = _f32(math.exp(-xm))
+        g = fs[_G]
+        em = -1.0
+        t = 1.0
+        while True:
+            em += 1.0  # small integers: exact in float32
+            t = _f32(t * _ran1(st))
+            if not t > g:
+                return em
+    if xm != fs[_OLDM]:
+        fs[_OLDM] = xm
+        fs[_SQ] = _f32(math.sqrt(2.0 * xm))
+        fs[_ALXM] = _f32(math.log(xm))
+        fs[_G] = _f32(_f32(xm * fs[_ALXM]) - _gammln(_f32(xm + 1.0)))
+    sq, alxm, g = fs[_SQ], fs[_ALXM], fs[_G]
+    while True:
+        while True:
+            y = _f32(math.tan(math.pi * _ran1(st)))
+            em = _f32(_f32(sq * y) + xm)
+            if not em < 0.0:
+                break
+        em = np.floor(em)
+        # float32: y*y and the exponent's three terms; double: the rest (stored to float).
+        exponent = _f32(_f32(_f32(em * alxm) - _gammln(_f32(em + 1.0))) - g)
+        t = _f32(0.9 * (1.0 + _f32(y * y)) * math.exp(exponent))
+        if not _ran1(st) > t:
+            return em
+
+
+@njit(cache=True)
+def _noise_block(means, st, fs, adc, totals, out):
+    """C noise loop over ``means`` (float32 [rows, cols]) in row-major order: ``out`` (float64,
+    same shape) = deviate + adc clipped at 65535; ``totals`` = [photons, overloads] carried on."""
+    photons = totals[0]
+    overloads = totals[1]
+    for i in range(means.shape[0]):
+        for j in range(means.shape[1]):
+            test = _poidev(float(means[i, j]), st, fs)
+            photons += test
+            test += adc
+            if test > 65535.0:
+                test = 65535.0
+                overloads += 1.0
+            out[i, j] = test
+    totals[0] = photons
+    totals[1] = overloads
 
 
 class CRandom:
@@ -64,107 +173,43 @@ class CRandom:
     ``idum`` is the seed variable the C passes by pointer (the CLI stores ``-seed N`` as
     ``-N``; a value <= 0 re-initialises the shuffle table on the next draw). ``iy``/``iv`` are
     ran1's static shuffle state, shared in the C by every seed variable (seed, mosaic_seed,
-    misset_seed): to draw from another seed variable, swap it into ``idum`` and read the
+    misset_seed): to draw from another seed variable, assign it to ``idum`` and read the
     advanced value back. ``gaussdev``'s spare deviate and ``poidev``'s cache of the last mean
-    are statics too and live here.
+    are statics too and live here (``_floats``).
     """
 
     def __init__(self, idum: int):
-        self.idum = int(idum)
-        self.iy = 0
-        self.iv = [0] * _NTAB
-        self._iset = 0
-        self._gset = 0.0
-        self._oldm = -1.0
-        self._g = self._sq = self._alxm = 0.0
+        self._ints = np.zeros(_IV + _NTAB, dtype=np.int64)   # [idum, iy, iv[32]]
+        self._floats = np.array([0.0, 0.0, -1.0, 0.0, 0.0, 0.0])
+        self.idum = idum
+
+    @property
+    def idum(self) -> int:
+        return int(self._ints[_IDUM])
+
+    @idum.setter
+    def idum(self, value: int) -> None:
+        self._ints[_IDUM] = int(value)
 
     def ran1(self) -> float:
         """Uniform deviate in (0, 1), a float32 value (at most float32(1 - 1.2e-7))."""
-        idum = self.idum
-        if idum <= 0 or not self.iy:
-            idum = 1 if -idum < 1 else -idum
-            for j in range(_NTAB + 7, -1, -1):
-                k = idum // _IQ
-                idum = _IA * (idum - k * _IQ) - _IR * k
-                if idum < 0:
-                    idum += _IM
-                if j < _NTAB:
-                    self.iv[j] = idum
-            self.iy = self.iv[0]
-        k = idum // _IQ
-        idum = _IA * (idum - k * _IQ) - _IR * k
-        if idum < 0:
-            idum += _IM
-        self.idum = idum
-        j = self.iy // _NDIV
-        self.iy = self.iv[j]
-        self.iv[j] = idum
-        temp = _f32(_AM * self.iy)
-        return _RNMX_F32 if temp > _RNMX else temp
+        return _ran1(self._ints)
 
     def gaussdev(self) -> float:
-        """Standard normal deviate (float32 value); generates two, returns the spare next time."""
-        if self._iset:
-            self._iset = 0
-            return self._gset
-        while True:
-            v1 = _f32(2.0 * self.ran1() - 1.0)
-            v2 = _f32(2.0 * self.ran1() - 1.0)
-            rsq = _f32(_f32(v1 * v1) + _f32(v2 * v2))
-            if not (rsq >= 1.0 or rsq == 0):
-                break
-        fac = _f32(math.sqrt(-2.0 * math.log(rsq) / rsq))
-        self._gset = _f32(v1 * fac)
-        self._iset = 1
-        return _f32(v2 * fac)
+        """Standard normal deviate (float32 value)."""
+        return _gaussdev(self._ints, self._floats)
 
     def poidev(self, xm: float) -> float:
         """Poisson deviate of mean ``xm`` (a float32 value), returned as a float32 value."""
-        if xm > 1.0e6:
-            return _f32(xm + math.sqrt(xm) * self.gaussdev())
-        if xm < 12.0:
-            if xm != self._oldm:
-                self._oldm = xm
-                self._g = _f32(_exp(-xm))
-            g = self._g
-            em = -1.0
-            t = 1.0
-            while True:
-                em += 1.0  # small integers: exact in float32
-                t = _f32(t * self.ran1())
-                if not t > g:
-                    return em
-        if xm != self._oldm:
-            self._oldm = xm
-            self._sq = _f32(math.sqrt(2.0 * xm))
-            self._alxm = _f32(math.log(xm))
-            self._g = _f32(_f32(xm * self._alxm) - self.gammln(_f32(xm + 1.0)))
-        sq, alxm, g = self._sq, self._alxm, self._g
-        while True:
-            while True:
-                y = _f32(math.tan(math.pi * self.ran1()))
-                em = _f32(_f32(sq * y) + xm)
-                if not em < 0.0:
-                    break
-            if math.isfinite(em):
-                em = float(math.floor(em))
-            # float32: y*y and the exponent's three terms; double: the rest (stored to float).
-            exponent = _f32(_f32(_f32(em * alxm) - self.gammln(_f32(em + 1.0))) - g)
-            t = _f32(0.9 * (1.0 + _f32(y * y)) * _exp(exponent))
-            if not self.ran1() > t:
-                return em
+        return _poidev(float(xm), self._ints, self._floats)
 
-    @staticmethod
-    def gammln(xx: float) -> float:
-        """ln(Gamma(xx)) by the Lanczos series, in double, returned as a float32 value."""
-        x = y = xx
-        tmp = x + 5.5
-        tmp -= (x + 0.5) * math.log(tmp)
-        ser = 1.000000000190015
-        for cof in _GAMMLN_COF:
-            y += 1.0
-            ser += cof / y
-        return _f32(-tmp + math.log(2.5066282746310005 * ser / x))
+    def noise_rows(self, means: np.ndarray, adc: float, totals: np.ndarray) -> np.ndarray:
+        """Deviates + adc, clipped at 65535, for float32 ``means`` [rows, cols] in C pixel
+        order (float64, same shape); ``totals`` (float64 [2]: photons, overloads) runs on."""
+        out = np.empty(means.shape, dtype=np.float64)
+        _noise_block(np.ascontiguousarray(means, dtype=np.float32), self._ints, self._floats,
+                     float(adc), totals, out)
+        return out
 
 
 def _roi_slices(shape: tuple[int, ...], roi: Roi | None) -> tuple[slice, slice]:
@@ -194,6 +239,7 @@ def auto_pgm_scale(rmsd: float, int_scale: float) -> float:
     return 250.0 / (5.0 * rmsd) if rmsd > 0.0 else int_scale
 
 
+@np.errstate(all="ignore")          # inf/NaN pixels convert as the C's casts do, silently
 def int_image(float_image: np.ndarray, scale: float, adc: float,
               roi: Roi | None = None) -> np.ndarray:
     """SMV ``-intfile`` pixels: ``floorf(clip(I*scale + adc, 0, 65535) + 0.5)``.
@@ -216,6 +262,7 @@ def int_image(float_image: np.ndarray, scale: float, adc: float,
     return out
 
 
+@np.errstate(all="ignore")
 def pgm_image(float_image: np.ndarray, pgm_scale: float, roi: Roi | None = None) -> np.ndarray:
     """PGM pixels: ``(unsigned char) min(255, I*pgm_scale)`` in double.
 
@@ -245,43 +292,22 @@ def noise_image(float_image: np.ndarray, seed: int, adc: float, roi: Roi | None 
             their shared ran1 table, which matters only for a seed > 0; a fresh one otherwise.
     Returns:
         (uint16 [slow, fast] image, 0 outside the ROI; photons: double sum of the Poisson
-        deviates; overloads: number of pixels clipped at 65535).
+        deviates in pixel order; overloads: number of pixels clipped at 65535).
 
-    Pixels are drawn in C order (slow-major), row by row, by a plain Python loop: about
-    1-5 us per pixel (0.04 s for the 128^2 golden case, roughly 40-80 s at 4096^2). The
-    sequential RNG is the cost; a compiled ``_poisson_row`` would not change the results.
+    Pixels are drawn in C order (slow-major) by the compiled loop, a block of rows at a time.
     """
     image = np.asarray(float_image, dtype=np.float32)
     rows, cols = _roi_slices(image.shape, roi)
     if rng is None:
         rng = CRandom(seed)
     else:
-        rng.idum = int(seed)
+        rng.idum = seed
     out = np.zeros(image.shape, dtype=np.uint16)
-    photons = 0.0
-    overloads = 0
-    for row in range(rows.start, rows.stop):
-        counts, photons, overloads = _poisson_row(image[row, cols].tolist(), rng, adc, photons,
-                                                  overloads)
-        out[row, cols] = _c_unsigned(np.asarray(counts, dtype=np.float64), 16)
-    return out, photons, overloads
-
-
-def _poisson_row(means: list[float], rng: CRandom, adc: float, photons: float,
-                 overloads: int) -> tuple[list[float], float, int]:
-    """Per pixel in order: deviate + adc, clipped at 65535 before the integer cast; the photon
-    sum and overload count run on from the previous row."""
-    poidev = rng.poidev
-    counts = []
-    for mean in means:
-        test = poidev(mean)
-        photons += test
-        test += adc
-        if test > 65535.0:
-            test = 65535.0
-            overloads += 1
-        counts.append(test)
-    return counts, photons, overloads
+    totals = np.zeros(2, dtype=np.float64)
+    for begin in range(rows.start, rows.stop, _ROWS_PER_BLOCK):
+        block = slice(begin, min(begin + _ROWS_PER_BLOCK, rows.stop))
+        out[block, cols] = _c_unsigned(rng.noise_rows(image[block, cols], adc, totals), 16)
+    return out, float(totals[0]), int(totals[1])
 
 
 def _sequential_sum(values: np.ndarray, chunk: int = 1 << 20) -> float:
@@ -295,6 +321,7 @@ def _sequential_sum(values: np.ndarray, chunk: int = 1 << 20) -> float:
     return total
 
 
+@np.errstate(all="ignore")
 def image_stats(float_image: np.ndarray, roi: Roi | None = None, mask: np.ndarray | None = None
                 ) -> tuple[float, tuple[int, int] | None, float, float, float]:
     """The statistics the C prints after rendering, computed as it does.

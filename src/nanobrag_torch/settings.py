@@ -76,7 +76,7 @@ class Settings:
     hklfile: str | None = None
     default_F: float = 0.0
     interpolate: int = 2                # 2 = auto, 1 = on, 0 = off
-    dumpfile: str = "Fdump.bin"
+    dumpfile: str | None = None         # -dump only: no implicit Fdump.bin (specs/cli.md)
     stolfile: str | None = None
     water_size_m: float = 0.0
 

@@ -16,6 +16,7 @@ from .backends import select_backend
 from .config import SimulationConfig, resolve
 from .errors import NanoBraggError
 from .io.smv import read_smv
+from .memory import check_fits
 from .precompute import Precomputed, precompute
 from .scaling import to_photons
 from .settings import Settings
@@ -86,7 +87,12 @@ def run(args, *, params: dict | None = None, dtype: str | torch.dtype | None = N
     if device is not None:
         s.device = str(device)
     cfg = resolve(s)
-    pre = precompute(cfg, params)
+    check_fits(cfg)
+    try:
+        pre = precompute(cfg, params)
+    except (ZeroDivisionError, OverflowError, ValueError) as exc:   # math on degenerate input
+        raise NanoBraggError(f"degenerate geometry or crystal ({exc}): check the detector and "
+                             "beam vectors, distances, beam centre and cell") from None
     name, accumulate = select_backend(cfg.backend, cfg.device)
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise NanoBraggError("-device cuda: no CUDA device is available")

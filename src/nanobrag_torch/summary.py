@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+from .io.hkl import FdumpFile
 from .noise import image_stats
 
 RTD = 180.0 * (1.0 / math.pi)
@@ -41,6 +42,8 @@ def header_lines(r) -> list:
     out.extend(cr.warnings)
     size = [float(cr.N[i]) * float(cr.a0_m[i].norm()) * 1e6 for i in range(3)]
     out.append("crystal is %s x %s x %s microns" % tuple(_g(s) for s in size))
+    if isinstance(cfg.crystal.hklfile, FdumpFile):
+        out.append(f"reading Fs from {cfg.crystal.hklfile.path}")
     if det.oversample <= 0:
         out.append(f"auto-selected {pre.oversample}-fold oversampling")
     elif pre.oversample < pre.recommended_oversample:

@@ -1,6 +1,7 @@
 """Checked file access for the readers and writers.
 
-``atomic_write``: an output file appears under its final name complete or not at all.
+``OutputBatch`` / ``atomic_write``: output files appear under their final names complete or
+not at all; ``check_output_path``: refuse an unwritable output before rendering.
 ``read_input``: read an input file, turning OS errors into a one-line NanoBraggError.
 """
 
@@ -17,37 +18,111 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-def atomic_write(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically.
+class OutputBatch:
+    """Output files that appear together or not at all.
 
-    The bytes go to a temporary file in the target's directory, are flushed to disk and the
-    temporary file is then renamed onto ``path`` with :func:`os.replace` (atomic on POSIX and
-    Windows within one file system). A crash or error never leaves a partial file under the
-    final name; an existing file is replaced only on success.
+    :meth:`add` writes each file's bytes to a hidden temporary file in its target's directory
+    (flushed to disk); :meth:`commit` renames them all onto their final names with
+    :func:`os.replace` (atomic per file on POSIX and Windows); :meth:`discard` removes them.
+    As a context manager: commit on success, discard on any exception, so an error never
+    leaves a partial or temporary file behind. An existing file is replaced only on commit.
+    """
+
+    def __init__(self) -> None:
+        self._staged: list[tuple[str, str]] = []       # (temporary path, target path)
+
+    def __enter__(self) -> "OutputBatch":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+
+    def add(self, path: str | os.PathLike, data: bytes) -> None:
+        """Stage ``data`` for ``path``.
+
+        Raises:
+            NanoBraggError: the directory does not exist or is not writable, or the write
+                failed; the message names ``path``.
+        """
+        target = os.fspath(path)
+        check_output_path(target)
+        directory = os.path.dirname(os.path.abspath(target))
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=directory)
+        except OSError as exc:
+            raise _write_error(target, exc) from exc
+        self._staged.append((tmp, target))
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.chmod(tmp, 0o666 & ~_UMASK)
+        except OSError as exc:
+            raise _write_error(target, exc) from exc
+
+    def commit(self) -> None:
+        """Rename every staged file onto its target, in the order added."""
+        try:
+            while self._staged:
+                tmp, target = self._staged[0]
+                try:
+                    os.replace(tmp, target)
+                except OSError as exc:
+                    raise _write_error(target, exc) from exc
+                self._staged.pop(0)
+        finally:
+            self.discard()
+
+    def discard(self) -> None:
+        """Remove every staged temporary file."""
+        for tmp, _ in self._staged:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        self._staged.clear()
+
+
+def _write_error(target: str, exc: OSError) -> NanoBraggError:
+    return NanoBraggError(f"{target}: cannot write output file: {exc.strerror or exc}")
+
+
+def check_output_path(path: str | os.PathLike) -> None:
+    """Refuse an output path that cannot be written (checked before rendering).
 
     Raises:
-        NanoBraggError: the directory does not exist or is not writable, or the write failed;
-            the message names ``path``.
+        NanoBraggError: ``path`` is empty or a directory, or its directory is missing or not
+            writable; the message names ``path``.
     """
     target = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(target))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise NanoBraggError(f"{target}: cannot write output file: {exc.strerror or exc}") from exc
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, target)
-    except OSError as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise NanoBraggError(f"{target}: cannot write output file: {exc.strerror or exc}") from exc
+    directory = os.path.dirname(os.path.abspath(target)) if target else ""
+    if not target or os.path.isdir(target):
+        problem = "is a directory" if target else "empty file name"
+    elif not os.path.isdir(directory):
+        problem = f"directory {directory} does not exist"
+    elif not os.access(directory, os.W_OK | os.X_OK):
+        problem = f"directory {directory} is not writable"
+    else:
+        return
+    raise NanoBraggError(f"{target}: cannot write output file: {problem}")
+
+
+def atomic_write(path: str | os.PathLike, data: bytes, batch: OutputBatch | None = None) -> None:
+    """Write ``data`` to ``path`` atomically: staged into ``batch`` (renamed when the batch
+    commits), or on its own when ``batch`` is None.
+
+    Raises:
+        NanoBraggError: as :meth:`OutputBatch.add`.
+    """
+    if batch is not None:
+        batch.add(path, data)
+        return
+    with OutputBatch() as single:
+        single.add(path, data)
 
 
 def read_input(path: str | os.PathLike) -> bytes:

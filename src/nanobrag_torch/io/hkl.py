@@ -1,4 +1,4 @@
-"""Structure-factor input: ``h k l F`` text files and nanoBragg's ``Fdump.bin`` cache.
+"""Structure-factor input: ``h k l F`` text files and nanoBragg's ``Fdump.bin`` binary format.
 
 Semantics follow the HKL block of nanoBragg.c: the table spans the min..max of each Miller
 index found in the file; when ``default_F`` is non-zero every cell is pre-filled with it (so
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nanobrag_torch.errors import NanoBraggError
-from nanobrag_torch.io.atomic import atomic_write, read_input
+from nanobrag_torch.io.atomic import OutputBatch, atomic_write, read_input
 
 # Refuse tables larger than this many cells (8 GiB of float64): almost surely a bad index.
 _MAX_CELLS = 1 << 30
@@ -49,6 +49,14 @@ class HKLTable:
         """(h_range, k_range, l_range): number of distinct h, k, l values the table spans."""
         return (self.h_max - self.h_min + 1, self.k_max - self.k_min + 1,
                 self.l_max - self.l_min + 1)
+
+
+@dataclass(frozen=True)
+class FdumpFile:
+    """A structure-factor input given as an ``Fdump`` binary (``-dump FILE`` without ``-hkl``)
+    rather than an ``h k l F`` text file; ``path`` names the file."""
+
+    path: str
 
 
 def _line_error(name: str, lineno: int, line: str, problem: str) -> NanoBraggError:
@@ -133,8 +141,8 @@ def read_hkl(path: str | os.PathLike, default_F: float) -> HKLTable:
                     F, len(values))
 
 
-def write_fdump(path: str | os.PathLike, table: HKLTable) -> None:
-    """Write ``table`` in the C's ``Fdump.bin`` format (atomically).
+def write_fdump(path: str | os.PathLike, table: HKLTable, batch: OutputBatch | None = None) -> None:
+    """Write ``table`` in the C's ``Fdump.bin`` format (atomically; staged in ``batch`` when given).
 
     Layout: the text ``"%d %d %d %d %d %d\\n\\f"`` (h_min h_max k_min k_max l_min l_max), then
     ``(h_range+1)*(k_range+1)`` blocks of ``l_range+1`` little-endian float64, h slowest; the
@@ -145,7 +153,7 @@ def write_fdump(path: str | os.PathLike, table: HKLTable) -> None:
     padded[:hr, :kr, :lr] = table.F
     header = "%d %d %d %d %d %d\n\f" % (
         table.h_min, table.h_max, table.k_min, table.k_max, table.l_min, table.l_max)
-    atomic_write(path, header.encode("ascii") + padded.tobytes())
+    atomic_write(path, header.encode("ascii") + padded.tobytes(), batch)
 
 
 def read_fdump(path: str | os.PathLike) -> HKLTable:
@@ -156,7 +164,7 @@ def read_fdump(path: str | os.PathLike) -> HKLTable:
     that happen to be whitespace characters; this reader does not.)
 
     Raises:
-        NanoBraggError: missing file, malformed header, or wrong data length.
+        NanoBraggError: missing file, malformed header, wrong data length, or a non-finite F.
     """
     name = os.fspath(path)
     data = read_input(path)
@@ -182,5 +190,7 @@ def read_fdump(path: str | os.PathLike) -> HKLTable:
         )
     padded = np.frombuffer(body, dtype="<f8").reshape(padded_shape)
     F = padded[: shape[0], : shape[1], : shape[2]].astype(np.float64)
+    if not np.isfinite(F).all():
+        raise NanoBraggError(f"{name}: Fdump holds non-finite structure factors")
     return HKLTable(h_min, h_max, k_min, k_max, l_min, l_max, F,
                     shape[0] * shape[1] * shape[2])

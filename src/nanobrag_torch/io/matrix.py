@@ -25,8 +25,9 @@ def read_mat(path: str | os.PathLike) -> np.ndarray:
         applies the C's ``1e-10/lambda0`` scaling).
 
     Raises:
-        NanoBraggError: missing file, fewer than nine numbers, or a non-numeric or non-finite
-            value among the first nine; the message names the file and line.
+        NanoBraggError: missing file, fewer than nine numbers, a non-numeric or non-finite
+            value among the first nine (the message names the file and line), or vectors
+            that span no cell (zero or non-finite reciprocal volume).
     """
     name = os.fspath(path)
     numbers: list[float] = []
@@ -43,7 +44,12 @@ def read_mat(path: str | os.PathLike) -> np.ndarray:
             numbers.append(value)
             if len(numbers) == 9:
                 # File rows are components (x, y, z); transpose to one row per vector.
-                return np.array(numbers, dtype=np.float64).reshape(3, 3).T.copy()
+                recip = np.array(numbers, dtype=np.float64).reshape(3, 3).T.copy()
+                volume = abs(float(np.linalg.det(recip)))
+                if not (volume > 0 and np.isfinite(1.0 / volume)):
+                    raise NanoBraggError(f"{name}: singular A matrix (a*, b*, c* do not span a "
+                                         "reciprocal cell)")
+                return recip
     raise NanoBraggError(
         f"{name}: found {len(numbers)} numbers, expected 9 (3 lines of a*, b*, c* components)"
     )

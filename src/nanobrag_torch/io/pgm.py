@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from nanobrag_torch.io.atomic import atomic_write
+from nanobrag_torch.io.atomic import OutputBatch, atomic_write
 
 
 def pgm_header(width: int, height: int, pgm_scale: float) -> bytes:
@@ -15,10 +15,13 @@ def pgm_header(width: int, height: int, pgm_scale: float) -> bytes:
                                                           ("%g" % pgm_scale).encode("ascii"))
 
 
-def write_pgm(path: str | os.PathLike, image: np.ndarray, pgm_scale: float) -> None:
+def write_pgm(path: str | os.PathLike, image: np.ndarray, pgm_scale: float,
+              batch: OutputBatch | None = None) -> None:
     """Write ``image`` (uint8 [slow, fast], from :func:`nanobrag_torch.noise.pgm_image`) as a
-    P5 PGM whose comment records ``pgm_scale`` (counts per photon), atomically."""
+    P5 PGM whose comment records ``pgm_scale`` (counts per photon), atomically (staged in
+    ``batch`` when given)."""
     if image.dtype != np.uint8 or image.ndim != 2:
         raise ValueError(f"PGM image must be 2-D uint8, got {image.dtype} {image.shape}")
     height, width = image.shape
-    atomic_write(path, pgm_header(width, height, pgm_scale) + np.ascontiguousarray(image).tobytes())
+    atomic_write(path, pgm_header(width, height, pgm_scale) + np.ascontiguousarray(image).tobytes(),
+                 batch)

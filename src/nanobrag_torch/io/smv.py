@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nanobrag_torch.errors import NanoBraggError
-from nanobrag_torch.io.atomic import atomic_write, read_input
+from nanobrag_torch.io.atomic import OutputBatch, atomic_write, read_input
 
 SMV_HEADER_BYTES = 512
 # GetFrame only compares the first 12 characters of this string.
@@ -182,23 +182,30 @@ def smv_fields(*, fpixels: int, spixels: int, pixel_size_m: float, distance_m: f
 
 
 def format_smv_header(fields: list[tuple[str, str]]) -> bytes:
-    """The exact 512-byte header the C writes: ``{\\n``, ``KEY=value;\\n`` per field (no ``;``
-    after DIALS_ORIGIN), ``}\\f``, then spaces up to 512 bytes."""
-    lines = "".join(f"{key}={value}\n" if key == "DIALS_ORIGIN" else f"{key}={value};\n"
-                    for key, value in fields)
-    text = ("{\n" + lines + "}\f").encode("ascii")
-    if len(text) > SMV_HEADER_BYTES:
-        raise ValueError(f"SMV header needs {len(text)} bytes, more than {SMV_HEADER_BYTES}")
-    return text.ljust(SMV_HEADER_BYTES, b" ")
+    """The exact header the C writes: ``{\n``, ``KEY=value;\n`` per field (no ``;`` after
+    DIALS_ORIGIN), ``}\f``, then spaces up to 512 bytes.  A header that does not fit (absurd
+    geometry with long numbers) grows to the next multiple of 512 bytes with HEADER_BYTES set
+    to match (the C would overrun its 512 bytes and misplace the pixels)."""
+    size = SMV_HEADER_BYTES
+    while True:
+        lines = "".join(
+            f"{key}={size if key == 'HEADER_BYTES' else value}"
+            + ("\n" if key == "DIALS_ORIGIN" else ";\n") for key, value in fields)
+        text = ("{\n" + lines + "}\f").encode("ascii")
+        if len(text) <= size:
+            return text.ljust(size, b" ")
+        size += SMV_HEADER_BYTES
 
 
-def write_smv(path: str | os.PathLike, image: np.ndarray, fields: list[tuple[str, str]]) -> None:
+def write_smv(path: str | os.PathLike, image: np.ndarray, fields: list[tuple[str, str]],
+              batch: OutputBatch | None = None) -> None:
     """Write an SMV file atomically: header from ``fields`` then the pixels.
 
     Args:
         image: uint16 [slow, fast]; must match SIZE2/SIZE1 when those fields are given.
         fields: ordered (key, value) pairs, e.g. from :func:`smv_fields`; pixels are written in
             the byte order named by BYTE_ORDER (little-endian unless it says ``big_endian``).
+        batch: stage the file into this :class:`OutputBatch` instead of writing it now.
     """
     if image.dtype != np.uint16 or image.ndim != 2:
         raise ValueError(f"SMV image must be 2-D uint16, got {image.dtype} {image.shape}")
@@ -208,4 +215,4 @@ def write_smv(path: str | os.PathLike, image: np.ndarray, fields: list[tuple[str
             raise ValueError(f"{key}={given[key]} does not match image shape {image.shape}")
     order = "<" if given.get("BYTE_ORDER", "little_endian").startswith("little_end") else ">"
     pixels = np.ascontiguousarray(image, dtype=np.dtype(order + "u2")).tobytes()
-    atomic_write(path, format_smv_header(fields) + pixels)
+    atomic_write(path, format_smv_header(fields) + pixels, batch)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ..io.hkl import HKLTable, read_hkl
+from ..io.hkl import FdumpFile, HKLTable, read_fdump, read_hkl
 
 
 @dataclass
@@ -27,13 +27,27 @@ class StructureFactors:
         return StructureFactors(table, self.mins, self.ranges, self.default_F, self.n_entries)
 
 
-def build_structure_factors(hklfile: str | None, default_F: float, params: dict | None = None):
+def build_structure_factors(hklfile: str | FdumpFile | None, default_F: float,
+                            params: dict | None = None):
+    """Structure factors from an ``h k l F`` file (path), an Fdump binary (`FdumpFile`, the
+    C's ``-dump`` format; every cell counts as an entry, as in the C) or ``default_F`` alone
+    (None).  ``params["F"]`` replaces the table values, ``params["default_F"]`` default_F."""
     p = params or {}
     if hklfile is None:
         return StructureFactors(None, (0, 0, 0), (0, 0, 0), float(p.get("default_F", default_F)), 0)
-    t: HKLTable = read_hkl(hklfile, default_F)
+    if isinstance(hklfile, FdumpFile):
+        t: HKLTable = read_fdump(hklfile.path)
+    else:
+        t = read_hkl(hklfile, default_F)
     table = p.get("F", torch.tensor(t.F, dtype=torch.float64))
     return StructureFactors(table, (t.h_min, t.k_min, t.l_min), t.shape, default_F, t.n_entries)
+
+
+def hkl_table(sf: StructureFactors) -> HKLTable:
+    """The dense table of `sf` (which must have one) as an `HKLTable`, e.g. for ``write_fdump``."""
+    (h, k, l), (hr, kr, lr) = sf.mins, sf.ranges
+    F = sf.table.detach().to(device="cpu", dtype=torch.float64).numpy()
+    return HKLTable(h, h + hr - 1, k, k + kr - 1, l, l + lr - 1, F, sf.n_entries)
 
 
 def _flat_index(sf: StructureFactors, ih, ik, il):

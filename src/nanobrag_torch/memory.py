@@ -1,0 +1,86 @@
+"""Refuse, before allocating anything, a run that cannot fit in memory.
+
+`check_fits(cfg)` estimates the peak memory of a run from its resolved configuration and
+raises a one-line NanoBraggError naming the flags and the size needed when it exceeds the
+memory available (``MemAvailable``, capped by a cgroup limit when there is one).
+"""
+from __future__ import annotations
+
+import os
+
+from .config import SimulationConfig
+from .errors import NanoBraggError
+
+# Peak bytes per detector pixel: float64 accumulation + image + float32 copy + the int, PGM and
+# noise conversions (float64 temporaries) and the output byte strings; measured ~35 B for a
+# float-only 4096^2 render (reports/memory.md), rounded up for every output.
+BYTES_PER_PIXEL = 64
+# Working bytes per (sub-pixel x source x phi x mosaic) step of one pixel chunk in the engine.
+BYTES_PER_STEP = 100
+CHUNK_STEPS = 1 << 21        # the engine's chunk works on at least this many steps at a time
+
+_CGROUP_FILES = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                 ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                  "/sys/fs/cgroup/memory/memory.usage_in_bytes"))
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path) as handle:
+            return int(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def available_bytes() -> int | None:
+    """Bytes this process can still allocate, or None when the platform does not tell."""
+    found = []
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError):
+        try:
+            found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (AttributeError, ValueError, OSError):
+            pass
+    for limit_file, usage_file in _CGROUP_FILES:
+        limit, usage = _read_int(limit_file), _read_int(usage_file)
+        if limit is not None and usage is not None and limit < 1 << 60:
+            found.append(max(limit - usage, 0))
+    return min(found) if found else None
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:.3g} {unit}"
+        n /= 1000
+    raise AssertionError("unreachable")
+
+
+def check_fits(cfg: SimulationConfig, available: int | None = None) -> None:
+    """Raise NanoBraggError when the detector or one pixel's step block cannot fit.
+
+    Steps per pixel are a lower bound here (auto oversample counts as 1, a -sourcefile as one
+    source), so only runs that certainly cannot fit are refused.
+    """
+    available = available_bytes() if available is None else available
+    if available is None:
+        return
+    d, b, c = cfg.detector, cfg.beam, cfg.crystal
+    pixels = d.fpixels * d.spixels
+    image = pixels * BYTES_PER_PIXEL
+    if image > available:
+        raise NanoBraggError(
+            f"-detpixels/-detsize: a {d.fpixels}x{d.spixels}-pixel detector needs about "
+            f"{_size(image)} of memory, more than the {_size(available)} available")
+    sources = 1 if b.sourcefile else b.hdivsteps * b.vdivsteps * b.dispsteps
+    steps = d.thicksteps * max(d.oversample, 1) ** 2 * sources * c.phisteps * c.mosaic_domains
+    block = max(steps, CHUNK_STEPS) * BYTES_PER_STEP
+    if image + block > available:
+        raise NanoBraggError(
+            f"-oversample/-detector_thicksteps/divergence/dispersion/-phisteps/-mosaic_domains: "
+            f"{steps} steps per pixel need about {_size(block)} of working memory, more than "
+            f"the {_size(available - image)} available")
