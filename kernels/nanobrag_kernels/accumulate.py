@@ -182,9 +182,11 @@ def accumulate_kernel(
             dz = pz / airpath
             omega = tl.where(point_pixel != 0, 1.0 / airpath / airpath,
                              pixel_size * pixel_size / airpath / airpath * close_distance / airpath)
-            parallax = dx * odx + dy * ody + dz * odz
-            cap = tl.exp(-t * step_mu / parallax) - tl.exp(-(t + 1) * step_mu / parallax)
-            cap = tl.where(thick_on != 0, cap, 1.0)
+            if thick_on != 0:                      # fraction absorbed by this layer
+                parallax = dx * odx + dy * ody + dz * odz
+                cap = tl.exp(-t * step_mu / parallax) - tl.exp(-(t + 1) * step_mu / parallax)
+            else:
+                cap = tl.full([BLOCK], 1.0, tl.float64)
             if FACTORS == FIXED:
                 omega_pix = omega
                 cap_pix = cap

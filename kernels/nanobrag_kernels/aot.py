@@ -6,6 +6,9 @@ No GPU is needed: `triton.compile` lowers each variant for ``GPUTarget("cuda", c
 down to a cubin with Triton's bundled ptxas.  One row per variant and architecture gives
 the registers per thread, the spilled bytes (stores + loads, from the ptxas report of
 that very compilation) and the shared memory; the exit status is 1 if any variant spills.
+The last columns are the SASS instruction mix of the innermost loop (one pixel-step, per
+thread): all instructions, FP32 and FP64 arithmetic (FFMA/FMUL/FADD, DFMA/DMUL/DADD),
+special-function (MUFU) and global loads (LDG); reports/gpu_model.md builds on them.
 The variants are the launch configurations of `accumulate.VARIANTS` (every value of every
 compile-time flag, plus the heaviest combination) in float32 and float64, each with the
 block size and warp count the launcher uses on a GPU.
@@ -13,23 +16,30 @@ block size and warp count the launcher uses on a GPU.
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import io
 import os
 import re
+import subprocess
 import sys
+import tempfile
 import time
 
 os.environ.pop("TRITON_INTERPRET", None)      # the interpreter cannot produce cubins
 
 import triton  # noqa: E402
 from triton.backends.compiler import GPUTarget  # noqa: E402
+from triton.backends.nvidia.compiler import get_ptxas  # noqa: E402
 
 from .accumulate import (GPU_BLOCK, GPU_MAXNREG, GPU_WARPS, VARIANTS,  # noqa: E402
                          accumulate_kernel, signature)
 
 SPILL = re.compile(r"(\d+) bytes spill stores, (\d+) bytes spill loads")
 REGISTERS = re.compile(r"Used (\d+) registers")
+SASS_LINE = re.compile(r"/\*([0-9a-f]{4,})\*/\s+(.*?)\s*;")
+BACK_BRANCH = re.compile(r"BRA (?:!?U?P\w+, )?0x([0-9a-f]+)")
+MIX = {"fp32": ("FFMA", "FMUL", "FADD"), "fp64": ("DFMA", "DMUL", "DADD"), "mufu": ("MUFU",), "ldg": ("LDG",)}
 
 
 def _capability(arch: str) -> int:
@@ -39,8 +49,25 @@ def _capability(arch: str) -> int:
     return int(m.group(1))
 
 
+def loop_mix(cubin: bytes, capability: int) -> dict:
+    """Instruction counts of the innermost loop (the smallest backward branch) of a cubin."""
+    cuobjdump = os.path.join(os.path.dirname(get_ptxas(capability).path), "cuobjdump")
+    with tempfile.NamedTemporaryFile(suffix=".cubin") as f:
+        f.write(cubin)
+        f.flush()
+        sass = subprocess.run([cuobjdump, "-sass", f.name], capture_output=True, text=True, check=True).stdout
+    code = [(int(a, 16), text) for a, text in SASS_LINE.findall(sass)]
+    loops = [(addr - int(m.group(1), 16), int(m.group(1), 16), addr) for addr, text in code
+             if (m := BACK_BRANCH.search(text)) and int(m.group(1), 16) < addr]
+    _, start, end = min(loops)
+    ops = collections.Counter(re.sub(r"^@!?U?P\w+\s+", "", text).split()[0].split(".")[0]
+                              for addr, text in code if start <= addr <= end)
+    mix = {name: sum(ops[o] for o in opcodes) for name, opcodes in MIX.items()}
+    return dict(mix, instructions=sum(ops.values()))
+
+
 def compile_variant(constexprs: dict, dtype: str, capability: int) -> dict:
-    """Compile one variant to a cubin; registers, spill bytes, shared bytes, seconds."""
+    """Compile one variant to a cubin: registers, spill and shared bytes, loop mix, seconds."""
     src = triton.compiler.ASTSource(
         fn=accumulate_kernel, signature=signature(dtype),
         constexprs=dict(constexprs, BLOCK=GPU_BLOCK),
@@ -58,8 +85,9 @@ def compile_variant(constexprs: dict, dtype: str, capability: int) -> dict:
     regs = REGISTERS.search(text)
     if spills is None or regs is None or not kernel.asm.get("cubin"):
         raise RuntimeError(f"aot: no cubin or no ptxas report for {constexprs} {dtype}:\n{text}")
-    return {"registers": int(regs.group(1)), "spill_bytes": int(spills.group(1)) + int(spills.group(2)),
-            "shared_bytes": int(kernel.metadata.shared), "seconds": time.perf_counter() - start}
+    return dict(loop_mix(kernel.asm["cubin"], capability), registers=int(regs.group(1)),
+                spill_bytes=int(spills.group(1)) + int(spills.group(2)),
+                shared_bytes=int(kernel.metadata.shared), seconds=time.perf_counter() - start)
 
 
 def main(argv: list | None = None) -> int:
@@ -68,7 +96,8 @@ def main(argv: list | None = None) -> int:
     args = parser.parse_args(argv)
     caps = [(a, _capability(a)) for a in args.arch]
     print(f"triton {triton.__version__}; BLOCK={GPU_BLOCK} num_warps={GPU_WARPS} maxnreg={GPU_MAXNREG}")
-    print(f"{'variant':<22} {'dtype':<8} {'arch':<6} {'regs':>5} {'spill B':>8} {'shared B':>9} {'s':>6}")
+    print(f"{'variant':<22} {'dtype':<8} {'arch':<6} {'regs':>5} {'spill_B':>8} {'shared_B':>9} "
+          f"{'loop':>5} {'fp32':>5} {'fp64':>5} {'mufu':>5} {'ldg':>4} {'s':>5}")
     spilled = 0
     for arch, cc in caps:
         for dtype in ("float32", "float64"):
@@ -76,7 +105,8 @@ def main(argv: list | None = None) -> int:
                 r = compile_variant(constexprs, dtype, cc)
                 spilled += r["spill_bytes"] > 0
                 print(f"{name:<22} {dtype:<8} {arch:<6} {r['registers']:>5} {r['spill_bytes']:>8} "
-                      f"{r['shared_bytes']:>9} {r['seconds']:>6.1f}", flush=True)
+                      f"{r['shared_bytes']:>9} {r['instructions']:>5} {r['fp32']:>5} {r['fp64']:>5} "
+                      f"{r['mufu']:>5} {r['ldg']:>4} {r['seconds']:>5.1f}", flush=True)
     if spilled:
         print(f"aot: {spilled} variant(s) spill registers", file=sys.stderr)
         return 1

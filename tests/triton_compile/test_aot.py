@@ -23,5 +23,5 @@ def test_aot_sm80_sm90_without_spills():
     assert len(rows) == 2 * 2 * len(VARIANTS)
     assert {(r[0], r[1], r[2]) for r in rows} == {(v, d, a) for v in VARIANTS
                                                    for d in ("float32", "float64") for a in ("sm_80", "sm_90")}
-    for name, dtype, arch, regs, spill, shared, _ in rows:
-        assert int(spill) == 0 and 0 < int(regs) <= 255, (name, dtype, arch)
+    for name, dtype, arch, regs, spill, shared, loop, *_ in rows:
+        assert int(spill) == 0 and 0 < int(regs) <= 255 and int(loop) > 0, (name, dtype, arch)
