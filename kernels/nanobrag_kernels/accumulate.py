@@ -97,6 +97,16 @@ def _load3(ptr):
     return tl.load(ptr), tl.load(ptr + 1), tl.load(ptr + 2)
 
 
+@triton.jit
+def _cell_vector(ptr, first_ptr, visit, HAS_FIRST: tl.constexpr):
+    """One rotated cell vector (3 values); with HAS_FIRST, A_first's on the `visit` lanes."""
+    x, y, z = _load3(ptr)
+    if HAS_FIRST:
+        fx, fy, fz = _load3(first_ptr)
+        x, y, z = tl.where(visit, fx, x), tl.where(visit, fy, y), tl.where(visit, fz, z)
+    return x, y, z
+
+
 INT_ARGS = ("n_pix", "fpixels", "n_src", "n_orient", "h_min", "k_min", "l_min", "h_range",
             "k_range", "l_range", "thicksteps", "oversample", "curved", "point_pixel",
             "thick_on", "polarize", "water_on", "os_thick", "os_polar", "os_omega",
@@ -221,8 +231,7 @@ def accumulate_kernel(
                 if MODE == MODE_FREE:
                     first = tl.where((first == NONE) & ~skip, tsn, first)
                 else:
-                    if HAS_FIRST:
-                        visit = (pix == first_pix) & (tsn == first_tsn)
+                    visit = (pix == first_pix) & (tsn == first_tsn)    # the C's first phi sweep
                     if FACTORS == C_RUNNING:
                         mult = (tl.where(os_thick != 0, cap_pix, 1.0) * tl.where(os_polar != 0, polar_pix, 1.0)
                                 * tl.where(os_omega != 0, omega_pix, 1.0))
@@ -230,16 +239,9 @@ def accumulate_kernel(
 
                     for m in range(n_orient):
                         step = tsn * n_orient + m
-                        ax, ay, az = _load3(A_ptr + m * 9)
-                        bx, by, bz = _load3(A_ptr + m * 9 + 3)
-                        cx, cy, cz = _load3(A_ptr + m * 9 + 6)
-                        if HAS_FIRST:
-                            fax, fay, faz = _load3(A_first_ptr + m * 9)
-                            fbx, fby, fbz = _load3(A_first_ptr + m * 9 + 3)
-                            fcx, fcy, fcz = _load3(A_first_ptr + m * 9 + 6)
-                            ax, ay, az = tl.where(visit, fax, ax), tl.where(visit, fay, ay), tl.where(visit, faz, az)
-                            bx, by, bz = tl.where(visit, fbx, bx), tl.where(visit, fby, by), tl.where(visit, fbz, bz)
-                            cx, cy, cz = tl.where(visit, fcx, cx), tl.where(visit, fcy, cy), tl.where(visit, fcz, cz)
+                        ax, ay, az = _cell_vector(A_ptr + m * 9, A_first_ptr + m * 9, visit, HAS_FIRST)
+                        bx, by, bz = _cell_vector(A_ptr + m * 9 + 3, A_first_ptr + m * 9 + 3, visit, HAS_FIRST)
+                        cx, cy, cz = _cell_vector(A_ptr + m * 9 + 6, A_first_ptr + m * 9 + 6, visit, HAS_FIRST)
                         # fractional Miller indices and their offsets from the nearest node
                         h = sx * ax + sy * ay + sz * az
                         k = sx * bx + sy * by + sz * bz
@@ -315,20 +317,24 @@ GPU_BLOCK = 128                 # pixels per program on a GPU: one per thread wi
 GPU_WARPS = 4
 GPU_MAXNREG = 255               # explicit .maxnreg: without it ptxas trades spills for occupancy
 
-_R = MODE_RENDER.value
+
+def _variant(mode, shape, factors=C_FIRST, interp=False, first=False) -> dict:
+    return dict(MODE=mode.value, SHAPE=shape.value, FACTORS=factors.value, INTERP=interp, HAS_FIRST=first)
+
+
 VARIANTS = {                    # every value of every compile-time flag, and the heaviest mix
-    "free": dict(MODE=MODE_FREE.value, SHAPE=SQUARE.value, FACTORS=C_FIRST.value, INTERP=False, HAS_FIRST=False),
-    "probe_first": dict(MODE=MODE_PROBE.value, SHAPE=SQUARE.value, FACTORS=C_FIRST.value, INTERP=True, HAS_FIRST=True),
-    "square": dict(MODE=_R, SHAPE=SQUARE.value, FACTORS=C_FIRST.value, INTERP=False, HAS_FIRST=False),
-    "round": dict(MODE=_R, SHAPE=ROUND.value, FACTORS=C_FIRST.value, INTERP=False, HAS_FIRST=False),
-    "gauss": dict(MODE=_R, SHAPE=GAUSS.value, FACTORS=C_FIRST.value, INTERP=False, HAS_FIRST=False),
-    "tophat": dict(MODE=_R, SHAPE=TOPHAT.value, FACTORS=C_FIRST.value, INTERP=False, HAS_FIRST=False),
-    "square_first": dict(MODE=_R, SHAPE=SQUARE.value, FACTORS=C_FIRST.value, INTERP=False, HAS_FIRST=True),
-    "square_running": dict(MODE=_R, SHAPE=SQUARE.value, FACTORS=C_RUNNING.value, INTERP=False, HAS_FIRST=False),
-    "square_fixed": dict(MODE=_R, SHAPE=SQUARE.value, FACTORS=FIXED.value, INTERP=False, HAS_FIRST=False),
-    "square_tricubic": dict(MODE=_R, SHAPE=SQUARE.value, FACTORS=C_FIRST.value, INTERP=True, HAS_FIRST=False),
-    "gauss_tricubic_fixed": dict(MODE=_R, SHAPE=GAUSS.value, FACTORS=FIXED.value, INTERP=True, HAS_FIRST=False),
-    "heaviest": dict(MODE=_R, SHAPE=GAUSS.value, FACTORS=C_RUNNING.value, INTERP=True, HAS_FIRST=True),
+    "free": _variant(MODE_FREE, SQUARE),
+    "probe_first": _variant(MODE_PROBE, SQUARE, interp=True, first=True),
+    "square": _variant(MODE_RENDER, SQUARE),
+    "round": _variant(MODE_RENDER, ROUND),
+    "gauss": _variant(MODE_RENDER, GAUSS),
+    "tophat": _variant(MODE_RENDER, TOPHAT),
+    "square_first": _variant(MODE_RENDER, SQUARE, first=True),
+    "square_running": _variant(MODE_RENDER, SQUARE, C_RUNNING),
+    "square_fixed": _variant(MODE_RENDER, SQUARE, FIXED),
+    "square_tricubic": _variant(MODE_RENDER, SQUARE, interp=True),
+    "gauss_tricubic_fixed": _variant(MODE_RENDER, GAUSS, FIXED, interp=True),
+    "heaviest": _variant(MODE_RENDER, GAUSS, C_RUNNING, interp=True, first=True),
 }
 _POINTERS = {"out_ptr": "*fp64", "omega_ptr": "*fp64", "first_ptr": "*i32", "pix_ptr": "*i32",
              "par_ptr": "*fp64", "src_ptr": "*fp64"}

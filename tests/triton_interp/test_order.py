@@ -33,7 +33,8 @@ def _close(a, b):
 
 
 def test_interpolation_switch_off_is_global():
-    c, fixed, near = _image(["-interpolate"]), _image(["-interpolate", "-quirks", "fixed"]), _image(["-nointerpolate"])
+    c, near = _image(["-interpolate"]), _image(["-nointerpolate"])
+    fixed = _image(["-interpolate", "-quirks", "fixed"])
     p = int(torch.nonzero(~_close(c, fixed))[0])
     assert 0 < p < c.numel() - 1                         # the switch happens mid-image here
     assert _close(c[p:], near[p:]).all()                 # from the switch on: nearest F only

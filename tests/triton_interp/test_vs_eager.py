@@ -28,14 +28,17 @@ CASES = {
     # crystal shape and lattice factor
     "square": "", "round": "-round_xtal", "gauss_fudge": "-gauss_xtal -fudge 0.5",
     "tophat": "-tophat_spots -oversample 2", "N_axes": "-Na 1 -Nb 3 -Nc 7",
-    "triclinic_mat": "-mat inputs/A_pub.mat -lambda 1.0", "triclinic_fixed": "-cell 41 52 63 85 95 100 -quirks fixed",
+    "triclinic_mat": "-mat inputs/A_pub.mat -lambda 1.0",
+    "triclinic_fixed": "-cell 41 52 63 85 95 100 -quirks fixed",
     # structure factors: nearest, tricubic (c global switch-off, fixed per step)
-    "hkl_nearest": HKL + " -nointerpolate", "hkl_sparse": HKL.replace("P1_pub", "P1_pub_sparse") + " -nointerpolate",
+    "hkl_nearest": HKL + " -nointerpolate",
+    "hkl_sparse": HKL.replace("P1_pub", "P1_pub_sparse") + " -nointerpolate",
     "hkl_tricubic_c": HKL + " -interpolate", "hkl_tricubic_fixed": HKL + " -interpolate -quirks fixed",
     "hkl_tricubic_auto_N2": HKL + " -N 2",
     # sub-pixels and the running-sum quirk
     "oversample_3": "-oversample 3", "running_omega": "-oversample 2 -oversample_omega",
-    "running_polar": "-oversample 2 -oversample_polar -polar 0.9", "running_thick": RUNNING + " -oversample_thick",
+    "running_polar": "-oversample 2 -oversample_polar -polar 0.9",
+    "running_thick": RUNNING + " -oversample_thick",
     "running_all": RUNNING + " -oversample_thick -oversample_polar -oversample_omega",
     "running_all_fixed": RUNNING + " -oversample_thick -oversample_polar -oversample_omega -quirks fixed",
     "per_subpixel_fixed": RUNNING + " -quirks fixed",
@@ -58,7 +61,8 @@ CASES = {
     # sources
     "divergence_dispersion": "-hdivrange 1 -vdivrange 1 -divsteps 2 -dispersion 2 -dispsteps 2",
     "round_div": "-hdivrange 2 -vdivrange 1 -hdivsteps 3 -vdivsteps 3 -round_div",
-    "sourcefile_c": "-sourcefile inputs/two_sources.txt", "sourcefile_fixed": "-sourcefile inputs/two_sources.txt -quirks fixed",
+    "sourcefile_c": "-sourcefile inputs/two_sources.txt",
+    "sourcefile_fixed": "-sourcefile inputs/two_sources.txt -quirks fixed",
 }
 _EAGER: dict = {}
 
