@@ -7,6 +7,7 @@ floor(h); `out_of_range` is the C's test that switches interpolation off.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -19,7 +20,7 @@ class StructureFactors:
     table: torch.Tensor | None     # [h_range, k_range, l_range] float64 or None (default_F only)
     mins: tuple                    # (h_min, k_min, l_min)
     ranges: tuple                  # (h_range, k_range, l_range)
-    default_F: float
+    default_F: float | torch.Tensor   # a tensor when given as a differentiable param
     n_entries: int                 # the C's hkls
 
     def to(self, dtype, device) -> "StructureFactors":
@@ -34,13 +35,30 @@ def build_structure_factors(hklfile: str | FdumpFile | None, default_F: float,
     (None).  ``params["F"]`` replaces the table values, ``params["default_F"]`` default_F."""
     p = params or {}
     if hklfile is None:
-        return StructureFactors(None, (0, 0, 0), (0, 0, 0), float(p.get("default_F", default_F)), 0)
+        return StructureFactors(None, (0, 0, 0), (0, 0, 0), p.get("default_F", default_F), 0)
     if isinstance(hklfile, FdumpFile):
         t: HKLTable = read_fdump(hklfile.path)
     else:
-        t = read_hkl(hklfile, default_F)
+        t = _read_hkl_cached(hklfile, default_F)
     table = p.get("F", torch.tensor(t.F, dtype=torch.float64))
     return StructureFactors(table, (t.h_min, t.k_min, t.l_min), t.shape, default_F, t.n_entries)
+
+
+_HKL_CACHE: dict = {}
+
+
+def _read_hkl_cached(path: str, default_F: float) -> HKLTable:
+    """read_hkl, remembered per process for an unchanged file (path, size, mtime): repeated
+    renders (benchmarks, many-shot jobs, refinement loops) parse a large HKL list once."""
+    st = os.stat(path) if os.path.exists(path) else None
+    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns, default_F) if st else None
+    if key is None or key not in _HKL_CACHE:
+        table = read_hkl(path, default_F)
+        if key is not None:
+            _HKL_CACHE.clear()                  # keep one table: bounded memory
+            _HKL_CACHE[key] = table
+        return table
+    return _HKL_CACHE[key]
 
 
 def hkl_table(sf: StructureFactors) -> HKLTable:
@@ -50,31 +68,38 @@ def hkl_table(sf: StructureFactors) -> HKLTable:
     return HKLTable(h, h + hr - 1, k, k + kr - 1, l, l + lr - 1, F, sf.n_entries)
 
 
+def _components(hkl) -> tuple:
+    """(h, k, l) from a [..., 3] tensor or a tuple of three tensors."""
+    return tuple(hkl.unbind(-1)) if isinstance(hkl, torch.Tensor) else tuple(hkl)
+
+
 def _flat_index(sf: StructureFactors, ih, ik, il):
     kr, lr = sf.ranges[1], sf.ranges[2]
     return ((ih - sf.mins[0]) * kr + (ik - sf.mins[1])) * lr + (il - sf.mins[2])
 
 
-def nearest(sf: StructureFactors, hkl: torch.Tensor) -> torch.Tensor:
-    """|F| of the nearest reflection, default_F outside the table: [...]."""
-    h0 = torch.ceil(hkl - 0.5).to(torch.int64)
+def nearest(sf: StructureFactors, hkl) -> torch.Tensor:
+    """|F| of the nearest reflection, default_F outside the table: [...].
+
+    `hkl`: fractional indices as [..., 3] or (h, k, l) tensors of one shape."""
+    h = _components(hkl)
     if sf.table is None or sf.n_entries == 0:
-        return torch.full(hkl.shape[:-1], sf.default_F, dtype=hkl.dtype, device=hkl.device)
-    inside = torch.ones(hkl.shape[:-1], dtype=torch.bool, device=hkl.device)
+        return torch.ones_like(h[0]) * sf.default_F
+    h0 = [torch.ceil(x - 0.5).to(torch.int64) for x in h]
+    inside = torch.ones_like(h0[0], dtype=torch.bool)
     for i in range(3):
-        inside &= (h0[..., i] >= sf.mins[i]) & (h0[..., i] < sf.mins[i] + sf.ranges[i])
-    idx = _flat_index(sf, h0[..., 0], h0[..., 1], h0[..., 2])
-    idx = torch.where(inside, idx, torch.zeros_like(idx))
-    vals = sf.table.reshape(-1).to(hkl.dtype)[idx]
-    return torch.where(inside, vals, torch.full_like(vals, sf.default_F))
+        inside = inside & (h0[i] >= sf.mins[i]) & (h0[i] < sf.mins[i] + sf.ranges[i])
+    idx = torch.where(inside, _flat_index(sf, *h0), torch.zeros_like(h0[0]))
+    vals = sf.table.reshape(-1).to(h[0].dtype)[idx]
+    return torch.where(inside, vals, torch.ones_like(vals) * sf.default_F)
 
 
-def out_of_range(sf: StructureFactors, hkl: torch.Tensor) -> torch.Tensor:
+def out_of_range(sf: StructureFactors, hkl) -> torch.Tensor:
     """The C's interpolation guard: True where the 4-point stencil leaves the table."""
-    bad = torch.zeros(hkl.shape[:-1], dtype=torch.bool, device=hkl.device)
+    h = _components(hkl)
+    bad = torch.zeros_like(h[0], dtype=torch.bool)
     for i in range(3):
-        x = hkl[..., i]
-        bad |= (x - sf.mins[i] + 3 > sf.ranges[i]) | (x - 2 < sf.mins[i])
+        bad = bad | (h[i] - sf.mins[i] + 3 > sf.ranges[i]) | (h[i] - 2 < sf.mins[i])
     return bad
 
 
@@ -84,18 +109,18 @@ def _lagrange_weights(t: torch.Tensor) -> list:
             -(t + 1) * t * (t - 2) / 2.0, (t + 1) * t * (t - 1) / 6.0]
 
 
-def tricubic(sf: StructureFactors, hkl: torch.Tensor) -> torch.Tensor:
+def tricubic(sf: StructureFactors, hkl) -> torch.Tensor:
     """Tricubic-interpolated |F| at fractional hkl: [...].  Indices are clamped into the
     table, so callers must use `out_of_range` to decide where the result is meaningful."""
-    flr = torch.floor(hkl)
-    t = hkl - flr
-    base = flr.to(torch.int64)
-    w = [_lagrange_weights(t[..., i]) for i in range(3)]
-    flat = sf.table.reshape(-1).to(hkl.dtype)
-    idx = [[(base[..., i] + d - 1 - sf.mins[i]).clamp(0, sf.ranges[i] - 1) for d in range(4)]
+    h = _components(hkl)
+    flr = [torch.floor(x) for x in h]
+    w = [_lagrange_weights(x - f) for x, f in zip(h, flr)]
+    base = [f.to(torch.int64) for f in flr]
+    flat = sf.table.reshape(-1).to(h[0].dtype)
+    idx = [[(base[i] + d - 1 - sf.mins[i]).clamp(0, sf.ranges[i] - 1) for d in range(4)]
            for i in range(3)]
     kr, lr = sf.ranges[1], sf.ranges[2]
-    out = torch.zeros(hkl.shape[:-1], dtype=hkl.dtype, device=hkl.device)
+    out = torch.zeros_like(h[0])
     for a in range(4):
         for b in range(4):
             row = (idx[0][a] * kr + idx[1][b]) * lr
