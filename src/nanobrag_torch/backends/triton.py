@@ -1,8 +1,9 @@
 """Triton backend: launches the fused kernel of `nanobrag_kernels` on a `Precomputed`.
 
-`accumulate(pre, dtype, device)` returns what `torch_eager.accumulate` returns: ``I_geom``
-[slow, fast] float64 on the CPU (the C's per-pixel ``I * capture * polar * omega`` before
-``r_e^2 fluence / steps``; zero outside the ROI and mask) and the C's ``omega_sum``.
+`accumulate(pre, dtype, device)` returns, like `torch_eager.accumulate`, ``I_geom``
+[slow, fast] on `device` (the C's per-pixel ``I * capture * polar * omega`` before
+``r_e^2 fluence / steps``; zero outside the ROI and mask; float64 whatever the working
+dtype, as the kernel sums in float64) and the C's ``omega_sum``.
 
 The C's order-dependent behaviour becomes host decisions between launches of the same
 kernel body, so it is exact and deterministic whatever order the GPU runs programs in:
@@ -26,6 +27,7 @@ import torch
 import triton
 from nanobrag_kernels import accumulate as K
 
+from ..errors import NanoBraggError
 from ..physics.vectors import cross, dot
 
 INTERPRETER_BLOCK = 16384     # the interpreter pays per op, not per lane: few big programs
@@ -134,7 +136,8 @@ class _Launcher:
             first_pix=-1, first_tsn=-1, switch_pix=NONE, switch_step=0)
         steps = dc.thicksteps * pre.oversample ** 2 * pre.sources.count * int(pre.A.shape[0])
         if steps >= NONE:
-            raise ValueError(f"{steps} steps per pixel exceed the kernel's int32 step index")
+            raise NanoBraggError(f"-backend triton: {steps} steps per pixel exceed the kernel's "
+                                 "int32 step index (use -backend torch)")
 
     def run(self, mode, pixels: torch.Tensor):
         """One launch over `pixels` (int32, on the device): (I, omega) or the int32 index."""
@@ -160,12 +163,12 @@ def _first_hit(index: torch.Tensor, pixels: torch.Tensor):
 
 
 def accumulate(pre, dtype: torch.dtype, device: torch.device | str = "cpu", progress=None):
-    """I_geom [slow, fast] (float64, CPU) and the C's omega_sum; see the module docstring.
+    """I_geom [slow, fast] (float64, on `device`) and the C's omega_sum; see the module docstring.
 
     `progress(done, total)`, if given, is called after each render chunk (flat pixels)."""
     S_, F_ = pre.shape
     total = S_ * F_
-    image = torch.zeros(total, dtype=torch.float64)
+    image = torch.zeros(total, dtype=torch.float64, device=device)
     pixels = _pixels(pre)
     if pixels.numel() == 0:
         if progress is not None:
@@ -190,7 +193,7 @@ def accumulate(pre, dtype: torch.dtype, device: torch.device | str = "cpu", prog
     for start in range(0, pixels.numel(), CHUNK_PIXELS):
         chunk = on_dev[start:start + CHUNK_PIXELS]
         I, omega = run.run(MODE_RENDER, chunk)
-        image[pixels[start:start + CHUNK_PIXELS].long()] = I.cpu()
+        image[chunk.long()] = I
         omega_sum += float(omega.sum())
         if progress is not None:
             done = int(pixels[min(start + CHUNK_PIXELS, pixels.numel()) - 1]) + 1
