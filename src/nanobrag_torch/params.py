@@ -51,7 +51,8 @@ def to_internal(params: dict | None) -> dict:
         if name not in PARAMS:
             raise NanoBraggError(f"params: unknown parameter '{name}' (known: {', '.join(PARAMS)})")
         scale, shape, _ = PARAMS[name]
-        t = value if isinstance(value, torch.Tensor) else torch.as_tensor(value)
+        # plain numbers stay float64 (torch.as_tensor would round them to float32)
+        t = value if isinstance(value, torch.Tensor) else torch.as_tensor(value, dtype=torch.float64)
         t = t.to(torch.float64)
         if shape is not None and tuple(t.shape) != shape:
             raise NanoBraggError(f"params: '{name}' must have shape {shape}, got {tuple(t.shape)}")

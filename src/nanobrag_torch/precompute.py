@@ -71,15 +71,42 @@ def _mask(cfg: SimulationConfig) -> torch.Tensor | None:
     return torch.from_numpy(img.data.astype("int64") != 0)
 
 
-def precompute(cfg: SimulationConfig, params: dict | None = None) -> Precomputed:
+# Pieces that renders of one config can share: the overrides each depends on, and its builder.
+SHAREABLE = {
+    "detector": (frozenset({"distance", "close_distance", "Xbeam", "Ybeam", "detector_rotx",
+                            "detector_roty", "detector_rotz", "twotheta"}),
+                 lambda cfg, p: build_detector(cfg.detector, cfg.beam.beam, p)),
+    "sources": (frozenset({"lambda"}), lambda cfg, p: build_sources(cfg.beam, cfg.quirks, p)),
+    "sf": (frozenset({"F", "default_F"}),
+           lambda cfg, p: build_structure_factors(cfg.crystal.hklfile, cfg.crystal.default_F, p)),
+    "mask": (frozenset(), lambda cfg, p: _mask(cfg)),
+}
+
+
+def _piece(name: str, cfg: SimulationConfig, p: dict, shared: dict | None):
+    """Build piece `name`, or reuse the copy in `shared` built without overrides when none of
+    the overrides it depends on is given (the builders are deterministic, so it is the same)."""
+    deps, build = SHAREABLE[name]
+    if shared is None or deps & p.keys():
+        return build(cfg, p)
+    if name not in shared:
+        shared[name] = build(cfg, {})
+    return shared[name]
+
+
+def precompute(cfg: SimulationConfig, params: dict | None = None,
+               shared: dict | None = None) -> Precomputed:
+    """Inputs of one render.  `shared`: a dict kept across renders of this same `cfg` (e.g.
+    by `many.simulate_many`) in which the detector, sources, structure factors and mask are
+    built once and reused whenever `params` does not override them."""
     p = params or {}
     quirks = cfg.quirks
     rng = CRandom(0)
-    detector = build_detector(cfg.detector, cfg.beam.beam, p)
-    sources = build_sources(cfg.beam, quirks, p)
+    detector = _piece("detector", cfg, p, shared)
+    sources = _piece("sources", cfg, p, shared)
     crystal = build_crystal(cfg.crystal, cfg.beam.lambda0_m, quirks, rng, p)
     orient = orientations(crystal, quirks, rng, p)
-    sf = build_structure_factors(cfg.crystal.hklfile, cfg.crystal.default_F, p)
+    sf = _piece("sf", cfg, p, shared)
 
     # auto oversample from the largest crystal dimension and the reciprocal pixel size
     size = [float(crystal.N[i].detach()) * float(torch.linalg.norm(crystal.a0_m[i].detach())) for i in range(3)]
@@ -118,7 +145,7 @@ def precompute(cfg: SimulationConfig, params: dict | None = None) -> Precomputed
                        oversample=oversample, recommended_oversample=recommended,
                        interpolate=bool(interp), interpolation_note=note,
                        A=A, A_first=A_first, umats=orient["umats"], phis=orient["phis"],
-                       source_factor=source_factor, mask=_mask(cfg), steps=steps,
+                       source_factor=source_factor, mask=_piece("mask", cfg, p, shared), steps=steps,
                        fluence=fluence, water_I_bg=water_I_bg,
                        water_F2_molecules=WATER_F * WATER_F * molecules,
                        needs_grad=any(isinstance(v, torch.Tensor) and v.requires_grad for v in p.values()),

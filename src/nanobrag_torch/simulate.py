@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+from torch.profiler import record_function
 
 from . import flags as flagmod
 from .backends import select_backend
@@ -17,6 +18,7 @@ from .config import SimulationConfig, resolve
 from .errors import NanoBraggError
 from .io.smv import read_smv
 from .memory import check_fits
+from .params import to_internal
 from .precompute import Precomputed, precompute
 from .scaling import to_photons
 from .settings import Settings
@@ -81,6 +83,29 @@ def run(args, *, params: dict | None = None, dtype: str | torch.dtype | None = N
         device: str | None = None, progress=None) -> Result:
     """Render the image for a nanoBragg command line; see `simulate`.  `progress(done, total)`
     is called as pixel chunks finish."""
+    with record_function("nb.setup"):
+        s, cfg = configure(args, dtype, device)
+    return render(s, cfg, params, progress=progress)
+
+
+def render(s: Settings, cfg: SimulationConfig, params: dict | None = None, *,
+           shared: dict | None = None, progress=None) -> Result:
+    """One image of a configured run: precompute (reusing the pieces in `shared`, see
+    `precompute`), accumulate, scale.  `run` is `configure` + `render`; `many.simulate_many`
+    calls `render` once per shot with one `shared` dict."""
+    with record_function("nb.setup"):
+        pre = _precompute(cfg, params, shared)
+    name, accumulate = select_backend(cfg.backend, cfg.device)
+    torch_dtype = DTYPES[cfg.dtype]
+    with record_function("nb.accumulate"):
+        I_geom, omega_sum = accumulate(pre, torch_dtype, cfg.device, progress=progress)
+    with record_function("nb.scaling"):
+        image = to_photons(pre, I_geom, torch_dtype)
+    return Result(image=image, pre=pre, settings=s, backend=name, omega_sum=omega_sum)
+
+
+def configure(args, dtype=None, device=None) -> tuple:
+    """Flags -> settings -> resolved config (checked to fit in memory): (Settings, config)."""
     s = parse(args)
     if dtype is not None:
         s.dtype = dtype if isinstance(dtype, str) else {v: k for k, v in DTYPES.items()}[dtype]
@@ -88,18 +113,19 @@ def run(args, *, params: dict | None = None, dtype: str | torch.dtype | None = N
         s.device = str(device)
     cfg = resolve(s)
     check_fits(cfg)
+    return s, cfg
+
+
+def _precompute(cfg: SimulationConfig, params: dict | None, shared: dict | None) -> Precomputed:
+    """`precompute` with degenerate-input math errors turned into a NanoBraggError."""
     try:
-        pre = precompute(cfg, params)
+        pre = precompute(cfg, to_internal(params), shared)
     except (ZeroDivisionError, OverflowError, ValueError) as exc:   # math on degenerate input
         raise NanoBraggError(f"degenerate geometry or crystal ({exc}): check the detector and "
                              "beam vectors, distances, beam centre and cell") from None
-    name, accumulate = select_backend(cfg.backend, cfg.device)
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise NanoBraggError("-device cuda: no CUDA device is available")
-    torch_dtype = DTYPES[cfg.dtype]
-    I_geom, omega_sum = accumulate(pre, torch_dtype, cfg.device, progress=progress)
-    image = to_photons(pre, I_geom, torch_dtype)
-    return Result(image=image, pre=pre, settings=s, backend=name, omega_sum=omega_sum)
+    return pre
 
 
 def simulate(args, *, params: dict | None = None, dtype: str | torch.dtype | None = None,
