@@ -117,6 +117,15 @@ def test_running_sum_c_golden(name):
     assert passes(*parity(sim(args, "c"), ref)[:2], "float64")
 
 
+def test_running_sum_thick_without_sensor_c_zeroes_image():
+    """c: -oversample_thick with no sensor thickness multiplies every step by the capture
+    formula with a zero layer (exp(0) - exp(0) = 0): nanoBragg.c renders an all-zero image
+    (checked with the C program: max_I = 0); fixed: capture is 1."""
+    flags = ["-oversample", "2", "-oversample_thick"]
+    assert not sim(BASE + flags, "c").any()
+    close(sim(BASE + flags, "fixed"), model(**ref_kwargs(oversample=2)))
+
+
 def test_running_sum_fixed():
     flags = ["-oversample", "2", "-oversample_omega", "-oversample_polar", "-oversample_thick"]
     ours = sim(BASE + flags + THICK, "fixed")

@@ -37,7 +37,8 @@ def build_inputs(pre, dtype: torch.dtype, device) -> tk.KernelInputs:
     return tk.KernelInputs(
         pix0=t(det.pix0_m), fdet=t(det.fdet), sdet=t(det.sdet), odet=t(det.odet),
         beam_dist=t(det.distance_m * det.beam), sub_off=t(torch.arange(pre.oversample)),
-        layer_off=t(torch.arange(T) * dcfg.thickstep_m), layer_idx=t(torch.arange(T)),
+        layer_off=t(torch.arange(T, dtype=torch.float64) * dcfg.thickstep_m),
+        layer_idx=t(torch.arange(T, dtype=torch.float64)),
         incident=t(-pre.sources.direction.T), inv_lambda=t(1.0 / pre.sources.lambda_m),
         source_factor=t(pre.source_factor), polar_axis=t(axis), A=t(pre.A.permute(1, 2, 0)), N=t(pre.crystal.N),
         recip=t(pre.crystal.recip_A), sf=pre.sf.to(dtype, device), oversample=pre.oversample,
@@ -88,14 +89,15 @@ def _general_chunk(pre, k: tk.KernelInputs, state: _State, si, fi):
     scat, keep, polar = tk.source_terms(d, k)                            # [P, T, os, os, NS]
     h = tk.miller(scat, k.A)                                             # [P, T, os, os, NS, M]
     if state.first_visit:
-        free = torch.nonzero(keep[0, 0, 0, 0] > 0)
+        # the C's very first phi sweep: the first (pixel, layer, sub-pixel, source) with a step
+        free = torch.nonzero(keep.reshape(-1) > 0)
         if free.numel():
-            n0 = int(free[0])
+            at = tuple(int(i) for i in torch.unravel_index(free[0], keep.shape))
             A_first = pre.A_first.permute(1, 2, 0).to(dtype=h[0].dtype, device=h[0].device)
-            first = tk.miller(tuple(x[0, 0, 0, 0, n0] for x in scat), A_first)
+            first = tk.miller(tuple(x[at] for x in scat), A_first)
             for i in range(3):
-                h[i][0, 0, 0, 0, n0] = first[i]
-        state.first_visit = False
+                h[i][at] = first[i]
+            state.first_visit = False
     Fl2 = f_latt_sqr(h, k.N, k.shape, k.fudge, k.recip)
     valid = (keep[..., None] > 0) & ((Fl2 != 0) | k.water)
     F = _F_general(k, state, h, valid)
@@ -104,13 +106,15 @@ def _general_chunk(pre, k: tk.KernelInputs, state: _State, si, fi):
         g = tk.fixed_factors(polar, omega, capture, k)
         I = (I_step.sum(-1) * g).reshape(P, -1).sum(1)
         return (I + tk.fixed_water(g, k) if k.water else I), omega.reshape(P, -1).sum(1)
-    polar_first, omega_first, cap_last = tk.c_first_values(polar, omega, capture, keep)
+    polar_first, omega_first, cap_last = tk.c_first_values(polar, omega, capture, keep, k.nopolar)
     dcfg = pre.cfg.detector
     flags = (dcfg.oversample_thick, dcfg.oversample_polar, dcfg.oversample_omega)
     if not state.running:
         I = k.I_bg + I_step.reshape(P, -1).sum(1)
     else:
-        I = _running_sum(I_step, valid, capture, polar, omega, flags, k.I_bg)
+        # with no sensor thickness the C's capture formula gives exp(0) - exp(0) = 0 per step
+        run_capture = capture if k.thick else torch.zeros_like(capture)
+        I = _running_sum(I_step, valid, run_capture, polar, omega, flags, k.I_bg)
     I = I if flags[0] and state.running else I * cap_last
     I = I if flags[1] and state.running else I * polar_first
     I = I if flags[2] and state.running else I * omega_first

@@ -121,13 +121,16 @@ def miller(scat, A):
     return tuple(sx * A[i, 0] + sy * A[i, 1] + sz * A[i, 2] for i in range(3))
 
 
-def c_first_values(polar, omega, capture, keep):
+def c_first_values(polar, omega, capture, keep, nopolar: bool):
     """The C's cached factors: polarization at the first non-skipped (layer, sub-pixel,
-    source), solid angle at the first sub-pixel, capture at the last layer's first: [P]."""
+    source) -- 0 if every step is skipped, 1 with -nopolar --, solid angle at the first
+    sub-pixel, capture at the last layer's first: [P]."""
     P = omega.shape[0]
     flat_keep = keep.reshape(P, -1)
     first = torch.argmax(flat_keep, dim=1)
-    polar_first = polar.reshape(P, -1).gather(1, first[:, None])[:, 0] * flat_keep.amax(1)
+    polar_first = polar.reshape(P, -1).gather(1, first[:, None])[:, 0]
+    if not nopolar:
+        polar_first = polar_first * flat_keep.amax(1)
     return polar_first, omega[:, 0, 0, 0], capture[:, -1, 0, 0]
 
 
@@ -156,6 +159,6 @@ def fused_chunk(si, fi, k: KernelInputs):
         if k.water:
             I = I + fixed_water(g, k)
         return I, omega.reshape(P, -1).sum(1)
-    polar_first, omega_first, cap_last = c_first_values(polar, omega, capture, keep)
+    polar_first, omega_first, cap_last = c_first_values(polar, omega, capture, keep, k.nopolar)
     I = k.I_bg + (I_tsn * k.source_factor).reshape(P, -1).sum(1)
     return I * cap_last * polar_first * omega_first, omega_first * (omega[0].numel())
