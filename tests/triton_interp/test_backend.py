@@ -44,3 +44,19 @@ def test_fully_masked_detector_renders_nothing():
     pre.mask = torch.zeros(24, 24, dtype=torch.bool)
     I_geom, omega_sum = triton_backend.accumulate(pre, torch.float64)
     assert I_geom.shape == (24, 24) and not I_geom.any() and omega_sum == 0.0
+
+
+def test_gradient_request_routes_to_torch_with_a_log_line(caplog):
+    import logging
+
+    import torch
+
+    from nanobrag_torch import run
+    args = ("-cell 50 60 70 90 90 90 -default_F 100 -N 3 -lambda 1.5 -distance 80 -detpixels 4 "
+            "-oversample 1 -backend triton").split()
+    x = torch.tensor(80.0, dtype=torch.float64, requires_grad=True)
+    with caplog.at_level(logging.INFO, logger="nanobrag_torch"):
+        r = run(args, params={"distance": x}, dtype="float64")
+    assert r.backend == "torch" and "gradients requested" in caplog.text
+    r.image.sum().backward()
+    assert torch.isfinite(x.grad)

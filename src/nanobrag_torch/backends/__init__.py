@@ -29,10 +29,14 @@ def _triton_unavailable(device: str, interpreter_ok: bool) -> str | None:
     return None
 
 
-def select_backend(name: str, device: str):
-    """Return (backend_name, accumulate_fn)."""
+def select_backend(name: str, device: str, needs_grad: bool = False):
+    """Return (backend_name, accumulate_fn).  A render whose parameters require gradients
+    always runs on the torch backend (the Triton kernel has no backward pass), logged."""
     from . import torch_eager
     if name == "torch":
+        return "torch", torch_eager.accumulate
+    if needs_grad:
+        log.info("backend %s: gradients requested, using the torch backend (autograd)", name)
         return "torch", torch_eager.accumulate
     reason = _triton_unavailable(device, interpreter_ok=name == "triton")
     if name == "triton":
