@@ -3,8 +3,8 @@
     python -m bench.regression --check     # every CI run (tests/run.sh)
     python -m bench.regression --update    # refresh bench/baseline.json (one command)
 
-Each small case of `bench.cases.CI_CASES` is rendered (eager kernels, so no compile time
-enters) alternately with a calibration workload (element-wise transcendental work of a
+Each small case of `bench.cases.CI_CASES` is rendered single-threaded (eager kernels, so
+no compile time enters) alternately with a calibration workload (element-wise transcendental work of a
 similar mix, pure torch) in the same job; the normalised time is the fastest case time over
 the fastest calibration time (noise on a shared machine only ever adds time, and
 alternating the two keeps bursts of contention from favouring either).  The gate fails
@@ -89,6 +89,8 @@ def main(argv=None) -> int:
     ap.add_argument("--slowdown", type=int, default=1, help="run the fused kernel K times (proof)")
     a = ap.parse_args(argv)
     os.environ["NANOBRAG_COMPILE"] = "0"
+    torch.set_num_threads(1)        # one thread: a busy second core must not make torch's
+                                    # parallel regions straggle (seen: 8 ms -> 780 ms)
     if a.slowdown > 1:
         _slow(a.slowdown)
     got = measure()
