@@ -95,7 +95,7 @@ def render(s: Settings, cfg: SimulationConfig, params: dict | None = None, *,
     calls `render` once per shot with one `shared` dict."""
     with record_function("nb.setup"):
         pre = _precompute(cfg, params, shared)
-    name, accumulate = select_backend(cfg.backend, cfg.device)
+    name, accumulate = select_backend(cfg.backend, cfg.device, needs_grad=pre.needs_grad)
     torch_dtype = DTYPES[cfg.dtype]
     with record_function("nb.accumulate"):
         I_geom, omega_sum = accumulate(pre, torch_dtype, cfg.device, progress=progress)
