@@ -12,3 +12,8 @@ collect_ignore = ["triton_interp", "triton_compile"]
 import os  # noqa: E402
 
 os.environ.setdefault("NANOBRAG_COMPILE", "0")
+
+# Compiled kernel packages built by the tests go to a per-run cache, not the user's.
+import tempfile  # noqa: E402
+
+os.environ.setdefault("NANOBRAG_CACHE", tempfile.mkdtemp(prefix="nanobrag_cache_"))

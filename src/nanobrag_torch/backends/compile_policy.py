@@ -1,69 +1,160 @@
-"""When the torch backend runs its fused kernel through ``torch.compile``.
+"""The torch backend's compiled fused kernel: built ahead of time, cached on disk.
 
-Compiling costs seconds (tens when the on-disk inductor cache is cold) and then runs the
-fused chunk several times faster than eager mode, so it only pays for large renders or
-repeated ones.  ``NANOBRAG_COMPILE`` selects: ``0`` never, ``1`` always, ``auto``
-(default) when the render has at least `COMPILE_MIN_STEPS` pixel-steps or when the same
-kind of render (same compiled graph) runs a second time in this process.  If compilation
-fails (no C++ compiler, unsupported device) the eager kernel is used and a log line says so.
+`torch_kernel.fused_chunk` is exported (``torch.export``, dynamic pixel, layer, sub-pixel,
+source, orientation and HKL-table sizes) and compiled by AOTInductor into one package per
+kernel variant: dtype, device, the code-path flags of `KernelInputs` (crystal shape,
+quirks mode, sensor, polarization, curved detector, water, dmin) and whether an HKL table
+is used.  Packages live in ``$NANOBRAG_CACHE`` (default ``~/.cache/nanobrag_torch``) and load
+in milliseconds through the C++ package loader (no Python compiler stack at run time), so a
+render uses the compiled kernel whenever its package exists.
+
+Building a package takes ~15-30 s, so ``NANOBRAG_COMPILE`` decides when to build one:
+``auto`` (default) for renders of at least `COMPILE_MIN_STEPS` pixel-steps or when the same
+variant is rendered a second time in this process; ``1`` always; ``0`` never (and cached
+packages are not used either: eager kernels only).  A build or load failure (e.g. no C++
+compiler) falls back to the eager kernel with one log line.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import tempfile
+from pathlib import Path
 
 import torch
 
+from ..models.structure_factors import StructureFactors
 from . import torch_kernel as tk
 
 log = logging.getLogger("nanobrag_torch")
 
-COMPILE_MIN_STEPS = 2 ** 28     # ~8 s of eager work on 2 cores: worth a warm compile
+COMPILE_MIN_STEPS = 2 ** 28     # ~8 s of eager work on 2 cores: worth a build
 _seen: dict = {}
-_compiled = None
+_loaded: dict = {}
 _broken = False
 
 
-def _key(pre) -> tuple:
-    c = pre.cfg
-    return (c.crystal.shape, pre.quirks, c.dtype, c.device, pre.sf.table is not None,
-            c.beam.polarization_kahn != 0.0, c.beam.nopolar, c.beam.dmin_m > 0,
-            c.detector.thick_m != 0.0, c.detector.curved, c.detector.point_pixel,
-            c.crystal.water_size_m != 0.0)
+def cache_dir() -> Path:
+    return Path(os.environ.get("NANOBRAG_CACHE", Path.home() / ".cache" / "nanobrag_torch"))
 
 
-def _want(pre) -> bool:
-    mode = os.environ.get("NANOBRAG_COMPILE", "auto")
-    if mode == "0" or _broken:
-        return False
-    if mode == "1":
-        return True
-    key = _key(pre)
-    _seen[key] = _seen.get(key, 0) + 1
-    work = pre.steps * pre.shape[0] * pre.shape[1]
-    return work >= COMPILE_MIN_STEPS or _seen[key] >= 2
+def _sf_tensors(sf: StructureFactors, like: torch.Tensor) -> dict:
+    """The structure factors as tensors (table, mins, ranges, default_F)."""
+    out = {"sf_default_F": torch.as_tensor(sf.default_F, dtype=like.dtype, device=like.device)}
+    if sf.table is not None and sf.n_entries:
+        out["sf_table"] = sf.table
+        out["sf_mins"] = torch.tensor(sf.mins, dtype=torch.int64, device=like.device)
+        out["sf_ranges"] = torch.tensor(sf.ranges, dtype=torch.int64, device=like.device)
+    return out
 
 
-def _guarded(fn):
-    def run(si, fi, k):
-        global _broken
-        if _broken:
-            return tk.fused_chunk(si, fi, k)
-        try:
-            return fn(si, fi, k)
-        except Exception as exc:  # compiler missing or backend failure: fall back, loudly
-            _broken = True
-            log.warning("torch.compile unavailable (%s: %s); using the eager kernel",
-                        type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
-            return tk.fused_chunk(si, fi, k)
+class _Fused(torch.nn.Module):
+    """`fused_chunk` with every input a tensor (what torch.export needs)."""
+
+    def __init__(self, names: list, flags: dict):
+        super().__init__()
+        self.names, self.flags = names, flags
+
+    def forward(self, si, fi, *tensors):
+        d = dict(zip(self.names, tensors))
+        table = d.pop("sf_table", None)
+        mins, ranges = d.pop("sf_mins", (0, 0, 0)), d.pop("sf_ranges", (0, 0, 0))
+        sf = StructureFactors(table, mins, ranges, d.pop("sf_default_F"), 1 if table is not None else 0)
+        return tk.fused_chunk(si, fi, tk.KernelInputs(**d, sf=sf, **self.flags))
+
+
+def _inputs(k: tk.KernelInputs) -> tuple:
+    """(names, contiguous tensors): compiled code assumes the example inputs' strides."""
+    named = {**k.tensors(), **_sf_tensors(k.sf, k.pix0)}
+    return list(named), [v.contiguous() for v in named.values()]
+
+
+def _cpu_identity() -> str:
+    """Packages are built with -march=native: tie them to this CPU model and its flags."""
+    try:
+        info = Path("/proc/cpuinfo").read_text().split("\n\n")[0].splitlines()
+        keep = [line for line in info if line.startswith(("model name", "flags"))]
+        return hashlib.sha256("\n".join(keep).encode()).hexdigest()[:12]
+    except OSError:
+        import platform
+        return platform.machine()
+
+
+def _variant(k: tk.KernelInputs, names: list) -> str:
+    ident = repr((torch.__version__, _cpu_identity(), str(k.pix0.dtype), k.pix0.device.type,
+                  sorted(k.flags().items()), names))
+    return hashlib.sha256(ident.encode()).hexdigest()[:20]
+
+
+def _build(k: tk.KernelInputs, names: list, values: list, path: Path) -> None:
+    """Export and AOT-compile the kernel for this variant into `path` (atomically)."""
+    from torch.export import Dim, export
+    dims = {"P": Dim("P", min=1), "os": Dim("os", min=1), "T": Dim("T", min=1),
+            "NS": Dim("NS", min=1), "M": Dim("M", min=1), "h": Dim("h", min=1),
+            "k": Dim("k", min=1), "l": Dim("l", min=1)}
+    dyn_axes = {"sub_off": {0: "os"}, "layer_off": {0: "T"}, "layer_idx": {0: "T"},
+                "incident": {1: "NS"}, "inv_lambda": {0: "NS"}, "source_factor": {0: "NS"},
+                "A": {2: "M"}, "sf_table": {0: "h", 1: "k", 2: "l"}}
+    sizes = {"P": 4096, "os": 2, "T": 2, "NS": 2, "M": 2, "h": 3, "k": 3, "l": 3}   # hints for the loop plan
+    example, shapes = [], []
+    for name, v in zip(names, values):
+        axes = dyn_axes.get(name, {})
+        shape = [sizes[axes[i]] if i in axes else n for i, n in enumerate(v.shape)]
+        example.append(torch.ones(shape, dtype=v.dtype, device=v.device))
+        shapes.append({i: dims[a] for i, a in axes.items()} or None)
+    si = torch.arange(sizes["P"], device=k.pix0.device) // 64      # distinct tensors: export
+    fi = torch.arange(sizes["P"], device=k.pix0.device) % 64       # must not alias si and fi
+    program = export(_Fused(names, k.flags()), (si, fi, *example),
+                     dynamic_shapes=({0: dims["P"]}, {0: dims["P"]}, tuple(shapes)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        tmp_path = Path(tmp) / path.name
+        torch._inductor.aoti_compile_and_package(program, package_path=str(tmp_path))
+        os.replace(tmp_path, path)
+
+
+def _load(path: Path):
+    runner = torch._C._aoti.AOTIModelPackageLoader(str(path), "model", False, 1, -1)
+
+    def run(si, fi, values):
+        return tuple(runner.run([si.reshape(-1), fi.reshape(-1), *values]))
     return run
 
 
-def fused_for(pre) -> tuple:
+def _want_build(pre) -> bool:
+    mode = os.environ.get("NANOBRAG_COMPILE", "auto")
+    if mode == "1":
+        return True
+    key = (pre.cfg.crystal.shape, pre.quirks, pre.cfg.dtype, pre.cfg.device)
+    _seen[key] = _seen.get(key, 0) + 1
+    return pre.steps * pre.shape[0] * pre.shape[1] >= COMPILE_MIN_STEPS or _seen[key] >= 2
+
+
+def fused_for(pre, k: tk.KernelInputs) -> tuple:
     """(fused chunk function for this render, whether it is compiled)."""
-    global _compiled
-    if not _want(pre):
+    global _broken
+    if os.environ.get("NANOBRAG_COMPILE", "auto") == "0" or _broken:
         return tk.fused_chunk, False
-    if _compiled is None:
-        _compiled = _guarded(torch.compile(tk.fused_chunk, dynamic=True))
-    return _compiled, True
+    names, values = _inputs(k)
+    path = cache_dir() / f"fused_{_variant(k, names)}.pt2"
+    try:
+        if str(path) not in _loaded:
+            if not path.exists():
+                if not _want_build(pre):
+                    return tk.fused_chunk, False
+                log.info("compiling the fused kernel for this kind of render (once; cached in %s)",
+                         path.parent)
+                _build(k, names, values, path)
+            _loaded[str(path)] = _load(path)
+    except Exception as exc:  # no compiler, unsupported device, export limits: eager, loudly
+        _broken = True
+        log.warning("compiled kernel unavailable (%s: %s); using the eager kernel",
+                    type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
+        return tk.fused_chunk, False
+    runner = _loaded[str(path)]
+
+    def fused(si, fi, kk):
+        si, fi = torch.broadcast_tensors(si, fi)
+        return runner(si.contiguous(), fi.contiguous(), _inputs(kk)[1])
+    return fused, True

@@ -41,14 +41,16 @@ def build_inputs(pre, dtype: torch.dtype, device) -> tk.KernelInputs:
         layer_idx=t(torch.arange(T, dtype=torch.float64)),
         incident=t(-pre.sources.direction.T), inv_lambda=t(1.0 / pre.sources.lambda_m),
         source_factor=t(pre.source_factor), polar_axis=t(axis), A=t(pre.A.permute(1, 2, 0)), N=t(pre.crystal.N),
-        recip=t(pre.crystal.recip_A), sf=pre.sf.to(dtype, device), oversample=pre.oversample,
-        sub_size=dcfg.pixel_size_m / pre.oversample, shape=cfg.crystal.shape,
-        fudge=cfg.crystal.fudge, pixel_size=dcfg.pixel_size_m,
-        close_distance=t(det.close_distance_m), distance=t(det.distance_m),
-        step_mu=dcfg.thickstep_m * dcfg.mu_per_m, thick=dcfg.thick_m != 0.0, dmin=beam.dmin_m,
-        kahn=beam.polarization_kahn, nopolar=beam.nopolar, point_pixel=dcfg.point_pixel,
-        curved=dcfg.curved, water=cfg.crystal.water_size_m != 0.0, I_bg=pre.water_I_bg,
-        water_coeff=pre.water_F2_molecules * pre.steps, fixed=pre.quirks == "fixed")
+        recip=t(pre.crystal.recip_A), sf=pre.sf.to(dtype, device),
+        sub_size=t(dcfg.pixel_size_m / pre.oversample), fudge=t(cfg.crystal.fudge),
+        pixel_size=t(dcfg.pixel_size_m), close_distance=t(det.close_distance_m),
+        distance=t(det.distance_m), step_mu=t(dcfg.thickstep_m * dcfg.mu_per_m),
+        I_bg=t(pre.water_I_bg), water_coeff=t(pre.water_F2_molecules * pre.steps),
+        dmin=t(beam.dmin_m) if beam.dmin_m > 0.0 else None,
+        kahn=t(beam.polarization_kahn) if beam.polarization_kahn != 0.0 else 0.0,
+        shape=cfg.crystal.shape, thick=dcfg.thick_m != 0.0, nopolar=beam.nopolar,
+        point_pixel=dcfg.point_pixel, curved=dcfg.curved, water=cfg.crystal.water_size_m != 0.0,
+        fixed=pre.quirks == "fixed")
 
 
 class _State:
@@ -167,7 +169,7 @@ def accumulate(pre, dtype: torch.dtype, device: torch.device | str = "cpu", prog
     k = build_inputs(pre, dtype, device)
     state = _State(pre)
     grad = torch.is_grad_enabled() and pre.needs_grad
-    fused, compiled = (tk.fused_chunk, False) if grad else fused_for(pre)
+    fused, compiled = (tk.fused_chunk, False) if grad else fused_for(pre, k)
     if grad:
         fused = _checkpointed(fused)
     out = torch.zeros(S_, F_, dtype=dtype, device=device)

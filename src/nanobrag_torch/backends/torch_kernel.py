@@ -11,7 +11,7 @@ steps in place; the other functions are shared with the general path of `torch_e
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -39,24 +39,33 @@ class KernelInputs:
     N: torch.Tensor             # (3,) cells
     recip: torch.Tensor         # [3, 3] rows a*, b*, c*, 1/A
     sf: StructureFactors        # table in the working dtype
-    oversample: int
-    sub_size: float             # m
-    shape: str
-    fudge: float
-    pixel_size: float           # m
+    sub_size: torch.Tensor      # () sub-pixel size, m
+    fudge: torch.Tensor         # () shape fudge factor
+    pixel_size: torch.Tensor    # () m
     close_distance: torch.Tensor  # () m
     distance: torch.Tensor      # () m, along the beam (curved detector)
-    step_mu: float              # layer thickness x attenuation (dimensionless)
+    step_mu: torch.Tensor       # () layer thickness x attenuation (dimensionless)
+    I_bg: torch.Tensor          # () c mode water term (the C's formula)
+    water_coeff: torch.Tensor   # () fixed mode: F_w^2 x molecules x steps
+    dmin: torch.Tensor | None   # () m, None when -dmin is off
+    kahn: torch.Tensor | float  # () Kahn factor, or the float 0.0 (unpolarized formula)
+    shape: str                  # the remaining fields select code paths (compile-time)
     thick: bool
-    dmin: float                 # m
-    kahn: float
     nopolar: bool
     point_pixel: bool
     curved: bool
     water: bool
-    I_bg: float                 # c mode water term (the C's formula)
-    water_coeff: float          # fixed mode: F_w^2 x molecules x steps
     fixed: bool
+
+    def tensors(self) -> dict:
+        """The tensor-valued fields (the inputs of an ahead-of-time compiled kernel)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if isinstance(getattr(self, f.name), torch.Tensor)}
+
+    def flags(self) -> dict:
+        """The fields that select code paths (part of a compiled kernel's identity)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if not isinstance(getattr(self, f.name), (torch.Tensor, StructureFactors))}
 
 
 def _rotate(v, axis, phi):
@@ -74,10 +83,10 @@ def pixel_geometry(si, fi, k: KernelInputs):
     `si`, `fi`: slow and fast pixel indices of broadcastable shapes (e.g. [R, 1] and [1, C]
     for a block of rows); P is the broadcast pixel count, in row-major order."""
     dt = k.pix0.dtype
-    F = ((fi.to(dt)[..., None] * k.oversample + k.sub_off) * k.sub_size + k.sub_size / 2.0)[..., None, None, :]
-    S = ((si.to(dt)[..., None] * k.oversample + k.sub_off) * k.sub_size + k.sub_size / 2.0)[..., None, :, None]
+    T, os_ = k.layer_off.shape[0], k.sub_off.shape[0]
+    F = ((fi.to(dt)[..., None] * os_ + k.sub_off) * k.sub_size + k.sub_size / 2.0)[..., None, None, :]
+    S = ((si.to(dt)[..., None] * os_ + k.sub_off) * k.sub_size + k.sub_size / 2.0)[..., None, :, None]
     O = k.layer_off[:, None, None]
-    T, os_ = k.layer_off.shape[0], k.oversample
     pos = [(F * k.fdet[i] + S * k.sdet[i] + O * k.odet[i] + k.pix0[i]).reshape(-1, T, os_, os_)
            for i in range(3)]
     if k.curved:
@@ -105,7 +114,7 @@ def source_terms(d, k: KernelInputs):
     inc = k.incident
     scat = tuple((d[i][..., None] - inc[i]) * k.inv_lambda for i in range(3))
     keep = torch.ones_like(scat[0])
-    if k.dmin > 0.0:
+    if k.dmin is not None:
         stol = 0.5 * torch.sqrt(scat[0] * scat[0] + scat[1] * scat[1] + scat[2] * scat[2])
         keep = torch.where((stol > 0) & (k.dmin * stol > 0.5), torch.zeros_like(keep), keep)
     if k.nopolar:

@@ -28,12 +28,14 @@ def _unit(a) -> tuple:
     return tuple(x * inv for x in a)
 
 
-def polarization_factor(kahn: float, incident, diffracted, axis) -> torch.Tensor:
-    """Polarization for unit `incident` and `diffracted` vectors (broadcast), axis (3,)."""
+def polarization_factor(kahn, incident, diffracted, axis) -> torch.Tensor:
+    """Polarization for unit `incident` and `diffracted` vectors (broadcast), axis (3,).
+
+    `kahn`: a float, or a 0-d tensor (always treated as non-zero, as compiled kernels need)."""
     inc, d = _xyz(incident), _xyz(diffracted)
     cos2t = _dot(inc, d)
     cos2t_sqr = cos2t * cos2t
-    if kahn == 0.0:
+    if not isinstance(kahn, torch.Tensor) and kahn == 0.0:
         return 0.5 * (1.0 + cos2t_sqr)
     ax = _xyz(axis)
     B = _unit(_cross(ax, inc))
