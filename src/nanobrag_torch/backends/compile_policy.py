@@ -3,15 +3,17 @@
 `torch_kernel.fused_chunk` is exported (``torch.export``, dynamic pixel, layer, sub-pixel,
 source, orientation and HKL-table sizes) and compiled by AOTInductor into one package per
 kernel variant: dtype, device, the code-path flags of `KernelInputs` (crystal shape,
-quirks mode, sensor, polarization, curved detector, water, dmin) and whether an HKL table
-is used.  Packages live in ``$NANOBRAG_CACHE`` (default ``~/.cache/nanobrag_torch``) and load
+quirks mode, sensor, polarization, curved detector, water, dmin), whether an HKL table is
+used and which step axes have size 1.  Packages live in ``$NANOBRAG_CACHE`` (default ``~/.cache/nanobrag_torch``) and load
 in milliseconds through the C++ package loader (no Python compiler stack at run time), so a
 render uses the compiled kernel whenever its package exists.
 
 Building a package takes ~15-30 s, so ``NANOBRAG_COMPILE`` decides when to build one:
 ``auto`` (default) for renders of at least `COMPILE_MIN_STEPS` pixel-steps or when the same
 variant is rendered a second time in this process; ``1`` always; ``0`` never (and cached
-packages are not used either: eager kernels only).  A build or load failure (e.g. no C++
+packages are not used either: eager kernels only).  Step axes of size 1 (one source, one
+orientation, no oversampling, one layer) are compiled as static sizes, so the vectorised
+inner loop always runs over an axis with real work.  A build or load failure (e.g. no C++
 compiler) falls back to the eager kernel with one log line.
 """
 from __future__ import annotations
@@ -81,32 +83,44 @@ def _cpu_identity() -> str:
         return platform.machine()
 
 
-def _variant(k: tk.KernelInputs, names: list) -> str:
+def _variant(k: tk.KernelInputs, names: list, values: list) -> str:
     ident = repr((torch.__version__, _cpu_identity(), str(k.pix0.dtype), k.pix0.device.type,
-                  sorted(k.flags().items()), names))
+                  sorted(k.flags().items()), names, _singletons(names, values)))
     return hashlib.sha256(ident.encode()).hexdigest()[:20]
+
+
+_AXES = {"sub_off": {0: "os"}, "layer_off": {0: "T"}, "layer_idx": {0: "T"},
+         "incident": {1: "NS"}, "inv_lambda": {0: "NS"}, "source_factor": {0: "NS"},
+         "A": {2: "M"}, "sf_table": {0: "h", 1: "k", 2: "l"}}
+
+
+def _singletons(names: list, values: list) -> tuple:
+    """Step axes of size 1 in this render (sub-pixels, layers, sources, orientations).  They
+    are compiled as static 1s, so the vectorised loop runs over a real axis."""
+    single = set()
+    for name, v in zip(names, values):
+        for i, axis in _AXES.get(name, {}).items():
+            if axis in ("os", "T", "NS", "M") and v.shape[i] == 1:
+                single.add(axis)
+    return tuple(sorted(single))
 
 
 def _build(k: tk.KernelInputs, names: list, values: list, path: Path) -> None:
     """Export and AOT-compile the kernel for this variant into `path` (atomically)."""
     from torch.export import Dim, export
-    dims = {"P": Dim("P", min=1), "os": Dim("os", min=1), "T": Dim("T", min=1),
-            "NS": Dim("NS", min=1), "M": Dim("M", min=1), "h": Dim("h", min=1),
-            "k": Dim("k", min=1), "l": Dim("l", min=1)}
-    dyn_axes = {"sub_off": {0: "os"}, "layer_off": {0: "T"}, "layer_idx": {0: "T"},
-                "incident": {1: "NS"}, "inv_lambda": {0: "NS"}, "source_factor": {0: "NS"},
-                "A": {2: "M"}, "sf_table": {0: "h", 1: "k", 2: "l"}}
-    sizes = {"P": 4096, "os": 2, "T": 2, "NS": 2, "M": 2, "h": 3, "k": 3, "l": 3}   # hints for the loop plan
+    single = _singletons(names, values)
+    sizes = {"R": 64, "C": 64, "os": 2, "T": 2, "NS": 2, "M": 2, "h": 3, "k": 3, "l": 3}  # loop-plan hints
+    dims = {a: Dim(a, min=1) for a in sizes if a not in single}
     example, shapes = [], []
     for name, v in zip(names, values):
-        axes = dyn_axes.get(name, {})
-        shape = [sizes[axes[i]] if i in axes else n for i, n in enumerate(v.shape)]
+        axes = _AXES.get(name, {})
+        shape = [(1 if axes[i] in single else sizes[axes[i]]) if i in axes else n for i, n in enumerate(v.shape)]
         example.append(torch.ones(shape, dtype=v.dtype, device=v.device))
-        shapes.append({i: dims[a] for i, a in axes.items()} or None)
-    si = torch.arange(sizes["P"], device=k.pix0.device) // 64      # distinct tensors: export
-    fi = torch.arange(sizes["P"], device=k.pix0.device) % 64       # must not alias si and fi
+        shapes.append({i: dims[a] for i, a in axes.items() if a in dims} or None)
+    si = torch.arange(sizes["R"], device=k.pix0.device)[:, None]    # a block of rows x columns,
+    fi = torch.arange(sizes["C"], device=k.pix0.device)[None, :]    # as the accumulation passes
     program = export(_Fused(names, k.flags()), (si, fi, *example),
-                     dynamic_shapes=({0: dims["P"]}, {0: dims["P"]}, tuple(shapes)))
+                     dynamic_shapes=({0: dims["R"]}, {1: dims["C"]}, tuple(shapes)))
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
         tmp_path = Path(tmp) / path.name
@@ -118,7 +132,7 @@ def _load(path: Path):
     runner = torch._C._aoti.AOTIModelPackageLoader(str(path), "model", False, 1, -1)
 
     def run(si, fi, values):
-        return tuple(runner.run([si.reshape(-1), fi.reshape(-1), *values]))
+        return tuple(runner.run([si, fi, *values]))
     return run
 
 
@@ -137,7 +151,7 @@ def fused_for(pre, k: tk.KernelInputs) -> tuple:
     if os.environ.get("NANOBRAG_COMPILE", "auto") == "0" or _broken:
         return tk.fused_chunk, False
     names, values = _inputs(k)
-    path = cache_dir() / f"fused_{_variant(k, names)}.pt2"
+    path = cache_dir() / f"fused_{_variant(k, names, values)}.pt2"
     try:
         if str(path) not in _loaded:
             if not path.exists():
@@ -155,6 +169,7 @@ def fused_for(pre, k: tk.KernelInputs) -> tuple:
     runner = _loaded[str(path)]
 
     def fused(si, fi, kk):
-        si, fi = torch.broadcast_tensors(si, fi)
+        if si.dim() != 2 or si.shape[1] != 1 or fi.shape[0] != 1:     # masked pixel lists
+            return tk.fused_chunk(si, fi, kk)
         return runner(si.contiguous(), fi.contiguous(), _inputs(kk)[1])
     return fused, True
