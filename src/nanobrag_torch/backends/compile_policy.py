@@ -25,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from torch.profiler import record_function
 
 from ..models.structure_factors import StructureFactors
 from . import torch_kernel as tk
@@ -171,5 +172,6 @@ def fused_for(pre, k: tk.KernelInputs) -> tuple:
     def fused(si, fi, kk):
         if si.dim() != 2 or si.shape[1] != 1 or fi.shape[0] != 1:     # masked pixel lists
             return tk.fused_chunk(si, fi, kk)
-        return runner(si.contiguous(), fi.contiguous(), _inputs(kk)[1])
+        with record_function("nb.compiled_kernel"):
+            return runner(si.contiguous(), fi.contiguous(), _inputs(kk)[1])
     return fused, True
