@@ -22,6 +22,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import torch
@@ -120,10 +121,11 @@ def _build(k: tk.KernelInputs, names: list, values: list, path: Path) -> None:
         shapes.append({i: dims[a] for i, a in axes.items() if a in dims} or None)
     si = torch.arange(sizes["R"], device=k.pix0.device)[:, None]    # a block of rows x columns,
     fi = torch.arange(sizes["C"], device=k.pix0.device)[None, :]    # as the accumulation passes
-    program = export(_Fused(names, k.flags()), (si, fi, *example),
-                     dynamic_shapes=({0: dims["R"]}, {1: dims["C"]}, tuple(shapes)))
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+    with warnings.catch_warnings(), tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        warnings.simplefilter("ignore", FutureWarning)      # torch.export internals, not ours
+        program = export(_Fused(names, k.flags()), (si, fi, *example),
+                         dynamic_shapes=({0: dims["R"]}, {1: dims["C"]}, tuple(shapes)))
         tmp_path = Path(tmp) / path.name
         torch._inductor.aoti_compile_and_package(program, package_path=str(tmp_path))
         os.replace(tmp_path, path)
