@@ -7,7 +7,9 @@ Each small case of `bench.cases.CI_CASES` is rendered single-threaded (eager ker
 no compile time enters) alternately with a calibration workload (element-wise transcendental work of a
 similar mix, pure torch) in the same job; the normalised time is the fastest case time over
 the fastest calibration time (noise on a shared machine only ever adds time, and
-alternating the two keeps bursts of contention from favouring either).  The gate fails
+alternating the two keeps bursts of contention from favouring either).  A case over the
+threshold is measured again, up to `ATTEMPTS` times in all; it fails only when every
+measurement is over (a slowed kernel stays slow, a noise burst does not).  The gate fails
 when a case's normalised time exceeds `THRESHOLD` x its baseline: only a large regression
 trips it, not machine noise.  ``--slowdown K`` makes the fused kernel do its work K times, to
 prove the gate catches a slowed kernel (see reports/bench_regression.md).
@@ -29,6 +31,7 @@ from bench.provenance import stamp
 BASELINE = Path(__file__).with_name("baseline.json")
 THRESHOLD = 2.0
 REPEATS = 5
+ATTEMPTS = 3      # a case fails only if it is over the threshold in every attempt
 
 
 def _timed(fn) -> float:
@@ -62,11 +65,11 @@ def _slow(k: int):
     torch_kernel.fused_chunk = slowed
 
 
-def measure() -> dict:
+def measure(names=None) -> dict:
     from nanobrag_torch import simulate
     cal_fn = calibration_work()
     cal_times, out = [], {"cases": {}}
-    for name in cases.CI_CASES:
+    for name in names or cases.CI_CASES:
         args = cases.args(name)
         simulate(args)                                   # warm-up (file reads, allocations)
         times = []
@@ -99,20 +102,26 @@ def main(argv=None) -> int:
         print(f"wrote {BASELINE}")
         return 0
     base = json.loads(BASELINE.read_text())
-    failed = []
-    print(f"calibration {got['calibration_s'] * 1e3:.1f} ms (baseline {base['calibration_s'] * 1e3:.1f} ms)")
-    for name, cur in got["cases"].items():
-        ref = base["cases"][name]["normalised"]
-        ratio = cur["normalised"] / ref
-        flag = "REGRESSION" if ratio > THRESHOLD else "ok"
-        print(f"{name:8s} {cur['seconds'] * 1e3:8.1f} ms  normalised {cur['normalised']:7.2f}  "
-              f"baseline {ref:7.2f}  ratio {ratio:5.2f}  {flag}")
-        if ratio > THRESHOLD:
-            failed.append(name)
-    if failed:
-        print(f"speed regression > {THRESHOLD}x in: {', '.join(failed)}", file=sys.stderr)
-        return 1
-    return 0
+    suspects = list(got["cases"])
+    for attempt in range(1, ATTEMPTS + 1):
+        if attempt > 1:
+            print(f"re-measuring {', '.join(suspects)} (attempt {attempt} of {ATTEMPTS})")
+            got = measure(suspects)
+        print(f"calibration {got['calibration_s'] * 1e3:.1f} ms (baseline {base['calibration_s'] * 1e3:.1f} ms)")
+        suspects = [name for name in suspects if _report(name, got["cases"][name], base) > THRESHOLD]
+        if not suspects:
+            return 0
+    print(f"speed regression > {THRESHOLD}x in every one of {ATTEMPTS} measurements: "
+          f"{', '.join(suspects)}", file=sys.stderr)
+    return 1
+
+
+def _report(name: str, cur: dict, base: dict) -> float:
+    ref = base["cases"][name]["normalised"]
+    ratio = cur["normalised"] / ref
+    print(f"{name:8s} {cur['seconds'] * 1e3:8.1f} ms  normalised {cur['normalised']:7.2f}  "
+          f"baseline {ref:7.2f}  ratio {ratio:5.2f}  {'REGRESSION' if ratio > THRESHOLD else 'ok'}")
+    return ratio
 
 
 if __name__ == "__main__":
