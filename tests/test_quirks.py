@@ -74,6 +74,20 @@ def test_weights_fixed_is_weighted_mean(tmp_path):
     close(both, model(**ref_kwargs(sources=srcs)))
 
 
+def test_weights_fixed_with_interpolation(tmp_path):
+    """The same weighted mean when tricubic interpolation runs (the path that keeps every step)."""
+    path, _, _ = _table(tmp_path)
+    args = INTERP + ["-hkl", path]
+    rows = [(-10, 0, 0, 1.0, 1.5e-10), (-10, 0.02, 0, 0.2, 1.4e-10)]
+    both = sim(args + ["-sourcefile", _sourcefile(tmp_path, rows)], "fixed")
+    singles = []
+    for i, r in enumerate(rows):
+        d = tmp_path / f"s{i}"
+        d.mkdir()
+        singles.append(sim(args + ["-sourcefile", _sourcefile(d, [r])], "fixed"))
+    close(both, (1.0 * singles[0] + 0.2 * singles[1]) / 1.2, 1e-12)
+
+
 @pytest.mark.parametrize("rows, problem", [
     ([(-10, 0, 0, -1.0, 1.5e-10)], "non-negative"),
     ([(-10, 0, 0, 0.0, 1.5e-10), (-10, 0, 0, 0.0, 1.5e-10)], "sum to zero"),

@@ -87,7 +87,6 @@ def _F_general(k: tk.KernelInputs, state: _State, h, valid):
 def _general_chunk(pre, k: tk.KernelInputs, state: _State, si, fi):
     """Every step kept: (I_geom [P], omega_sum [P]) with the order-dependent quirks."""
     d, omega, capture = tk.pixel_geometry(si, fi, k)                    # [P, T, os, os]
-    P = omega.shape[0]
     scat, keep, polar = tk.source_terms(d, k)                            # [P, T, os, os, NS]
     h = tk.miller(scat, k.A)                                             # [P, T, os, os, NS, M]
     if state.first_visit:
@@ -103,23 +102,20 @@ def _general_chunk(pre, k: tk.KernelInputs, state: _State, si, fi):
     Fl2 = f_latt_sqr(h, k.N, k.shape, k.fudge, k.recip)
     valid = (keep[..., None] > 0) & ((Fl2 != 0) | k.water)
     F = _F_general(k, state, h, valid)
-    I_step = torch.where(valid, F * F * Fl2, torch.zeros_like(Fl2)) * k.source_factor[:, None]
-    if k.fixed:
-        g = tk.fixed_factors(polar, omega, capture, k)
-        I = (I_step.sum(-1) * g).reshape(P, -1).sum(1)
-        return (I + tk.fixed_water(g, k) if k.water else I), omega.reshape(P, -1).sum(1)
+    I_step = torch.where(valid, F * F * Fl2, torch.zeros_like(Fl2))
+    if not state.running:
+        return tk.combine(I_step.sum(-1), keep, polar, omega, capture, k)
+    # c mode with -oversample_thick/_polar/_omega (source weights are ignored in c mode)
     polar_first, omega_first, cap_last = tk.c_first_values(polar, omega, capture, keep, k.nopolar)
     dcfg = pre.cfg.detector
     flags = (dcfg.oversample_thick, dcfg.oversample_polar, dcfg.oversample_omega)
-    if not state.running:
-        I = k.I_bg + I_step.reshape(P, -1).sum(1)
-    else:
-        # with no sensor thickness the C's capture formula gives exp(0) - exp(0) = 0 per step
-        run_capture = capture if k.thick else torch.zeros_like(capture)
-        I = _running_sum(I_step, valid, run_capture, polar, omega, flags, k.I_bg)
-    I = I if flags[0] and state.running else I * cap_last
-    I = I if flags[1] and state.running else I * polar_first
-    I = I if flags[2] and state.running else I * omega_first
+    # with no sensor thickness the C's capture formula gives exp(0) - exp(0) = 0 per step
+    run_capture = capture if k.thick else torch.zeros_like(capture)
+    I = _running_sum(I_step, valid, run_capture, polar, omega, flags, k.I_bg)
+    I = I if flags[0] else I * cap_last
+    I = I if flags[1] else I * polar_first
+    I = I if flags[2] else I * omega_first
+    P = omega.shape[0]
     om = omega.reshape(P, -1).sum(1) if flags[2] else omega_first * omega[0].numel()
     return I, om
 

@@ -154,14 +154,11 @@ def fixed_water(g, k: KernelInputs):
     return k.water_coeff * g.reshape(P, -1).sum(1) / (g[0].numel() // T)
 
 
-def fused_chunk(si, fi, k: KernelInputs):
-    """(I_geom [P], omega_sum [P]) for pixels (si, fi) in the common modes (see module doc)."""
-    d, omega, capture = pixel_geometry(si, fi, k)
-    P, T = omega.shape[0], omega.shape[1]
-    scat, keep, polar = source_terms(d, k)
-    h = miller(scat, k.A)
-    F = nearest(k.sf, h)
-    I_tsn = (F * F * f_latt_sqr(h, k.N, k.shape, k.fudge, k.recip)).sum(-1) * keep
+def combine(I_tsn, keep, polar, omega, capture, k: KernelInputs):
+    """(I_geom [P], omega_sum [P]) from the per-(layer, sub-pixel, source) step sums I_tsn
+    [P, T, os, os, NS]: fixed mode weights each by its own factors and source weight; c mode
+    sums and applies the C's cached factors (every mode but the running-sum quirk)."""
+    P = omega.shape[0]
     if k.fixed:
         g = fixed_factors(polar, omega, capture, k)
         I = (I_tsn * g).reshape(P, -1).sum(1)
@@ -170,4 +167,14 @@ def fused_chunk(si, fi, k: KernelInputs):
         return I, omega.reshape(P, -1).sum(1)
     polar_first, omega_first, cap_last = c_first_values(polar, omega, capture, keep, k.nopolar)
     I = k.I_bg + (I_tsn * k.source_factor).reshape(P, -1).sum(1)
-    return I * cap_last * polar_first * omega_first, omega_first * (omega[0].numel())
+    return I * cap_last * polar_first * omega_first, omega_first * omega[0].numel()
+
+
+def fused_chunk(si, fi, k: KernelInputs):
+    """(I_geom [P], omega_sum [P]) for pixels (si, fi) in the common modes (see module doc)."""
+    d, omega, capture = pixel_geometry(si, fi, k)
+    scat, keep, polar = source_terms(d, k)
+    h = miller(scat, k.A)
+    F = nearest(k.sf, h)
+    I_tsn = (F * F * f_latt_sqr(h, k.N, k.shape, k.fudge, k.recip)).sum(-1) * keep
+    return combine(I_tsn, keep, polar, omega, capture, k)
