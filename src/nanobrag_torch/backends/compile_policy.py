@@ -2,10 +2,11 @@
 
 `torch_kernel.fused_chunk` is exported (``torch.export``, dynamic pixel, layer, sub-pixel,
 source, orientation and HKL-table sizes) and compiled by AOTInductor into one package per
-kernel variant: dtype, device, the code-path flags of `KernelInputs` (crystal shape,
-quirks mode, sensor, polarization, curved detector, water, dmin), whether an HKL table is
-used and which step axes have size 1.  Packages live in ``$NANOBRAG_CACHE`` (default ``~/.cache/nanobrag_torch``) and load
-in milliseconds through the C++ package loader (no Python compiler stack at run time), so a
+kernel variant: the kernel's source, dtype, device, the code-path flags of `KernelInputs`
+(crystal shape, quirks mode, sensor, polarization, curved detector, water, dmin), whether an
+HKL table is used and which step axes have size 1.  Packages live in ``$NANOBRAG_CACHE``
+(default ``~/.cache/nanobrag_torch``) and load in milliseconds through the C++ package
+loader (no Python compiler stack at run time), so a
 render uses the compiled kernel whenever its package exists.
 
 Building a package takes ~15-30 s, so ``NANOBRAG_COMPILE`` decides when to build one:
@@ -85,9 +86,17 @@ def _cpu_identity() -> str:
         return platform.machine()
 
 
+def _code_identity() -> str:
+    """The kernel's source: a package built from older kernel code is never reused."""
+    from ..models import structure_factors
+    from ..physics import lattice, polarization
+    mods = (tk, structure_factors, lattice, polarization)
+    return hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in mods)).hexdigest()[:12]
+
+
 def _variant(k: tk.KernelInputs, names: list, values: list) -> str:
-    ident = repr((torch.__version__, _cpu_identity(), str(k.pix0.dtype), k.pix0.device.type,
-                  sorted(k.flags().items()), names, _singletons(names, values)))
+    ident = repr((torch.__version__, _cpu_identity(), _code_identity(), str(k.pix0.dtype),
+                  k.pix0.device.type, sorted(k.flags().items()), names, _singletons(names, values)))
     return hashlib.sha256(ident.encode()).hexdigest()[:20]
 
 

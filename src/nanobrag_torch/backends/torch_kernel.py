@@ -18,6 +18,7 @@ import torch
 from ..models.structure_factors import StructureFactors, nearest
 from ..physics.lattice import f_latt_sqr
 from ..physics.polarization import polarization_factor
+from ..physics.vectors import rotate_axis
 
 
 @dataclass(frozen=True)
@@ -68,15 +69,6 @@ class KernelInputs:
                 if not isinstance(getattr(self, f.name), (torch.Tensor, StructureFactors))}
 
 
-def _rotate(v, axis, phi):
-    """Rodrigues rotation of v (tuple) about unit `axis` (3,) by angles `phi` (C rotate_axis)."""
-    s, c = torch.sin(phi), torch.cos(phi)
-    d = (axis[0] * v[0] + axis[1] * v[1] + axis[2] * v[2]) * (1.0 - c)
-    return (axis[0] * d + v[0] * c + (-axis[2] * v[1] + axis[1] * v[2]) * s,
-            axis[1] * d + v[1] * c + (axis[2] * v[0] - axis[0] * v[2]) * s,
-            axis[2] * d + v[2] * c + (-axis[1] * v[0] + axis[0] * v[1]) * s)
-
-
 def pixel_geometry(si, fi, k: KernelInputs):
     """Unit diffracted vector (x, y, z), solid angle and capture fraction, each [P, T, os, os].
 
@@ -89,10 +81,10 @@ def pixel_geometry(si, fi, k: KernelInputs):
     O = k.layer_off[:, None, None]
     pos = [(F * k.fdet[i] + S * k.sdet[i] + O * k.odet[i] + k.pix0[i]).reshape(-1, T, os_, os_)
            for i in range(3)]
-    if k.curved:
-        base = [k.beam_dist[i] * torch.ones_like(pos[0]) for i in range(3)]
-        turned = _rotate(base, k.sdet, pos[1] / k.distance)
-        pos = _rotate(turned, k.fdet, pos[2] / k.distance)
+    if k.curved:        # the C: distance x beam turned about sdet then fdet by the flat y, z
+        base = k.beam_dist.expand(*pos[0].shape, 3)
+        turned = rotate_axis(base, k.sdet, pos[1] / k.distance)
+        pos = rotate_axis(turned, k.fdet, pos[2] / k.distance).unbind(-1)
     R2 = pos[0] * pos[0] + pos[1] * pos[1] + pos[2] * pos[2]
     R = torch.sqrt(R2)
     d = tuple(p / R for p in pos)

@@ -119,9 +119,3 @@ def _beam_centre_override(cfg, p, Fbeam, Sbeam, Fclose, Sclose):
     if conv == "custom":
         return X, Y, X, Y
     return X, Y, Fclose, Sclose
-
-
-def subpixel_offsets(cfg: DetectorConfig, oversample: int) -> torch.Tensor:
-    """Sub-pixel centre offsets within a pixel, metres: [oversample] (same for fast and slow)."""
-    sub = cfg.pixel_size_m / oversample
-    return torch.arange(oversample, dtype=torch.float64) * sub + sub / 2.0
