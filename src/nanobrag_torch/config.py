@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from . import conventions
 from .errors import NanoBraggError
 from .io.hkl import FdumpFile
+from .io.mtz import MtzFile
+from .io.structure import ModelFile
 from .settings import Settings
 
 
@@ -97,7 +99,7 @@ class CrystalConfig:
     phisteps: int
     osc_rad: float
     spindle: tuple
-    hklfile: str | FdumpFile | None     # -hkl text file, else -dump binary, else None
+    hklfile: str | FdumpFile | MtzFile | ModelFile | None   # -hkl/-mtz/-model, else -dump, else None
     default_F: float
     interpolate: int                    # 2 auto, 1 on, 0 off
     water_size_m: float
@@ -197,9 +199,16 @@ def _unit(v) -> tuple:
     return tuple(x / mag for x in v) if mag != 0 else tuple(0.0 for _ in v)
 
 
-def _structure_factor_file(s: Settings) -> str | FdumpFile | None:
-    """-hkl is read (and -dump written from it by the CLI); -dump alone is read; no implicit
-    Fdump.bin is ever read (specs/cli.md)."""
+def _structure_factor_file(s: Settings) -> str | FdumpFile | MtzFile | ModelFile | None:
+    """-hkl, -mtz or -model is read (and -dump written from it by the CLI); -dump alone is
+    read; no implicit Fdump.bin is ever read (specs/cli.md)."""
+    given = [f for f, v in (("-hkl", s.hklfile), ("-mtz", s.mtzfile), ("-model", s.modelfile)) if v]
+    if len(given) > 1:
+        raise NanoBraggError(f"{' and '.join(given)}: give one source of structure factors")
+    if s.mtzfile is not None:
+        return MtzFile(s.mtzfile, s.mtz_column)
+    if s.modelfile is not None:
+        return ModelFile(s.modelfile, s.model_dmin_m * 1e10)
     if s.hklfile is not None:
         return s.hklfile
     return FdumpFile(s.dumpfile) if s.dumpfile is not None else None
@@ -281,7 +290,7 @@ def resolve(s: Settings) -> SimulationConfig:
         interpolate=s.interpolate, water_size_m=s.water_size_m,
     )
     if crystal.hklfile is None and s.default_F == 0.0:
-        raise NanoBraggError("no structure factors: give -hkl FILE, -dump FILE or -default_F VALUE")
+        raise NanoBraggError("no structure factors: give -hkl, -mtz or -model FILE, -dump FILE or -default_F VALUE")
     if s.matfile is None and not (s.user_cell and s.cell_A[0] > 0):
         raise NanoBraggError("no unit cell: give -cell a b c alpha beta gamma or -mat FILE")
     if not s.lambda0_m > 0 or not math.isfinite(s.lambda0_m):

@@ -17,7 +17,8 @@ from .io.smv import read_smv
 from .models.beam import Sources, build_sources
 from .models.crystal import Crystal, build_crystal, orientations
 from .models.detector import Detector, build_detector
-from .models.structure_factors import StructureFactors, build_structure_factors
+from .models.structure_factors import StructureFactors, build_structure_factors, corner_dmin_A
+from .io.structure import ModelFile
 from .errors import NanoBraggError
 from .noise import CRandom
 
@@ -77,10 +78,24 @@ SHAREABLE = {
                             "detector_roty", "detector_rotz", "twotheta"}),
                  lambda cfg, p: build_detector(cfg.detector, cfg.beam.beam, p)),
     "sources": (frozenset({"lambda"}), lambda cfg, p: build_sources(cfg.beam, cfg.quirks, p)),
-    "sf": (frozenset({"F", "default_F"}),
-           lambda cfg, p: build_structure_factors(cfg.crystal.hklfile, cfg.crystal.default_F, p)),
+    "sf": (frozenset({"F", "default_F"}), lambda cfg, p: _structure_factors(cfg, p)),
     "mask": (frozenset(), lambda cfg, p: _mask(cfg)),
 }
+
+
+def table_dmin(cfg: SimulationConfig) -> float | None:
+    """The detector-corner resolution (A) a model's |F| must reach (at the shortest wavelength,
+    widened by the divergence), or None when the run has no model or -model_dmin is given."""
+    source = cfg.crystal.hklfile
+    if not isinstance(source, ModelFile) or source.dmin_A > 0:
+        return None
+    b = cfg.beam
+    return corner_dmin_A(build_detector(cfg.detector, b.beam), b.lambda0_m * (1.0 - b.dispersion_frac / 2.0),
+                         max(b.hdivrange_rad, b.vdivrange_rad))
+
+
+def _structure_factors(cfg: SimulationConfig, p: dict) -> StructureFactors:
+    return build_structure_factors(cfg.crystal.hklfile, cfg.crystal.default_F, p, table_dmin(cfg))
 
 
 def _piece(name: str, cfg: SimulationConfig, p: dict, shared: dict | None):

@@ -139,3 +139,14 @@ class Settings:
     backend: str = "auto"
     device: str = "cpu"
     quirks: str = "c"
+
+    # --- formats (flags_formats.py): crystallographers' inputs, detector-format outputs ---
+    mtzfile: str | None = None
+    mtz_column: str | None = None
+    modelfile: str | None = None
+    model_dmin_m: float = 0.0           # 0: what the detector corners need
+    cbffile: str | None = None
+    nxsfile: str | None = None
+    nxs_dtype: str = "float32"          # float32 photons | int32 counts (as -intfile, 32 bits)
+    ponifile: str | None = None
+    sensor_material: str = "Si"

@@ -76,7 +76,22 @@ def parse(args) -> Settings:
     if s.imgfile:
         _apply_header(s, s.imgfile, False)
     flagmod.apply_flags(s, parsed, quirks)
+    if s.matfile is None and not s.user_cell and (s.mtzfile or s.modelfile):
+        _cell_from_file(s)
     return s
+
+
+def _cell_from_file(s: Settings) -> None:
+    """-mtz / -model without -cell or -mat: the unit cell of the file, as -cell would set it."""
+    if s.mtzfile:
+        from .io.mtz import mtz_cell
+        cell = mtz_cell(s.mtzfile)
+    else:
+        from .io.structure import model_cell
+        cell = model_cell(s.modelfile)
+    s.user_cell = True
+    s.cell_A = [float(x) for x in cell[:3]]
+    s.cell_angles_rad = [float(x) / RTD for x in cell[3:]]
 
 
 def run(args, *, params: dict | None = None, dtype: str | torch.dtype | None = None,

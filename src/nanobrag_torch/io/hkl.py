@@ -119,7 +119,15 @@ def read_hkl(path: str | os.PathLike, default_F: float) -> HKLTable:
         lineno = int(linenos[np.argmax(bad)])
         raise _line_error(name, lineno, lines[lineno - 1], "F must be a finite number")
 
-    idx = hkl.astype(np.int64)
+    return table_from_reflections(name, hkl.astype(np.int64), values[:, 3], default_F)
+
+
+def table_from_reflections(name: str, idx: np.ndarray, F: np.ndarray,
+                           default_F: float) -> HKLTable:
+    """The dense table of the reflections `idx` [n, 3] (int) with amplitudes `F` [n], as
+    nanoBragg.c builds it from an ``h k l F`` file: spanning min..max of each index, other
+    cells ``default_F``, a later row for the same index overwriting an earlier one.
+    `name` names the source in errors."""
     lo = idx.min(axis=0)
     hi = idx.max(axis=0)
     shape = tuple(int(n) for n in hi - lo + 1)
@@ -129,16 +137,25 @@ def read_hkl(path: str | os.PathLike, default_F: float) -> HKLTable:
             f"l {lo[2]}..{hi[2]} is too large for a dense table"
         )
 
-    F = np.full(shape, float(default_F) if default_F != 0.0 else 0.0, dtype=np.float64)
+    table = np.full(shape, float(default_F) if default_F != 0.0 else 0.0, dtype=np.float64)
     flat = np.ravel_multi_index(tuple((idx - lo).T), shape)
     # Later lines win: keep the last occurrence of every flat index (numpy does not guarantee
     # an order for repeated indices in one fancy assignment).
     _, first_in_reversed = np.unique(flat[::-1], return_index=True)
     last = len(flat) - 1 - first_in_reversed
-    F.reshape(-1)[flat[last]] = values[last, 3]
+    table.reshape(-1)[flat[last]] = F[last]
 
     return HKLTable(int(lo[0]), int(hi[0]), int(lo[1]), int(hi[1]), int(lo[2]), int(hi[2]),
-                    F, len(values))
+                    table, len(F))
+
+
+def write_hkl(path: str | os.PathLike, hkl: np.ndarray, F: np.ndarray,
+              batch: OutputBatch | None = None) -> None:
+    """Write reflections `hkl` [n, 3] with amplitudes `F` [n] as an ``h k l F`` text file
+    nanoBragg.c reads (F with 10 significant digits; atomically, or staged in `batch`)."""
+    lines = [f"{h} {k} {l} {f:.10g}\n" for (h, k, l), f in zip(np.asarray(hkl).tolist(),
+                                                              np.asarray(F).tolist())]
+    atomic_write(path, "".join(lines).encode("ascii"), batch)
 
 
 def write_fdump(path: str | os.PathLike, table: HKLTable, batch: OutputBatch | None = None) -> None:

@@ -7,12 +7,19 @@ floor(h); `out_of_range` is the C's test that switches interpolation off.
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-from ..io.hkl import FdumpFile, HKLTable, read_fdump, read_hkl
+from ..errors import NanoBraggError
+
+from ..io.hkl import FdumpFile, HKLTable, read_fdump, read_hkl, table_from_reflections
+from ..io.mtz import MtzFile, read_mtz
+from ..io.structure import ModelFile, read_model
+from ..physics.reflections import P1Reflections, p1_from_atoms, reciprocal_metric
 
 
 @dataclass
@@ -28,36 +35,78 @@ class StructureFactors:
         return StructureFactors(table, self.mins, self.ranges, self.default_F, self.n_entries)
 
 
-def build_structure_factors(hklfile: str | FdumpFile | None, default_F: float,
-                            params: dict | None = None):
+def build_structure_factors(hklfile: str | FdumpFile | MtzFile | ModelFile | None,
+                            default_F: float, params: dict | None = None,
+                            dmin_A: float | None = None):
     """Structure factors from an ``h k l F`` file (path), an Fdump binary (`FdumpFile`, the
-    C's ``-dump`` format; every cell counts as an entry, as in the C) or ``default_F`` alone
-    (None).  ``params["F"]`` replaces the table values, ``params["default_F"]`` default_F."""
+    C's ``-dump`` format; every cell counts as an entry, as in the C), an MTZ column or an
+    atomic model expanded to P1 (`MtzFile`, `ModelFile`; a model to `dmin_A` A unless its
+    own ``dmin_A`` is set) or ``default_F`` alone (None).  ``params["F"]`` replaces the
+    table values, ``params["default_F"]`` default_F."""
     p = params or {}
     if hklfile is None:
         return StructureFactors(None, (0, 0, 0), (0, 0, 0), p.get("default_F", default_F), 0)
     if isinstance(hklfile, FdumpFile):
         t: HKLTable = read_fdump(hklfile.path)
+    elif isinstance(hklfile, (MtzFile, ModelFile)):
+        refl = p1_reflections(hklfile, dmin_A)
+        t = table_from_reflections(hklfile.path, refl.hkl, refl.F, default_F)
     else:
-        t = _read_hkl_cached(hklfile, default_F)
+        t = _cached(hklfile, (default_F,), lambda: read_hkl(hklfile, default_F))
     table = p.get("F", torch.tensor(t.F, dtype=torch.float64))
     return StructureFactors(table, (t.h_min, t.k_min, t.l_min), t.shape, default_F, t.n_entries)
+
+
+def p1_reflections(source: MtzFile | ModelFile, dmin_A: float | None = None) -> P1Reflections:
+    """The P1 list of an MTZ column, or of a model: to its own ``dmin_A``, else to the
+    detector-corner resolution `dmin_A` lowered so that the nearest-index rounding and the
+    4-point interpolation stencil (two reflections further along each axis) stay inside."""
+    if isinstance(source, MtzFile):
+        return _cached(source.path, ("mtz", source.column), lambda: read_mtz(source.path, source.column))
+    if source.dmin_A <= 0 and not (dmin_A and dmin_A > 0):
+        raise NanoBraggError(f"{source.path}: no resolution limit for the model (-model_dmin)")
+
+    def load() -> P1Reflections:
+        model = read_model(source.path)
+        d = source.dmin_A
+        if d <= 0:
+            margin = 2.0 * float(np.sqrt(np.diag(reciprocal_metric(model.cell))).sum())
+            d = 1.0 / (1.0 / dmin_A + margin)
+        return p1_from_atoms(model, d)
+    return _cached(source.path, ("model", source.dmin_A, dmin_A), load)
+
+
+def corner_dmin_A(detector, lambda_min_m: float, divergence_rad: float) -> float:
+    """The d-spacing (A) at the largest scattering angle over the detector's edges (pixel
+    corners of a flat detector), widened by the beam divergence, at wavelength `lambda_min_m`."""
+    cfg = detector.cfg
+    f = torch.arange(cfg.fpixels + 1, dtype=torch.float64) * cfg.pixel_size_m
+    sl = torch.arange(cfg.spixels + 1, dtype=torch.float64) * cfg.pixel_size_m
+    fmax, smax = f[-1], sl[-1]
+    edges = [(f, torch.zeros_like(f)), (f, torch.full_like(f, smax)),
+             (torch.zeros_like(sl), sl), (torch.full_like(sl, fmax), sl)]
+    pts = torch.cat([detector.pix0_m.detach()[None] + a[:, None] * detector.fdet.detach()
+                     + b[:, None] * detector.sdet.detach() for a, b in edges])
+    cos2t = (pts @ detector.beam.detach()) / torch.linalg.norm(pts, dim=1)
+    twotheta = float(torch.arccos(cos2t.clamp(-1, 1)).max()) + divergence_rad
+    return lambda_min_m * 1e10 / (2.0 * math.sin(min(twotheta, math.pi) / 2))
 
 
 _HKL_CACHE: dict = {}
 
 
-def _read_hkl_cached(path: str, default_F: float) -> HKLTable:
-    """read_hkl, remembered per process for an unchanged file (path, size, mtime): repeated
-    renders (benchmarks, many-shot jobs, refinement loops) parse a large HKL list once."""
+def _cached(path: str, extra: tuple, load):
+    """`load()`, remembered per process for an unchanged file (path, size, mtime) and `extra`:
+    repeated renders (benchmarks, many-shot jobs, refinement loops) read a large reflection
+    file once."""
     st = os.stat(path) if os.path.exists(path) else None
-    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns, default_F) if st else None
+    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns, extra) if st else None
     if key is None or key not in _HKL_CACHE:
-        table = read_hkl(path, default_F)
+        value = load()
         if key is not None:
             _HKL_CACHE.clear()                  # keep one table: bounded memory
-            _HKL_CACHE[key] = table
-        return table
+            _HKL_CACHE[key] = value
+        return value
     return _HKL_CACHE[key]
 
 
