@@ -23,6 +23,7 @@ from .io.png import write_png
 from .io.raw import write_floatfile, write_npy
 from .io.smv import smv_fields, write_smv
 from .models.structure_factors import hkl_table
+from . import outputs_formats
 from .noise import auto_int_scale, auto_pgm_scale, int_image, noise_image, pgm_image
 from .progress import progress_bar
 from .simulate import RTD, parse, run
@@ -45,16 +46,18 @@ def _smv_fields(r, noise: bool) -> list:
 def output_paths(s) -> list:
     """Every file the run will write, from the settings (checked before rendering)."""
     paths = [s.floatfile, s.npyfile, s.pngfile, s.intfile, s.pgmfile if s.write_pgm else None,
-             s.noisefile if s.calculate_noise else None, s.dumpfile if s.hklfile else None]
-    return [p for p in paths if p]
+             s.noisefile if s.calculate_noise else None,
+             s.dumpfile if s.hklfile or s.mtzfile or s.modelfile else None]
+    return [p for p in paths if p] + outputs_formats.output_paths(s)
 
 
-def write_outputs(r, image: np.ndarray, stats: tuple, batch: OutputBatch, out=print) -> None:
+def write_outputs(r, image: np.ndarray, stats: tuple, batch: OutputBatch, out=print,
+                  argv=()) -> None:
     """Stage every requested file from the float32 image [slow, fast] into `batch`."""
     s = r.settings
     roi = r.config.detector.roi
     max_I, _, _, rmsd = stats
-    if s.hklfile and s.dumpfile:
+    if (s.hklfile or s.mtzfile or s.modelfile) and s.dumpfile:
         out(f"writing dump file {s.dumpfile}")
         write_fdump(s.dumpfile, hkl_table(r.pre.sf), batch)
     if s.floatfile:
@@ -81,6 +84,7 @@ def write_outputs(r, image: np.ndarray, stats: tuple, batch: OutputBatch, out=pr
         out(f"{photons:.0f} photons on noise image ({overloads} overloads)")
         out(f"writing {s.noisefile} as 2-byte integers")
         write_smv(s.noisefile, noisy, _smv_fields(r, True), batch)
+    outputs_formats.write_outputs(r, image, scale, batch, argv, out)
 
 
 def _render(argv: list) -> None:
@@ -105,7 +109,7 @@ def _render(argv: list) -> None:
     for line in lines:
         print(line)
     with OutputBatch() as batch:
-        write_outputs(r, image, stats, batch)
+        write_outputs(r, image, stats, batch, argv=argv)
 
 
 def main(argv: list | None = None) -> int:

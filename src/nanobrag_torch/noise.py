@@ -241,21 +241,29 @@ def auto_pgm_scale(rmsd: float, int_scale: float) -> float:
 
 @np.errstate(all="ignore")          # inf/NaN pixels convert as the C's casts do, silently
 def int_image(float_image: np.ndarray, scale: float, adc: float,
-              roi: Roi | None = None) -> np.ndarray:
-    """SMV ``-intfile`` pixels: ``floorf(clip(I*scale + adc, 0, 65535) + 0.5)``.
+              roi: Roi | None = None, bits: int = 16) -> np.ndarray:
+    """SMV ``-intfile`` pixels: ``floorf(clip(I*scale + adc, 0, 65535) + 0.5)``; with
+    ``bits=32`` the 32-bit image of ``-cbffile`` / ``-nxs_dtype int32`` (ours):
+    ``floor(clip(I*scale + adc, 0, 2^31 - 1) + 0.5)`` in double, no overflow.
 
     Args:
         float_image: float32 [slow, fast], photons per pixel.
         scale: counts per photon; adc: offset added to every pixel (counts).
     Returns:
-        uint16 [slow, fast]; 0 outside the ROI. The sum is in double and, as ``floorf`` takes a
-        float, ``test + 0.5`` is rounded to float32 first (a sum of 100.49999999 gives 101).
+        uint16 (int32 for ``bits=32``) [slow, fast]; 0 outside the ROI. The 16-bit sum is in
+        double and, as ``floorf`` takes a float, ``test + 0.5`` is rounded to float32 first (a
+        sum of 100.49999999 gives 101).
     """
     image = np.asarray(float_image, dtype=np.float32)
     rows, cols = _roi_slices(image.shape, roi)
+    top = 65535.0 if bits == 16 else 2.0**31 - 1
     values = image[rows, cols].astype(np.float64) * scale + adc
-    values = np.where(values > 65535.0, 65535.0, values)
+    values = np.where(values > top, top, values)
     values = np.where(values < 0.0, 0.0, values)
+    if bits == 32:
+        out = np.zeros(image.shape, dtype=np.int32)
+        out[rows, cols] = np.minimum(np.floor(np.nan_to_num(values) + 0.5), top).astype(np.int32)
+        return out
     out = np.zeros(image.shape, dtype=np.uint16)
     floored = np.floor((values + 0.5).astype(np.float32)).astype(np.float64)
     out[rows, cols] = _c_unsigned(floored, 16)

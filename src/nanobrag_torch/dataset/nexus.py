@@ -1,16 +1,24 @@
-"""HDF5 shards and the dataset master file, laid out after NeXus NXmx.
+"""NXmx HDF5 files: many-shot dataset shards and master file, and single-image files.
 
-One shard holds a contiguous run of shots; every dataset whose first axis is the shot
-axis is listed in `PER_SHOT`.  Images are chunked one shot per chunk and compressed with
-bitshuffle/LZ4 (hdf5plugin; readers need ``import hdf5plugin``).  Layout (lengths in the
-unit attribute, vectors in the NeXus McStas frame: z along the beam, nanoBragg's y axis kept):
+`nxmx_bytes` writes one NXmx entry of n images; `shard_bytes` (one shard of a dataset: a
+contiguous run of shots) and `image_bytes` (one render, ``-nxsfile``) both call it.  Every
+dataset whose first axis is the shot axis is listed in `PER_SHOT`.  Shard images are chunked
+one shot per chunk and compressed with bitshuffle/LZ4 (hdf5plugin; readers need ``import
+hdf5plugin``); single images are stored plain.  The detector is a list of `Module` (one
+NXdetector_module each, Bernstein et al. 2020 conventions dxtbx reads: depends_on chains,
+fast/slow pixel directions, sensor material and thickness, saturation value).  Layout
+(lengths in the unit attribute, vectors in the NeXus McStas frame: z along the beam, the
+rotation that takes nanoBragg's beam there with the least turn, see `to_mcstas`):
 
     /entry                       NXentry, definition = "NXmx"
       data/data                  link to instrument/detector/data
       instrument/beam            incident_wavelength [n] (A), fluence [n] (photons/m^2)
-      instrument/detector        data [n, slow, fast] (photons/pixel, working dtype),
-                                 distance [n], beam_center_x/y [n] (m), x/y_pixel_size,
-                                 module/{module_offset, fast_pixel_direction, slow_pixel_direction}
+      instrument/detector        data [n, slow, fast] (photons/pixel, working dtype; or int32
+                                 counts), distance [n], beam_center_x/y [n] (m), x/y_pixel_size,
+                                 sensor_material, sensor_thickness, saturation_value,
+                                 count_time, depends_on -> the first module's module_offset,
+                                 module/{data_origin, data_size, module_offset (depends_on .),
+                                 fast_pixel_direction, slow_pixel_direction (-> module_offset)}
       sample                     unit_cell [n, 6] (A, deg), ub_matrix [n, 3, 3] (1/A; columns a*, b*, c*)
       nanobrag                   NXcollection: shot_index, seed (-1: none or failed), params (JSON),
                                  failed, error, reciprocal_basis [n, 3, 3] (rows a*, b*, c*,
@@ -30,21 +38,53 @@ import os
 from dataclasses import dataclass
 
 import h5py
-import hdf5plugin
 import numpy as np
 import torch
 
 from ..models.detector import build_detector
 
-# nanoBragg lab frame -> NeXus McStas frame (beam along +x becomes +z; DIALS differs by 180 deg about y)
-TO_MCSTAS = np.array([[0.0, 0.0, -1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
 DET = "entry/instrument/detector"
+INT32_MAX = 2**31 - 1
 PER_SHOT = (f"{DET}/data", f"{DET}/distance", f"{DET}/beam_center_x", f"{DET}/beam_center_y",
             "entry/instrument/beam/incident_wavelength", "entry/instrument/beam/fluence",
             "entry/sample/unit_cell", "entry/sample/ub_matrix", "entry/nanobrag/shot_index",
             "entry/nanobrag/seed", "entry/nanobrag/params", "entry/nanobrag/failed",
             "entry/nanobrag/error", "entry/nanobrag/reciprocal_basis", "entry/nanobrag/noise")
 IMAGES = (f"{DET}/data", "entry/nanobrag/noise")
+
+
+def to_mcstas(beam) -> np.ndarray:
+    """[3, 3] rotation from nanoBragg's lab frame to the NeXus McStas frame: the least turn
+    that takes the beam direction `beam` (3,) to +z.  Beam +x (MOSFLM, DENZO): rows (0 0 -1),
+    (0 1 0), (1 0 0), nanoBragg's y kept; beam +z (XDS, DIALS, ADXV): the identity."""
+    b = np.asarray(beam, dtype=float) / np.linalg.norm(beam)
+    v, c = np.cross(b, [0.0, 0.0, 1.0]), float(b[2])
+    if c < -1 + 1e-12:
+        return np.diag([-1.0, 1.0, -1.0])
+    vx = np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
+    return np.eye(3) + vx + vx @ vx / (1.0 + c)
+
+
+@dataclass(frozen=True)
+class Module:
+    """One detector module: pixels ``[data_origin : data_origin + data_size]`` (slow, fast)
+    of the data array; `origin_m` (3,) the corner of its first pixel, `fast`, `slow` (3,)
+    unit pixel directions, all in nanoBragg's lab frame (m); `pixel_m` the pixel pitch."""
+    name: str
+    data_origin: tuple
+    data_size: tuple
+    origin_m: np.ndarray
+    fast: np.ndarray
+    slow: np.ndarray
+    pixel_m: float
+
+
+def modules_of(detector) -> list:
+    """The single module of a flat `models.detector.Detector`."""
+    def arr(t):
+        return t.detach().cpu().numpy().astype(float)
+    return [Module("module", (0, 0), tuple(detector.shape), arr(detector.pix0_m), arr(detector.fdet),
+                   arr(detector.sdet), detector.cfg.pixel_size_m)]
 
 
 @dataclass
@@ -76,26 +116,26 @@ def _translation(g, name: str, value: float, vector, depends_on: str) -> None:
                     "offset": np.zeros(3), "depends_on": depends_on})
 
 
-def _geometry(f: h5py.File, renderer) -> None:
-    """Detector geometry of the job's command line (no per-shot overrides)."""
-    cfg = renderer.cfg
-    det = build_detector(cfg.detector, cfg.beam.beam)
-    vec = {k: TO_MCSTAS @ getattr(det, k).detach().cpu().numpy() for k in ("fdet", "sdet", "pix0_m")}
-    pixel_mm = cfg.detector.pixel_size_m * 1e3
+def write_modules(f: h5py.File, modules: list, rot: np.ndarray) -> None:
+    """NXdetector_module groups of `modules` under the detector (vectors turned by `rot`)."""
     d = f[DET]
-    _ds(d, "x_pixel_size", cfg.detector.pixel_size_m, "m")
-    _ds(d, "y_pixel_size", cfg.detector.pixel_size_m, "m")
-    _ds(d, "depends_on", f"/{DET}/module/module_offset")
-    m = _group(f, f"{DET}/module", "NXdetector_module")
-    _ds(m, "data_origin", np.zeros(2, dtype=np.int64))
-    _ds(m, "data_size", np.asarray(det.shape, dtype=np.int64))
-    offset = float(np.linalg.norm(vec["pix0_m"]))
-    _translation(m, "module_offset", offset * 1e3, vec["pix0_m"] / offset, ".")
-    _translation(m, "fast_pixel_direction", pixel_mm, vec["fdet"], f"/{DET}/module/module_offset")
-    _translation(m, "slow_pixel_direction", pixel_mm, vec["sdet"], f"/{DET}/module/module_offset")
+    _ds(d, "x_pixel_size", modules[0].pixel_m, "m")
+    _ds(d, "y_pixel_size", modules[0].pixel_m, "m")
+    _ds(d, "depends_on", f"/{DET}/{modules[0].name}/module_offset")
+    for mod in modules:
+        path = f"{DET}/{mod.name}"
+        m = _group(f, path, "NXdetector_module")
+        _ds(m, "data_origin", np.asarray(mod.data_origin, dtype=np.int64))
+        _ds(m, "data_size", np.asarray(mod.data_size, dtype=np.int64))
+        origin = rot @ mod.origin_m
+        offset = float(np.linalg.norm(origin))
+        _translation(m, "module_offset", offset * 1e3, origin / offset if offset else [0.0, 0.0, 1.0], ".")
+        pixel_mm = mod.pixel_m * 1e3
+        _translation(m, "fast_pixel_direction", pixel_mm, rot @ mod.fast, f"/{path}/module_offset")
+        _translation(m, "slow_pixel_direction", pixel_mm, rot @ mod.slow, f"/{path}/module_offset")
 
 
-def _shot_rows(records: list, shape: tuple) -> dict:
+def _shot_rows(records: list, shape: tuple, rot: np.ndarray) -> dict:
     """Per-shot arrays (first axis = shot) from ShotImage / ShotFailure records."""
     n = len(records)
     nan = np.full(n, np.nan)
@@ -121,7 +161,7 @@ def _shot_rows(records: list, shape: tuple) -> dict:
         rows["fluence"][i] = float(pre.fluence)
         rows["cell"][i] = pre.crystal.cell_A_deg
         rows["recip"][i] = recip
-        rows["ub"][i] = TO_MCSTAS @ recip.T
+        rows["ub"][i] = rot @ recip.T
         if r.noise is not None:
             rows["noise"][i] = r.noise
     return rows
@@ -140,6 +180,59 @@ def _h5_bytes(fill) -> bytes:
     return buf.getvalue()
 
 
+def nxmx_bytes(cfg, records: list, images: np.ndarray, *, attrs: dict, noise: bool = False,
+               compress: bool = True, sensor_material: str = "Si", count_time_s: float = 1.0,
+               saturation_value: int = INT32_MAX, modules: list | None = None) -> bytes:
+    """One NXmx entry holding `images` [n, slow, fast] of the shots `records` (ShotImage or
+    ShotFailure, in shot order) rendered with config `cfg`; `attrs` go on /entry/nanobrag
+    (strings), `noise` adds the shots' noise images; `modules` default to the flat detector
+    of `cfg`'s command line (no per-shot overrides)."""
+    if modules is None:
+        modules = modules_of(build_detector(cfg.detector, cfg.beam.beam))
+    rot = to_mcstas(cfg.beam.beam)
+    shape = images.shape[1:]
+    rows = _shot_rows(records, shape, rot)
+    if compress:
+        import hdf5plugin
+        packing = dict(chunks=(1,) + shape, **hdf5plugin.Bitshuffle(cname="lz4"))
+    else:
+        packing = {}
+
+    def fill(f: h5py.File) -> None:
+        _group(f, "entry", "NXentry")
+        _ds(f["entry"], "definition", "NXmx")
+        _group(f, "entry/instrument", "NXinstrument")
+        d = _group(f, DET, "NXdetector")
+        data = _ds(d, "data", images, "photons" if images.dtype.kind == "f" else "counts", **packing)
+        _ds(d, "distance", rows["distance"], "m")
+        _ds(d, "beam_center_x", rows["bcx"], "m")
+        _ds(d, "beam_center_y", rows["bcy"], "m")
+        _ds(d, "sensor_material", sensor_material)
+        _ds(d, "sensor_thickness", cfg.detector.thick_m, "m")
+        _ds(d, "saturation_value", np.int64(saturation_value))
+        _ds(d, "count_time", count_time_s, "s")
+        _ds(d, "type", "pixel")
+        write_modules(f, modules, rot)
+        b = _group(f, "entry/instrument/beam", "NXbeam")
+        _ds(b, "incident_wavelength", rows["wavelength"], "angstrom")
+        _ds(b, "fluence", rows["fluence"], "m-2")
+        s = _group(f, "entry/sample", "NXsample")
+        _ds(s, "depends_on", ".")
+        _ds(s, "unit_cell", rows["cell"])
+        _ds(s, "ub_matrix", rows["ub"], "1/angstrom")
+        _group(f, "entry/data", "NXdata", signal="data")["data"] = data
+        c = _group(f, "entry/nanobrag", "NXcollection", **attrs)
+        _ds(c, "shot_index", rows["index"])
+        _ds(c, "seed", rows["seed"])
+        _ds(c, "params", rows["params"], dtype=h5py.string_dtype())
+        _ds(c, "failed", rows["failed"])
+        _ds(c, "error", rows["error"], dtype=h5py.string_dtype())
+        _ds(c, "reciprocal_basis", rows["recip"], "1/angstrom")
+        if noise:
+            _ds(c, "noise", rows["noise"], "counts", **packing)
+    return _h5_bytes(fill)
+
+
 def shard_bytes(renderer, records: list, job: dict) -> bytes:
     """An HDF5 shard of the shots `records` (ShotImage or ShotFailure, in shot order).
 
@@ -150,38 +243,17 @@ def shard_bytes(renderer, records: list, job: dict) -> bytes:
     for i, r in enumerate(records):
         if not isinstance(r, ShotFailure):
             images[i] = r.image.detach().cpu().numpy()
-    rows = _shot_rows(records, shape)
-    compress = dict(chunks=(1,) + shape, **hdf5plugin.Bitshuffle(cname="lz4"))
+    return nxmx_bytes(cfg, records, images, attrs=dict(args=json.dumps(renderer.args),
+                                                         job=json.dumps(job, sort_keys=True)),
+                      noise=bool(job.get("noise")))
 
-    def fill(f: h5py.File) -> None:
-        _group(f, "entry", "NXentry")
-        _ds(f["entry"], "definition", "NXmx")
-        _group(f, "entry/instrument", "NXinstrument")
-        d = _group(f, DET, "NXdetector")
-        data = _ds(d, "data", images, "photons", **compress)
-        _ds(d, "distance", rows["distance"], "m")
-        _ds(d, "beam_center_x", rows["bcx"], "m")
-        _ds(d, "beam_center_y", rows["bcy"], "m")
-        _geometry(f, renderer)
-        b = _group(f, "entry/instrument/beam", "NXbeam")
-        _ds(b, "incident_wavelength", rows["wavelength"], "angstrom")
-        _ds(b, "fluence", rows["fluence"], "m-2")
-        s = _group(f, "entry/sample", "NXsample")
-        _ds(s, "depends_on", ".")
-        _ds(s, "unit_cell", rows["cell"])
-        _ds(s, "ub_matrix", rows["ub"], "1/angstrom")
-        _group(f, "entry/data", "NXdata", signal="data")["data"] = data
-        c = _group(f, "entry/nanobrag", "NXcollection", args=json.dumps(renderer.args),
-                   job=json.dumps(job, sort_keys=True))
-        _ds(c, "shot_index", rows["index"])
-        _ds(c, "seed", rows["seed"])
-        _ds(c, "params", rows["params"], dtype=h5py.string_dtype())
-        _ds(c, "failed", rows["failed"])
-        _ds(c, "error", rows["error"], dtype=h5py.string_dtype())
-        _ds(c, "reciprocal_basis", rows["recip"], "1/angstrom")
-        if job.get("noise"):
-            _ds(c, "noise", rows["noise"], "counts", **compress)
-    return _h5_bytes(fill)
+
+def image_bytes(result, image: np.ndarray, args: list, **fields) -> bytes:
+    """A single-image NXmx file of one render (`simulate.Result`) whose pixels are `image`
+    [slow, fast] (float32 photons or int32 counts); `fields`: as `nxmx_bytes`."""
+    from ..many import ShotImage
+    return nxmx_bytes(result.config, [ShotImage(0, {}, result, None)], image[None],
+                      attrs=dict(args=json.dumps([str(a) for a in args])), compress=False, **fields)
 
 
 def master_bytes(out_dir: str, shard_names: list) -> bytes:
