@@ -13,6 +13,7 @@ import numpy as np
 
 from .errors import NanoBraggError
 from .io.atomic import OutputBatch
+from .io.optional import require
 from .noise import int_image
 
 INT32_MAX = 2**31 - 1
@@ -52,6 +53,7 @@ def write_outputs(r, image: np.ndarray, scale: float, batch: OutputBatch, argv=(
         out(f"writing {s.cbffile} as a miniCBF of 4-byte integers")
         write_cbf(s.cbffile, ints, g, batch)
     if s.nxsfile:
+        require("h5py", "-nxsfile")
         from .dataset.nexus import image_bytes
         pixels = ints if s.nxs_dtype == "int32" else np.asarray(image, dtype=np.float32)
         out(f"writing {s.nxsfile} as NXmx ({s.nxs_dtype})")

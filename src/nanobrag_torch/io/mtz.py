@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nanobrag_torch.errors import NanoBraggError
+from nanobrag_torch.io.optional import require
 from nanobrag_torch.physics.reflections import P1Reflections, expand_p1
 
 
@@ -25,7 +26,7 @@ class MtzFile:
 
 
 def _open(path: str):
-    import gemmi
+    gemmi = require("gemmi", "-mtz")
 
     name = os.fspath(path)
     if not os.path.isfile(name):
@@ -79,7 +80,7 @@ def read_mtz(path: str, column: str | None = None) -> P1Reflections:
     have = np.isfinite(F)
     if not have.any():
         raise NanoBraggError(f"{name}: column {label} holds no values")
-    rotations = np.array([op.rot for op in mtz.spacegroup.operations()]) // 24
+    rotations = np.array([op.rot for op in mtz.spacegroup.operations()]) // require("gemmi", "-mtz").Op.DEN
     full_hkl, full_F = expand_p1(hkl[have], F[have], rotations)
     c = mtz.cell
     return P1Reflections(full_hkl, full_F, (c.a, c.b, c.c, c.alpha, c.beta, c.gamma),

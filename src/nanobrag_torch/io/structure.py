@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nanobrag_torch.errors import NanoBraggError
+from nanobrag_torch.io.optional import require
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class AtomModel:
 
 
 def _open(path: str):
-    import gemmi
+    gemmi = require("gemmi", "-model")
 
     name = os.fspath(path)
     if not os.path.isfile(name):
@@ -75,8 +76,7 @@ def read_model(path: str) -> AtomModel:
     Raises:
         NanoBraggError: unreadable file, no atoms, no unit cell, or an element without
             form-factor coefficients."""
-    import gemmi
-
+    gemmi = require("gemmi", "-model")
     name = os.fspath(path)
     st = _open(name)
     sg = st.find_spacegroup() or gemmi.SpaceGroup("P 1")
@@ -90,7 +90,7 @@ def read_model(path: str) -> AtomModel:
         elements.append(cra.atom.element)
     coefs = []
     for el in elements:
-        if el.it92 is None:
+        if el.it92 is None or not any(el.it92.a) and not el.it92.c:
             raise NanoBraggError(f"{name}: no form factor for element '{el.name}'")
         coefs.append((el.it92.a, el.it92.b, el.it92.c))
     R = np.array([op.rot for op in ops], dtype=np.int64) // gemmi.Op.DEN

@@ -87,7 +87,7 @@ def orbit_representatives(hkl: np.ndarray, rotations: np.ndarray) -> tuple:
 
 def amplitudes_from_atoms(hkl: np.ndarray, cell, frac: np.ndarray, occupancy: np.ndarray,
                           b_iso: np.ndarray, coef_a: np.ndarray, coef_b: np.ndarray,
-                          coef_c: np.ndarray, chunk: int = 4096) -> np.ndarray:
+                          coef_c: np.ndarray, cells_per_chunk: int = 1 << 21) -> np.ndarray:
     """|F(h)| (electrons) summed over the atoms of the whole unit cell.
 
     F(h) = sum_j occ_j f_j(s) exp(-B_j s^2) exp(2 pi i h . x_j), s = sin(theta)/lambda =
@@ -97,16 +97,20 @@ def amplitudes_from_atoms(hkl: np.ndarray, cell, frac: np.ndarray, occupancy: np
         hkl: [n, 3] Miller indices; cell: (a, b, c, alpha, beta, gamma) (A, deg).
         frac: [m, 3] fractional coordinates of every atom of the cell; occupancy [m];
             b_iso [m] (A^2); coef_a, coef_b [m, 4] (b in A^2) and coef_c [m]: form factors.
+        cells_per_chunk: reflections x atoms evaluated at once (bounds the memory).
     Returns:
         [n] float64 amplitudes.
     """
     hkl = np.asarray(hkl, dtype=np.float64)
+    chunk = max(1, cells_per_chunk // max(1, len(frac)))
+    coefs, kind = np.unique(np.column_stack([coef_a, coef_b, coef_c]), axis=0, return_inverse=True)
+    kind = kind.reshape(-1)                                               # form factor of each atom
     stol2 = inverse_d_squared(hkl, cell) / 4.0
     out = np.empty(len(hkl))
     for lo in range(0, len(hkl), chunk):
         s2 = stol2[lo:lo + chunk, None]                                   # [c, 1]
-        f = np.einsum("mk,cmk->cm", coef_a, np.exp(-coef_b[None] * s2[..., None])) + coef_c
-        weight = occupancy * f * np.exp(-b_iso * s2)                      # [c, m]
+        f = (coefs[None, :, :4] * np.exp(-coefs[None, :, 4:8] * s2[..., None])).sum(-1) + coefs[:, 8]
+        weight = occupancy * f[:, kind] * np.exp(-b_iso * s2)             # [c, m]
         phase = 2.0 * np.pi * hkl[lo:lo + chunk] @ frac.T                 # [c, m]
         out[lo:lo + chunk] = np.abs((weight * np.exp(1j * phase)).sum(axis=1))
     return out
