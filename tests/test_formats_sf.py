@@ -95,6 +95,9 @@ def test_mtz_render_equals_exported_hkl_render(mtz_case):
     assert ours.max() > 0 and passes(corr, ratio, "float64"), (corr, ratio)
     dumped = simulate(["-dump", str(d / "Fdump.bin"), *cell_args, *GEOMETRY], dtype="float64").numpy()
     assert passes(*parity(dumped, ref)[:2], "float64")
+    status, _, err, _ = run_cli(["-mtz", name, *GEOMETRY, "-dump", "cli.Fdump", "-floatfile", "f.bin",
+                                 "-intfile", "i.img", "-nonoise", "-nopgm"], d)
+    assert status == 0 and (d / "cli.Fdump").read_bytes() == (d / "Fdump.bin").read_bytes(), err
 
 
 @pytest.mark.skipif(not os.environ.get("NANOBRAG_C_BIN"), reason="NANOBRAG_C_BIN not set (no nanoBragg.c)")
@@ -185,10 +188,12 @@ def _bad_inputs(d: Path) -> dict:
             "ambiguous": (["-mtz", "two.mtz"], "two.mtz: several amplitude columns (FP, FC)"),
             "no_atoms": (["-model", "empty.pdb"], "empty.pdb: the model has no atoms"),
             "bad_cif": (["-model", "bad.cif"], "bad.cif: not a readable mmCIF/PDB model"),
-            "missing": (["-mtz", "nothere.mtz"], "nothere.mtz: cannot read")}
+            "missing": (["-mtz", "nothere.mtz"], "nothere.mtz: cannot read"),
+            "two_sources": (["-mtz", "two.mtz", "-model", "empty.pdb"], "-mtz and -model: give one source")}
 
 
-@pytest.mark.parametrize("case", ["noamp", "unknown", "ambiguous", "no_atoms", "bad_cif", "missing"])
+@pytest.mark.parametrize("case", ["noamp", "unknown", "ambiguous", "no_atoms", "bad_cif", "missing",
+                                  "two_sources"])
 def test_bad_files_one_line_error_no_output(case, tmp_path, capsys):
     args, message = _bad_inputs(tmp_path)[case]
     before = sorted(p.name for p in tmp_path.iterdir())

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .conventions import time_seed
-from .errors import NanoBraggError
+from .errors import exit_status
 from .io.atomic import OutputBatch, check_output_path
 from .io.hkl import write_fdump
 from .io.pgm import write_pgm
@@ -122,17 +122,13 @@ def main(argv: list | None = None) -> int:
         print(usage())
         return 0 if argv else 2
     try:
-        _render(argv)
-    except NanoBraggError as exc:
-        print(f"nanoBragg: error: {exc}", file=sys.stderr)
-        return 2
+        return exit_status("nanoBragg", _render, argv)
     except (MemoryError, RuntimeError) as exc:
         if isinstance(exc, RuntimeError) and "alloc" not in str(exc).lower():
             raise
         print("nanoBragg: error: out of memory (reduce -detpixels, -oversample or the steps "
               "per pixel)", file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

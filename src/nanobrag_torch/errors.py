@@ -10,3 +10,15 @@ class NanoBraggError(Exception):
 
     def __init__(self, message: str):
         super().__init__(" ".join(str(message).split()))
+
+
+def exit_status(prog: str, fn, *args) -> int:
+    """Run ``fn(*args)`` for a command-line program: 0, or 2 after the one-line
+    ``prog: error: ...`` on stderr when it raises a NanoBraggError."""
+    import sys
+    try:
+        fn(*args)
+    except NanoBraggError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return 2
+    return 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from .errors import NanoBraggError
+from .errors import NanoBraggError, exit_status
 from .io.atomic import OutputBatch, check_output_path
 from .io.hkl import table_from_reflections, write_fdump, write_hkl
 from .io.mtz import MtzFile
@@ -67,12 +67,7 @@ def main(argv: list | None = None) -> int:
     if argv in ([], ["-h"], ["--help"]):
         print(__doc__)
         return 0 if argv else 2
-    try:
-        convert(argv)
-    except NanoBraggError as exc:
-        print(f"nb-hkl: error: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return exit_status("nb-hkl", convert, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -9,8 +9,9 @@ its fast axis, and pix0 (the outer corner of the first pixel) is pyFAI's detecto
 The rotations are solved from nanoBragg's vectors in a pyFAI lab frame whose axis 3 is the
 beam and whose axis 1 is the slow axis's component across the beam (so rot3 = 0); when
 nanoBragg's fast/slow/normal triad has the other handedness than pyFAI's (rows, columns,
-normal) the frame's axis 2 is reversed (a mirror through the beam, which keeps two-theta).  Two-theta of every pixel is exact; the
-azimuth chi is measured from that axis 1 (its origin is not the polarization plane).
+normal) the frame's axis 2 is reversed (a mirror through the beam, which keeps two-theta).
+Two-theta of every pixel is exact; the azimuth chi is measured from that axis 1 (its origin
+is not the polarization plane).
 """
 from __future__ import annotations
 
