@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .conventions import time_seed
-from .errors import exit_status
+from .errors import NanoBraggError, exit_status  # noqa: F401  (NanoBraggError: the error cli users catch)
 from .io.atomic import OutputBatch, check_output_path
 from .io.hkl import write_fdump
 from .io.pgm import write_pgm
