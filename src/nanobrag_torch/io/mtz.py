@@ -1,9 +1,10 @@
 """MTZ reflection files (CCP4) read with gemmi, expanded to nanoBragg's P1 list.
 
-`read_mtz(path, column)` returns the amplitudes of one column expanded over the full sphere
-with the file's space-group operators and Friedel mates (what upstream's
-``mtz_to_P1hkl.com`` does with CCP4's cad and mtzdump), reflections whose value is missing
-(NaN) left out, and the file's unit cell.  gemmi is imported only here, when an MTZ is read.
+`read_mtz(path, column)` returns the reflections of one amplitude column (those whose value
+is missing, NaN, left out), the file's unit cell and the rotation parts of its space-group
+operators; `physics.reflections.expand_p1` expands them over the full sphere with Friedel
+mates (what upstream's ``mtz_to_P1hkl.com`` does with CCP4's cad and mtzdump).  gemmi is
+imported only here, when an MTZ is read.
 """
 from __future__ import annotations
 
@@ -14,7 +15,19 @@ import numpy as np
 
 from nanobrag_torch.errors import NanoBraggError
 from nanobrag_torch.io.optional import require
-from nanobrag_torch.physics.reflections import P1Reflections, expand_p1
+
+
+@dataclass(frozen=True)
+class MtzColumn:
+    """One amplitude column as stored: ``hkl [n, 3]`` int64, ``F [n]`` float64, ``cell``
+    (a, b, c, alpha, beta, gamma; A, deg), ``rotations [k, 3, 3]`` integer rotation parts of
+    the space group's operators, and a one-line ``source``."""
+
+    hkl: np.ndarray
+    F: np.ndarray
+    cell: tuple
+    rotations: np.ndarray
+    source: str
 
 
 @dataclass(frozen=True)
@@ -65,8 +78,8 @@ def mtz_cell(path: str) -> tuple:
     return (c.a, c.b, c.c, c.alpha, c.beta, c.gamma)
 
 
-def read_mtz(path: str, column: str | None = None) -> P1Reflections:
-    """The amplitudes of `column` (default: the only type-F column) in P1, full sphere.
+def read_mtz(path: str, column: str | None = None) -> MtzColumn:
+    """The reflections of amplitude column `column` (default: the only type-F column).
 
     Raises:
         NanoBraggError: unreadable file, no amplitude column, several and none chosen, an
@@ -81,8 +94,6 @@ def read_mtz(path: str, column: str | None = None) -> P1Reflections:
     if not have.any():
         raise NanoBraggError(f"{name}: column {label} holds no values")
     rotations = np.array([op.rot for op in mtz.spacegroup.operations()]) // require("gemmi", "-mtz").Op.DEN
-    full_hkl, full_F = expand_p1(hkl[have], F[have], rotations)
     c = mtz.cell
-    return P1Reflections(full_hkl, full_F, (c.a, c.b, c.c, c.alpha, c.beta, c.gamma),
-                         f"{name} column {label}, {mtz.spacegroup.hm}, {int(have.sum())} "
-                         f"reflections -> {len(full_F)} in P1")
+    return MtzColumn(hkl[have], F[have], (c.a, c.b, c.c, c.alpha, c.beta, c.gamma), rotations,
+                     f"{name} column {label}, {mtz.spacegroup.hm}, {int(have.sum())} reflections")

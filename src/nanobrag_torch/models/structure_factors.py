@@ -19,7 +19,7 @@ from ..errors import NanoBraggError
 from ..io.hkl import FdumpFile, HKLTable, read_fdump, read_hkl, table_from_reflections
 from ..io.mtz import MtzFile, read_mtz
 from ..io.structure import ModelFile, read_model
-from ..physics.reflections import P1Reflections, p1_from_atoms, reciprocal_metric
+from ..physics.reflections import P1Reflections, expand_p1, p1_from_atoms, reciprocal_metric
 
 
 @dataclass
@@ -62,7 +62,11 @@ def p1_reflections(source: MtzFile | ModelFile, dmin_A: float | None = None) -> 
     detector-corner resolution `dmin_A` lowered so that the nearest-index rounding and the
     4-point interpolation stencil (two reflections further along each axis) stay inside."""
     if isinstance(source, MtzFile):
-        return _cached(source.path, ("mtz", source.column), lambda: read_mtz(source.path, source.column))
+        def load_mtz() -> P1Reflections:
+            col = read_mtz(source.path, source.column)
+            hkl, F = expand_p1(col.hkl, col.F, col.rotations)
+            return P1Reflections(hkl, F, col.cell, f"{col.source} -> {len(F)} in P1")
+        return _cached(source.path, ("mtz", source.column), load_mtz)
     if source.dmin_A <= 0 and not (dmin_A and dmin_A > 0):
         raise NanoBraggError(f"{source.path}: no resolution limit for the model (-model_dmin)")
 
