@@ -5,7 +5,9 @@ three-atom model: ``nb-hkl`` exports the P1 list, nanoBragg.c renders it (single
 ``-cell`` from the file) and our ``-mtz`` / ``-model`` render (float64) is compared with the
 C's float image by the golden metric (correlation, sum ratio, max |diff| / max).  The C
 binary: ``$NANOBRAG_C_BIN`` or ``/work/cbin/nanoBragg``.  Also times ``-model`` on a
-synthetic 2000-atom P 21 21 21 model to 2.5 A.
+synthetic 2000-atom P 21 21 21 model to 2.5 A, and records the numbers the acceptance tests
+check (tests/test_formats_out.py, same inputs and helpers): pyFAI ring peaks against Bragg
+two-theta, and the beam centre and distance the nxmx package derives from our NXmx.
 """
 from __future__ import annotations
 
@@ -64,6 +66,50 @@ def _big_model(path: Path) -> None:
     path.write_text("\n".join(lines + ["END"]) + "\n")
 
 
+def rings_and_nxmx(d: Path) -> list:
+    """Rows: max |pyFAI peak - Bragg two-theta| per ring geometry, nxmx geometry errors per
+    convention (the checks of tests/test_formats_out.py)."""
+    import warnings
+
+    import h5py
+    import nxmx
+    import pyFAI
+    import test_formats_out as T
+    from cli_util import run_cli
+    from nanobrag_torch.io.hkl import HKLTable, write_fdump
+
+    g = np.arange(-T.GRID_HALF, T.GRID_HALF + 1) / T.GRID_CELL
+    q = np.sqrt(g[:, None, None] ** 2 + g[None, :, None] ** 2 + g[None, None, :] ** 2)
+    F = sum(f * np.exp(-(q - np.linalg.norm(h) / T.RING_CELL) ** 2 / (2 * T.SHELL_SIGMA ** 2))
+            for h, f in T.FAMILIES.items())
+    write_fdump(d / "rings.Fdump", HKLTable(*[-T.GRID_HALF, T.GRID_HALF] * 3, F, F.size))
+    rows = ["| ring geometry | flags | max abs(peak - Bragg) (deg) |", "|---|---|---|"]
+    bragg = T._bragg_two_theta_deg(1.0)
+    for name, flags in T.RING_GEOMETRIES.items():
+        run_cli(["-dump", d / "rings.Fdump", "-cell", *[str(T.GRID_CELL)] * 3, "90", "90", "90", "-N", "1",
+                 "-lambda", "1", "-distance", "60", "-detpixels", str(T.SIZE), "-pixel", str(T.PIXEL),
+                 "-oversample", "1", "-nonoise", "-nopgm", "-intfile", "i.img", "-floatfile", "f.bin",
+                 "-ponifile", "r.poni", *flags], d)
+        image = np.fromfile(d / "f.bin", dtype=np.float32).reshape(T.SIZE, T.SIZE)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = pyFAI.load(str(d / "r.poni")).integrate1d(image, 1000, unit="2th_deg", correctSolidAngle=True)
+        found = [T._peak_deg(res.radial, res.intensity, t) for t in bragg]
+        rows.append(f"| {name} | `{' '.join(flags)}` | {np.abs(np.array(found) - bragg).max():.4f} |")
+    rows += ["", "| convention | flags | nxmx beam centre fast, slow / distance error (mm) |", "|---|---|---|"]
+    for name, (flags, (fbeam, sbeam)) in T.CONVENTIONS.items():
+        (d / name).mkdir()
+        run_cli([*T.BASE, *flags, "-nxsfile", "i.nxs"], d / name)
+        with h5py.File(d / name / "i.nxs", "r") as f:
+            m = nxmx.NXmx(f).entries[0].instruments[0].detectors[0].modules[0]
+            origin = nxmx.get_cumulative_transformation(nxmx.get_dependency_chain(m.fast_pixel_direction)[1:])
+            axes = np.column_stack([m.fast_pixel_direction.vector, m.slow_pixel_direction.vector, [0, 0, -1.0]])
+            u, v, t = np.linalg.solve(axes, -origin[0, :3, 3])
+        rows.append(f"| {name} | `{' '.join(flags)}` | {abs(u - fbeam):.1e}, {abs(v - sbeam):.1e} / "
+                    f"{abs(t - 80.0):.1e} |")
+    return rows
+
+
 def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -82,6 +128,7 @@ def main() -> None:
                         "-hklout", "big.hkl"], cwd=d, check=True, capture_output=True, env=ENV)
         big_seconds = time.perf_counter() - t
         big_n = sum(1 for _ in open(d / "big.hkl"))
+        checks = rings_and_nxmx(d)
     s = stamp()
     text = "\n".join([
         "# Formats: `-mtz` / `-model` renders against nanoBragg.c (issue 15)",
@@ -100,6 +147,14 @@ def main() -> None:
         f"`nb-hkl -model` on a synthetic 2000-atom P 21 21 21 model (50 x 60 x 70 A) to 2.5 A: "
         f"{big_n} reflections in {big_seconds:.1f} s wall (whole process, numpy, one core; the machine is "
         "shared with other jobs, so this is an upper bound).",
+        "",
+        "## pyFAI rings and NXmx geometry (the checks of tests/test_formats_out.py)",
+        "",
+        "A one-cell (`-N 1`) render of a table with five spherical |F| shells at the Bragg q of a",
+        "cubic a = 6 A lattice's (100) (110) (111) (200) (211) (`-lambda 1 -distance 60 -detpixels",
+        "100 -pixel 0.4`), integrated by pyFAI with our PONI; peaks by Gaussian fits; tolerance 0.02 deg.",
+        "",
+        *checks,
         "",
     ])
     (ROOT / "reports" / "formats.md").write_text(text)
