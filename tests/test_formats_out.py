@@ -193,3 +193,13 @@ def test_format_libraries_load_only_when_used():
             "print(sorted(m for m in ('gemmi', 'fabio', 'h5py', 'pyFAI') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_non_regular_output_refused(tmp_path):
+    """An existing FIFO (like /dev/null) as an output is refused, not replaced by the rename."""
+    import os
+    import stat
+    os.mkfifo(tmp_path / "pipe")
+    status, _, err, _ = run_cli([*BASE, "-cbffile", "pipe"], tmp_path)
+    assert status == 2 and "pipe: cannot write output file: not a regular file" in err
+    assert stat.S_ISFIFO(os.stat(tmp_path / "pipe").st_mode)

@@ -95,13 +95,16 @@ def check_output_path(path: str | os.PathLike) -> None:
     """Refuse an output path that cannot be written (checked before rendering).
 
     Raises:
-        NanoBraggError: ``path`` is empty or a directory, or its directory is missing or not
-            writable; the message names ``path``.
+        NanoBraggError: ``path`` is empty, a directory or an existing non-regular file (a
+            device such as /dev/null or a FIFO: the rename into place would replace it), or its
+            directory is missing or not writable; the message names ``path``.
     """
     target = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(target)) if target else ""
     if not target or os.path.isdir(target):
         problem = "is a directory" if target else "empty file name"
+    elif os.path.exists(target) and not os.path.isfile(target):
+        problem = "not a regular file (outputs are renamed into place)"
     elif not os.path.isdir(directory):
         problem = f"directory {directory} does not exist"
     elif not os.access(directory, os.W_OK | os.X_OK):
