@@ -22,11 +22,12 @@ import numpy as np
 import torch
 
 from .errors import NanoBraggError
-from .models.structure_factors import nearest, out_of_range, tricubic
+from .constants import R_E_SQR
+from .contract import Interpolation
+from .physics.structure_factors import SFTable, nearest_F, out_of_range, tricubic_F
 from .physics.lattice import GAUSS_WIDTH, ROUND_VOLUME_CORRECTION, TOPHAT_RADIUS_SQR, sinc3
 from .physics.polarization import polarization_factor
 from .physics.vectors import rotate_axis
-from .precompute import R_E_SQR
 
 Vec = tuple[float, float, float]
 
@@ -99,11 +100,13 @@ def _f_latt(pre, hkl: Vec, hkl0: tuple) -> float:
 def _f_cell(pre, hkl: Vec, interpolate: bool) -> tuple[float, bool]:
     """(F_cell, interpolation still on) for one step, as the C's nearest / tricubic choice."""
     t = torch.tensor([hkl], dtype=torch.float64)
+    i = pre.inputs
+    sf = SFTable(i.sf_table, i.sf_mins, i.sf_ranges, i.default_F)
     if interpolate:
-        if not bool(out_of_range(pre.sf, t)[0]):
-            return float(tricubic(pre.sf, t)[0]), True
-        interpolate = pre.quirks == "fixed"           # c: off for every later step
-    return float(nearest(pre.sf, t)[0]), interpolate
+        if not bool(out_of_range(sf, t)[0]):
+            return float(tricubic_F(sf, t)[0]), True
+        interpolate = pre.flags.interpolation == Interpolation.TRICUBIC_PER_STEP           # c: off for every later step
+    return float(nearest_F(sf, t)[0]), interpolate
 
 
 def _position(pre, fpixel: int, spixel: int, layer: int, sub_s: int, sub_f: int) -> list:
@@ -143,11 +146,11 @@ def trace_pixel(pre, fpixel: int, spixel: int, first_pixel: bool = False) -> Pix
     axis = torch.tensor(beam.polar, dtype=torch.float64)
     axis = axis / torch.linalg.norm(axis)
     directions, lambdas = pre.sources.direction.tolist(), pre.sources.lambda_m.tolist()
-    A = pre.A.tolist()
-    A_start = pre.A_first.tolist() if first_pixel and pre.A_first is not None else A
+    A = pre.inputs.A.tolist()
+    A_start = pre.inputs.A_first.tolist() if first_pixel and pre.flags.first_visit else A
     water = cr.water_size_m != 0.0
-    interpolate = pre.interpolate
-    I, polar, omega = pre.water_I_bg, (1.0 if beam.nopolar else 0.0), 0.0
+    interpolate = pre.flags.interpolation != Interpolation.NEAREST
+    I, polar, omega = float(pre.inputs.water_I_bg), (1.0 if beam.nopolar else 0.0), 0.0
     v = dict(hkl=(0.0, 0.0, 0.0), hkl0=(0, 0, 0), F_cell=0.0, F_latt=0.0, abc=((0.0,) * 3,) * 3,
              stol=0.0, incident=(0.0,) * 3, lam=0.0, scattering=(0.0,) * 3)
     for layer in range(dc.thicksteps):
