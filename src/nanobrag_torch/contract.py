@@ -114,6 +114,7 @@ class RenderInputs:
     sf_ranges: tuple               # (h_range, k_range, l_range)
     default_F: torch.Tensor        # () |F| outside the table
     # beam and background
+    fluence: torch.Tensor          # () photons/m^2
     dmin: torch.Tensor             # () m, resolution cut (0: off)
     polar_axis: torch.Tensor       # (3,) unit E-vector reference axis
     kahn: torch.Tensor             # () Kahn polarization factor

@@ -126,7 +126,7 @@ def precompute(cfg: SimulationConfig, params: dict | None = None,
     mask = _piece("mask", cfg, p, shared)
     flags = _flags(cfg, bool(interp), not torch.equal(orient["A_first"], orient["A"]))
     inputs = _inputs(cfg, detector, sources, crystal, sf, orient, source_factor, mask,
-                     oversample, steps, float(torch.as_tensor(fluence).detach()))
+                     oversample, steps, fluence)
     return Precomputed(cfg=cfg, detector=detector, sources=sources, crystal=crystal, sf=sf,
                        oversample=oversample, recommended_oversample=recommended,
                        interpolation_note=note, mask=mask, steps=steps, fluence=fluence,
@@ -153,7 +153,7 @@ def _flags(cfg: SimulationConfig, interpolate: bool, first_visit: bool) -> Rende
 
 
 def _inputs(cfg, detector, sources, crystal, sf, orient, source_factor, mask, oversample: int,
-            steps: int, fluence: float) -> RenderInputs:
+            steps: int, fluence) -> RenderInputs:
     """The contract's tensors (float64) for one render; one detector panel."""
     dc, beam = cfg.detector, cfg.beam
 
@@ -179,8 +179,8 @@ def _inputs(cfg, detector, sources, crystal, sf, orient, source_factor, mask, ov
         source_weight=source_factor, A=orient["A"], A_first=orient["A_first"], N=crystal.N,
         recip=crystal.recip_A, fudge=t(cfg.crystal.fudge),
         sf_table=sf.table if has_table else None, sf_mins=tuple(sf.mins), sf_ranges=tuple(sf.ranges),
-        default_F=t(sf.default_F), dmin=t(beam.dmin_m), polar_axis=axis,
+        default_F=t(sf.default_F), fluence=t(fluence), dmin=t(beam.dmin_m), polar_axis=axis,
         kahn=t(beam.polarization_kahn),
-        water_I_bg=t(WATER_F * WATER_F * R_E_SQR * fluence * molecules),
+        water_I_bg=t(WATER_F * WATER_F * R_E_SQR * float(torch.as_tensor(fluence).detach()) * molecules),
         water_F2_molecules=t(WATER_F * WATER_F * molecules),
         water_scale=t(WATER_F * WATER_F * molecules * steps), steps=steps)

@@ -14,6 +14,8 @@ zero outside the ROI and mask, plus the solid-angle sum the C prints.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from ..contract import FactorMode, Interpolation, RenderFlags, RenderInputs
@@ -55,11 +57,34 @@ def _F_general(k: tk.KernelInputs, flags: RenderFlags, state: _State, h, valid):
     return torch.where(use_tri, F_tri, F_near)
 
 
-def _general_chunk(flags: RenderFlags, k: tk.KernelInputs, A_first, state: _State, si, fi):
-    """Every step kept: (I_geom [P], omega_sum [P]) with the C's order-dependent rules."""
-    d, omega, capture = tk.pixel_geometry(si, fi, k)                    # [P, T, os, os]
+@dataclass
+class Steps:
+    """Every per-step quantity of a chunk of P pixels on the general path (the ``-printout``
+    trace reads them): positions, geometry [P, T, os, os], source terms [P, T, os, os, NS],
+    Miller indices and lattice/structure factors [P, T, os, os, NS, M]."""
+    pos: tuple                 # (x, y, z) m
+    airpath: torch.Tensor      # m
+    d: tuple                   # unit diffracted vector
+    omega: torch.Tensor        # sr
+    capture: torch.Tensor      # capture fraction (1 without a sensor depth)
+    scat: tuple                # scattering vector, 1/m
+    keep: torch.Tensor         # 0 where -dmin skips the source
+    polar: torch.Tensor        # polarization factor
+    h: tuple                   # fractional Miller indices
+    Fl2: torch.Tensor          # F_latt^2
+    valid: torch.Tensor        # steps the C adds to the pixel sum
+    F: torch.Tensor            # |F_cell|
+    I_step: torch.Tensor       # F^2 F_latt^2 on valid steps, else 0
+    first_at: tuple | None     # (pixel, layer, sub_s, sub_f, source) of the C's first sweep (A_first)
+
+
+def general_steps(flags: RenderFlags, k: tk.KernelInputs, A_first, state: _State, si, fi) -> Steps:
+    """Every step of pixels (si, fi) kept, with the C's order-dependent rules (`state`)."""
+    pos = tk.pixel_positions(si, fi, k)
+    R, d, omega, capture = tk.geometry_at(pos, k)                       # [P, T, os, os]
     scat, keep, polar = tk.source_terms(d, k)                            # [P, T, os, os, NS]
     h = tk.miller(scat, k.A)                                             # [P, T, os, os, NS, M]
+    at = None
     if state.first_visit:
         # the C's very first phi sweep: the first (pixel, layer, sub-pixel, source) with a step
         free = torch.nonzero(keep.reshape(-1) > 0)
@@ -73,19 +98,31 @@ def _general_chunk(flags: RenderFlags, k: tk.KernelInputs, A_first, state: _Stat
     valid = (keep[..., None] > 0) & ((Fl2 != 0) | k.water)
     F = _F_general(k, flags, state, h, valid)
     I_step = torch.where(valid, F * F * Fl2, torch.zeros_like(Fl2))
-    if not state.running:
-        return tk.combine(I_step.sum(-1), keep, polar, omega, capture, k)
-    # c mode with -oversample_thick/_polar/_omega (source weights are ignored in c mode)
-    polar_first, omega_first, cap_last = tk.c_first_values(polar, omega, capture, keep, k.nopolar)
-    over = flags.oversample_factors
+    return Steps(pos, R, d, omega, capture, scat, keep, polar, h, Fl2, valid, F, I_step, at)
+
+
+def running_I(s: Steps, flags: RenderFlags, k: tk.KernelInputs) -> torch.Tensor:
+    """The C's pixel sum I [P] (float64) under ``-oversample_*`` (`FactorMode.C_RUNNING`),
+    before the factors that are not oversampled."""
     # with no sensor thickness the C's capture formula gives exp(0) - exp(0) = 0 per step
-    run_capture = capture if k.thick else torch.zeros_like(capture)
-    I = _running_sum(I_step, valid, run_capture, polar, omega, over, k.I_bg)
+    run_capture = s.capture if k.thick else torch.zeros_like(s.capture)
+    return _running_sum(s.I_step, s.valid, run_capture, s.polar, s.omega, flags.oversample_factors, k.I_bg)
+
+
+def _general_chunk(flags: RenderFlags, k: tk.KernelInputs, A_first, state: _State, si, fi):
+    """Every step kept: (I_geom [P], omega_sum [P]) with the C's order-dependent rules."""
+    s = general_steps(flags, k, A_first, state, si, fi)
+    if not state.running:
+        return tk.combine(s.I_step.sum(-1), s.keep, s.polar, s.omega, s.capture, k)
+    # c mode with -oversample_thick/_polar/_omega (source weights are ignored in c mode)
+    polar_first, omega_first, cap_last = tk.c_first_values(s.polar, s.omega, s.capture, s.keep, k.nopolar)
+    over = flags.oversample_factors
+    I = running_I(s, flags, k)
     I = I if over[0] else I * cap_last
     I = I if over[1] else I * polar_first
     I = I if over[2] else I * omega_first
-    P = omega.shape[0]
-    om = omega.reshape(P, -1).sum(1) if over[2] else omega_first * omega[0].numel()
+    P = s.omega.shape[0]
+    om = s.omega.reshape(P, -1).sum(1) if over[2] else omega_first * s.omega[0].numel()
     return I, om
 
 

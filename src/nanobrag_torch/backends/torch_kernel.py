@@ -89,8 +89,8 @@ def kernel_inputs(inp: RenderInputs, flags: RenderFlags, p: int) -> KernelInputs
         water=flags.water != WaterMode.NONE, fixed=flags.factors == FactorMode.FIXED)
 
 
-def pixel_geometry(si, fi, k: KernelInputs):
-    """Unit diffracted vector (x, y, z), solid angle and capture fraction, each [P, T, os, os].
+def pixel_positions(si, fi, k: KernelInputs) -> tuple:
+    """Sub-pixel positions (x, y, z), m from the sample, each [P, T, os, os].
 
     `si`, `fi`: slow and fast pixel indices of broadcastable shapes (e.g. [R, 1] and [1, C]
     for a block of rows); P is the broadcast pixel count, in row-major order."""
@@ -105,6 +105,12 @@ def pixel_geometry(si, fi, k: KernelInputs):
         base = k.beam_dist.expand(*pos[0].shape, 3)
         turned = rotate_axis(base, k.sdet, pos[1] / k.distance)
         pos = rotate_axis(turned, k.fdet, pos[2] / k.distance).unbind(-1)
+    return tuple(pos)
+
+
+def geometry_at(pos, k: KernelInputs):
+    """(airpath R, unit diffracted vector (x, y, z), solid angle, capture fraction), each
+    [P, T, os, os], at sub-pixel positions `pos` (`pixel_positions`)."""
     R2 = pos[0] * pos[0] + pos[1] * pos[1] + pos[2] * pos[2]
     R = torch.sqrt(R2)
     d = tuple(p / R for p in pos)
@@ -118,6 +124,12 @@ def pixel_geometry(si, fi, k: KernelInputs):
         capture = torch.exp(-t * k.step_mu / par) - torch.exp(-(t + 1) * k.step_mu / par)
     else:
         capture = torch.ones_like(R)
+    return R, d, omega, capture
+
+
+def pixel_geometry(si, fi, k: KernelInputs):
+    """Unit diffracted vector (x, y, z), solid angle and capture fraction, each [P, T, os, os]."""
+    _, d, omega, capture = geometry_at(pixel_positions(si, fi, k), k)
     return d, omega, capture
 
 
