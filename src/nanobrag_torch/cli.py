@@ -25,7 +25,8 @@ from .io.smv import smv_fields, write_smv
 from .models.structure_factors import hkl_table
 from .noise import auto_int_scale, auto_pgm_scale, int_image, noise_image, pgm_image
 from .progress import progress_bar
-from .simulate import RTD, parse, run
+from .constants import RTD
+from .simulate import parse, run
 from .summary import header_lines, result_lines
 from .trace import trace_lines
 

@@ -32,7 +32,7 @@ from nanobrag_kernels import accumulate as K
 
 from ..contract import CrystalShape, FactorMode, Interpolation, RenderFlags, RenderInputs, WaterMode
 from ..errors import NanoBraggError
-from ..physics.vectors import cross, dot
+from ..physics.polarization import polarization_frame
 
 INTERPRETER_BLOCK = 16384     # the interpreter pays per op, not per lane: few big programs
 CHUNK_PIXELS = 1 << 20        # pixels per render launch (progress granularity)
@@ -65,16 +65,10 @@ def _pixels(inp: RenderInputs, p: int) -> torch.Tensor:
     return idx[keep].to(torch.int32)
 
 
-def _unit(x: torch.Tensor) -> torch.Tensor:
-    mag = torch.sqrt(dot(x, x))
-    return x / torch.where(mag == 0, torch.ones_like(mag), mag)[..., None]
-
-
 def _source_table(inp: RenderInputs) -> torch.Tensor:
     """[NS, SOURCE_STRIDE] float64: incident, lambda (m), B_in, E_in, weight factor."""
     incident = inp.incident
-    B_in = _unit(cross(inp.polar_axis.expand_as(incident), incident))
-    E_in = _unit(cross(incident, B_in))
+    B_in, E_in = (torch.stack(v, -1) for v in polarization_frame(inp.polar_axis, incident))
     rows = [K.pack(K.SOURCE_COLUMNS, {"incident": incident[i], "lambda": inp.lambda_m[i],
                                       "B_in": B_in[i], "E_in": E_in[i],
                                       "weight": inp.source_weight[i]})
