@@ -12,10 +12,7 @@ import triton.language as tl
 
 PI = tl.constexpr(3.141592653589793)
 INV_PI = tl.constexpr(0.3183098861837907)
-SQUARE = tl.constexpr(0)                 # crystal shapes (the SHAPE compile-time flag)
-ROUND = tl.constexpr(1)
-GAUSS = tl.constexpr(2)
-TOPHAT = tl.constexpr(3)
+SQUARE, ROUND, GAUSS, TOPHAT = (tl.constexpr(i) for i in range(4))   # crystal shapes (the SHAPE flag)
 ROUND_VOLUME_CORRECTION = tl.constexpr(0.723601254558268)
 GAUSS_WIDTH = tl.constexpr(0.63)
 TOPHAT_RADIUS_SQR = tl.constexpr(0.3969)

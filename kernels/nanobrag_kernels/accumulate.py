@@ -33,12 +33,8 @@ import triton.language as tl
 from ._math import (GAUSS, ROUND, SQUARE, TOPHAT, f_latt_sqr, nearest_F, out_of_range,
                     polarization, rotate_axis, tricubic_F)
 
-MODE_FREE = tl.constexpr(0)
-MODE_PROBE = tl.constexpr(1)
-MODE_RENDER = tl.constexpr(2)
-C_FIRST = tl.constexpr(0)
-C_RUNNING = tl.constexpr(1)
-FIXED = tl.constexpr(2)
+MODE_FREE, MODE_PROBE, MODE_RENDER = (tl.constexpr(i) for i in range(3))    # the MODE flag
+C_FIRST, C_RUNNING, FIXED = (tl.constexpr(i) for i in range(3))              # the FACTORS flag
 NONE = tl.constexpr(2 ** 31 - 1)        # "no such step" in the int32 index outputs
 
 # The float64 parameter table (name, width), in order; the host packs it with `pack`.
