@@ -12,7 +12,8 @@ import triton.language as tl
 
 PI = tl.constexpr(3.141592653589793)
 INV_PI = tl.constexpr(0.3183098861837907)
-SQUARE, ROUND, GAUSS, TOPHAT = (tl.constexpr(i) for i in range(4))   # crystal shapes (the SHAPE flag)
+SHAPE_NAMES = ("square", "round", "gauss", "tophat")                 # the SHAPE flag's values, in order
+SQUARE, ROUND, GAUSS, TOPHAT = (tl.constexpr(i) for i in range(len(SHAPE_NAMES)))
 ROUND_VOLUME_CORRECTION = tl.constexpr(0.723601254558268)
 GAUSS_WIDTH = tl.constexpr(0.63)
 TOPHAT_RADIUS_SQR = tl.constexpr(0.3969)

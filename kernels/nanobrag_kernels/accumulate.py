@@ -30,7 +30,7 @@ first visit (``A_first`` for the one sweep at pixel ``first_pix``, index ``first
 import triton
 import triton.language as tl
 
-from ._math import (GAUSS, ROUND, SQUARE, TOPHAT, f_latt_sqr, nearest_F, out_of_range,
+from ._math import (GAUSS, SHAPE_NAMES, SQUARE, f_latt_sqr, nearest_F, out_of_range,
                     polarization, rotate_axis, tricubic_F)
 
 MODE_FREE, MODE_PROBE, MODE_RENDER = (tl.constexpr(i) for i in range(3))    # the MODE flag
@@ -299,10 +299,7 @@ def _variant(mode, shape, factors=C_FIRST, interp=False, first=False) -> dict:
 VARIANTS = {                    # every value of every compile-time flag, and the heaviest mix
     "free": _variant(MODE_FREE, SQUARE),
     "probe_first": _variant(MODE_PROBE, SQUARE, interp=True, first=True),
-    "square": _variant(MODE_RENDER, SQUARE),
-    "round": _variant(MODE_RENDER, ROUND),
-    "gauss": _variant(MODE_RENDER, GAUSS),
-    "tophat": _variant(MODE_RENDER, TOPHAT),
+    **{name: _variant(MODE_RENDER, tl.constexpr(i)) for i, name in enumerate(SHAPE_NAMES)},
     "square_first": _variant(MODE_RENDER, SQUARE, first=True),
     "square_running": _variant(MODE_RENDER, SQUARE, C_RUNNING),
     "square_fixed": _variant(MODE_RENDER, SQUARE, FIXED),

@@ -16,8 +16,7 @@ from nanobrag_kernels import _math as K
 from nanobrag_torch.physics import lattice, polarization, structure_factors, vectors
 
 DTYPES = [torch.float32, torch.float64]
-SHAPES = {"square": K.SQUARE.value, "round": K.ROUND.value, "gauss": K.GAUSS.value,
-          "tophat": K.TOPHAT.value}
+SHAPES = {name: i for i, name in enumerate(K.SHAPE_NAMES)}
 
 
 def _close(triton_out, torch_out, dtype, scale=1.0):

@@ -36,8 +36,7 @@ from ..physics.polarization import polarization_frame
 
 INTERPRETER_BLOCK = 16384     # the interpreter pays per op, not per lane: few big programs
 CHUNK_PIXELS = 1 << 20        # pixels per render launch (progress granularity)
-SHAPES = {CrystalShape.SQUARE: K.SQUARE.value, CrystalShape.ROUND: K.ROUND.value,
-          CrystalShape.GAUSS: K.GAUSS.value, CrystalShape.TOPHAT: K.TOPHAT.value}
+SHAPES = {CrystalShape(name): i for i, name in enumerate(K.SHAPE_NAMES)}     # -> the SHAPE flag
 MODE_FREE, MODE_PROBE, MODE_RENDER = K.MODE_FREE.value, K.MODE_PROBE.value, K.MODE_RENDER.value
 C_FIRST, C_RUNNING, FIXED, NONE = K.C_FIRST.value, K.C_RUNNING.value, K.FIXED.value, K.NONE.value
 
