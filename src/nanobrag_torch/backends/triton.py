@@ -5,19 +5,20 @@
 ``r_e^2 fluence / steps``; zero outside the ROI and mask; float64 whatever the working
 dtype, as the kernel sums in float64) and the C's ``omega_sum``.
 
-The C's order-dependent behaviour becomes host decisions between launches of the same
-kernel body, so it is exact and deterministic whatever order the GPU runs programs in:
-
 Panels are launched one after the other (the kernel reads panel p's geometry from its
-own parameter table), so image order runs panel by panel.
+own parameter table), so image order runs panel by panel.  The C's order-dependent
+behaviour becomes host decisions between launches of the same kernel body, so it is exact
+and deterministic whatever order the GPU runs programs in:
 
-1. phi = 0 carry-over (``flags.first_visit``, ``inputs.A_first``): only the first (pixel, layer, sub-pixel, source)
-   not skipped by ``-dmin``, in image loop order, sweeps with ``A_first``.  Without
-   ``-dmin`` that is the first rendered pixel's first source; with it a ``MODE_FREE``
-   pass gives every pixel's first unskipped index and the host takes the first pixel.
-2. global interpolation switch-off (`Interpolation.TRICUBIC_SWITCH_OFF`): a ``MODE_PROBE`` pass gives every
-   pixel's first step whose stencil leaves the table; the image-order first one is the
-   switch: earlier steps interpolate, that one and all later ones use the nearest F.
+1. phi = 0 carry-over (``flags.first_visit``, ``inputs.A_first``): only the first (pixel,
+   layer, sub-pixel, source) not skipped by ``-dmin``, in image loop order, sweeps with
+   ``A_first``.  Without ``-dmin`` that is the first rendered pixel's first source; with
+   it a ``MODE_FREE`` pass gives every pixel's first unskipped index and the host takes the
+   first pixel.
+2. global interpolation switch-off (`Interpolation.TRICUBIC_SWITCH_OFF`): a ``MODE_PROBE``
+   pass gives every pixel's first step whose stencil leaves the table; the image-order
+   first one is the switch: earlier steps interpolate, that one and all later ones use the
+   nearest F.
 3. the render pass, chunked over pixels (``progress`` is called after each chunk).
 
 This module is the only one importing `nanobrag_kernels` (and so Triton).
