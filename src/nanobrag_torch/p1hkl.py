@@ -15,10 +15,9 @@ import sys
 
 from .errors import NanoBraggError, exit_status
 from .io.atomic import OutputBatch, check_output_path
-from .io.hkl import table_from_reflections, write_fdump, write_hkl
+from .io.hkl import p1_reflections, table_from_reflections, write_fdump, write_hkl
 from .io.mtz import MtzFile
 from .io.structure import ModelFile
-from .models.structure_factors import p1_reflections
 from .precompute import table_dmin
 from .simulate import configure
 

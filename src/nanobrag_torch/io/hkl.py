@@ -8,6 +8,10 @@ same ``h k l`` overwrites an earlier one.
 Stricter than the C (which stops reading silently at the first token it cannot parse): every
 non-blank line must hold exactly four numbers, the indices must be integer-valued (``3`` or
 ``3.0``) and F finite, otherwise a NanoBraggError names the file and line.
+
+`read_structure_factors` is the one reader of a render's structure factors: an ``h k l F``
+file, an Fdump, or an MTZ column / atomic model (read by `io.mtz` / `io.structure`) expanded
+to the P1 list by `physics.reflections`.
 """
 
 from __future__ import annotations
@@ -20,6 +24,9 @@ import numpy as np
 
 from nanobrag_torch.errors import NanoBraggError
 from nanobrag_torch.io.atomic import OutputBatch, atomic_write, read_input
+from nanobrag_torch.io.mtz import MtzFile, read_mtz
+from nanobrag_torch.io.structure import ModelFile, read_model
+from nanobrag_torch.physics.reflections import P1Reflections, expand_p1, p1_from_atoms, reciprocal_metric
 
 # Refuse tables larger than this many cells (8 GiB of float64): almost surely a bad index.
 _MAX_CELLS = 1 << 30
@@ -211,3 +218,61 @@ def read_fdump(path: str | os.PathLike) -> HKLTable:
         raise NanoBraggError(f"{name}: Fdump holds non-finite structure factors")
     return HKLTable(h_min, h_max, k_min, k_max, l_min, l_max, F,
                     shape[0] * shape[1] * shape[2])
+
+
+_HKL_CACHE: dict = {}
+
+
+def read_structure_factors(hklfile: str | FdumpFile | MtzFile | ModelFile | None, default_F: float,
+                           dmin_A: float | None = None) -> HKLTable | None:
+    """The table of an ``h k l F`` file (path), of an Fdump binary (`FdumpFile`, the C's
+    ``-dump`` format; every cell counts as an entry, as in the C), of an MTZ column or an
+    atomic model expanded to P1 (`MtzFile`, `ModelFile`; see `p1_reflections`, `dmin_A` the
+    detector-corner resolution in A), or None."""
+    if hklfile is None:
+        return None
+    if isinstance(hklfile, FdumpFile):
+        return read_fdump(hklfile.path)
+    if isinstance(hklfile, (MtzFile, ModelFile)):
+        refl = p1_reflections(hklfile, dmin_A)
+        return table_from_reflections(hklfile.path, refl.hkl, refl.F, default_F)
+    return _cached(hklfile, (default_F,), lambda: read_hkl(hklfile, default_F))
+
+
+def p1_reflections(source: MtzFile | ModelFile, dmin_A: float | None = None) -> P1Reflections:
+    """The P1 list of an MTZ column (expanded by its space group's operators with Friedel
+    mates), or of a model: to its own ``dmin_A``, else to the detector-corner resolution
+    `dmin_A` (A) lowered so that the nearest-index rounding and the 4-point interpolation
+    stencil (two reflections further along each axis) stay inside."""
+    if isinstance(source, MtzFile):
+        def load_mtz() -> P1Reflections:
+            col = read_mtz(source.path, source.column)
+            hkl, F = expand_p1(col.hkl, col.F, col.rotations)
+            return P1Reflections(hkl, F, col.cell, f"{col.source} -> {len(F)} in P1")
+        return _cached(source.path, ("mtz", source.column), load_mtz)
+    if source.dmin_A <= 0 and not (dmin_A and dmin_A > 0):
+        raise NanoBraggError(f"{source.path}: no resolution limit for the model (-model_dmin)")
+
+    def load_model() -> P1Reflections:
+        model = read_model(source.path)
+        d = source.dmin_A
+        if d <= 0:
+            margin = 2.0 * float(np.sqrt(np.diag(reciprocal_metric(model.cell))).sum())
+            d = 1.0 / (1.0 / dmin_A + margin)
+        return p1_from_atoms(model, d)
+    return _cached(source.path, ("model", source.dmin_A, dmin_A), load_model)
+
+
+def _cached(path: str, extra: tuple, load):
+    """`load()`, remembered per process for an unchanged file (path, size, mtime) and `extra`:
+    repeated renders (benchmarks, many-shot jobs, refinement loops) read a large reflection
+    file once."""
+    st = os.stat(path) if os.path.exists(path) else None
+    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns, extra) if st else None
+    if key is None or key not in _HKL_CACHE:
+        value = load()
+        if key is not None:
+            _HKL_CACHE.clear()                  # keep one table: bounded memory
+            _HKL_CACHE[key] = value
+        return value
+    return _HKL_CACHE[key]

@@ -20,7 +20,7 @@ from nanobrag_torch.io.optional import require
 @dataclass(frozen=True)
 class ModelFile:
     """Structure factors given as ``-model path``, to resolution ``dmin_A`` (A; 0: what the
-    detector's corners need, see `models.structure_factors.table_dmin_A`)."""
+    detector's corners need, see `precompute.table_dmin`)."""
 
     path: str
     dmin_A: float = 0.0

@@ -7,6 +7,7 @@ Fclose/Sclose/close_distance, Fbeam/Sbeam, distance, ORGX/ORGY and the DIALS ori
 """
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 
@@ -119,3 +120,19 @@ def _beam_centre_override(cfg, p, Fbeam, Sbeam, Fclose, Sclose):
     if conv == "custom":
         return X, Y, X, Y
     return X, Y, Fclose, Sclose
+
+
+def corner_dmin_A(detector: Detector, lambda_min_m: float, divergence_rad: float) -> float:
+    """The d-spacing (A) at the largest scattering angle over the detector's edges (pixel
+    corners of a flat detector), widened by the beam divergence, at wavelength `lambda_min_m`."""
+    cfg = detector.cfg
+    f = torch.arange(cfg.fpixels + 1, dtype=torch.float64) * cfg.pixel_size_m
+    sl = torch.arange(cfg.spixels + 1, dtype=torch.float64) * cfg.pixel_size_m
+    fmax, smax = f[-1], sl[-1]
+    edges = [(f, torch.zeros_like(f)), (f, torch.full_like(f, smax)),
+             (torch.zeros_like(sl), sl), (torch.full_like(sl, fmax), sl)]
+    pts = torch.cat([detector.pix0_m.detach()[None] + a[:, None] * detector.fdet.detach()
+                     + b[:, None] * detector.sdet.detach() for a, b in edges])
+    cos2t = (pts @ detector.beam.detach()) / torch.linalg.norm(pts, dim=1)
+    twotheta = float(torch.arccos(cos2t.clamp(-1, 1)).max()) + divergence_rad
+    return lambda_min_m * 1e10 / (2.0 * math.sin(min(twotheta, math.pi) / 2))
