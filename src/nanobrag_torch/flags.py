@@ -16,10 +16,11 @@ import re
 from .errors import NanoBraggError
 from .flag_kinds import RTD, Flag
 from .flag_table import NANOBRAGG_FLAGS
+from . import flags_detector
 from .settings import Settings
 
 # Every flag of the nanoBragg command line: the C's, then each feature's own table.
-_FLAGS: list[Flag] = [*NANOBRAGG_FLAGS]
+_FLAGS: list[Flag] = [*NANOBRAGG_FLAGS, *flags_detector.FLAGS]
 
 FLAGS: dict = {name: flag for flag in _FLAGS for name in flag.names}
 

@@ -139,3 +139,11 @@ class Settings:
     backend: str = "auto"
     device: str = "cpu"
     quirks: str = "c"
+
+    # --- multi-panel detectors (flags_detector.py, panel_render.py) ---
+    detector_file: str | None = None    # -detector: .expt/.json, .geom or NXmx geometry
+    panels: object = None               # models.panels.PanelSet read from detector_file
+    nxmxfile: str | None = None         # NXmx image, one NXdetector_module per panel
+    cxifile: str | None = None          # CrystFEL-style HDF5 slab (with -geomfile)
+    geomfile: str | None = None         # CrystFEL .geom describing the slab
+    exptfile: str | None = None         # dxtbx experiment list of the simulated experiment

@@ -1,0 +1,203 @@
+"""Multi-panel detector model: a list of flat panels in one lab frame.
+
+A `Panel` is a flat grid of ``spixels x fpixels`` square pixels: the corner of pixel (0, 0)
+``origin_m`` (3,), the unit fast and slow vectors (3,) along which pixel indices grow, and the
+pixel size; pixel (s, f) has its centre at ``origin + (f + 1/2) p fast + (s + 1/2) p slow``
+(nanoBragg.c's ``pix0``, dxtbx's ``origin``, CrystFEL's ``corner``).  `PanelSet` adds what a
+geometry file says about the beam (direction of travel, wavelength, E-vector and Kahn factor).
+All lengths in metres.  Models read no files: the readers are in ``io/`` (`io.detector_file`).
+
+`single_panel(detector)` is the one-panel case of today's conventions and flags;
+`panel_frames(panels, offset, rotation)` gives the [n, 3] fast/slow/origin tensors with
+per-panel differentiable offsets (m) and rotations (rad, about x, y then z through the panel
+centre); `custom_flags(panel, beam, polar)` the nanoBragg.c flags that render one panel alone.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+
+from ..errors import NanoBraggError
+from ..physics.vectors import rotate_xyz
+
+UNIT_TOL = 1e-4       # |1 - |v|| above this is not rounding of a unit vector: an error
+ORTHO_TOL = 1e-6      # |fast . slow| above this: not a rectangular pixel grid
+
+
+@dataclass(frozen=True)
+class Panel:
+    name: str
+    fpixels: int
+    spixels: int
+    pixel_size_m: float
+    fast: tuple                          # (3,) unit
+    slow: tuple                          # (3,) unit
+    origin_m: tuple                      # (3,) sample -> corner of pixel (0, 0), m
+    thickness_m: float | None = None     # sensor thickness (None: the command line's)
+    mu_per_m: float | None = None        # sensor attenuation coefficient
+    data_origin: tuple | None = None     # (slow, fast) of pixel (0, 0) in the data slab
+    bad: np.ndarray | None = field(default=None, compare=False)   # [spixels, fpixels] True = bad
+
+    def __post_init__(self):
+        for name in ("fast", "slow", "origin_m"):
+            object.__setattr__(self, name, tuple(float(x) for x in getattr(self, name)))
+
+    @property
+    def shape(self) -> tuple:
+        return (self.spixels, self.fpixels)
+
+    @property
+    def normal(self) -> tuple:
+        return tuple(np.cross(self.fast, self.slow) / np.linalg.norm(np.cross(self.fast, self.slow)))
+
+    def centres(self) -> np.ndarray:
+        """Pixel centres [spixels, fpixels, 3] (m), float64."""
+        f = (np.arange(self.fpixels) + 0.5) * self.pixel_size_m
+        s = (np.arange(self.spixels) + 0.5) * self.pixel_size_m
+        return (np.asarray(self.origin_m) + s[:, None, None] * np.asarray(self.slow)
+                + f[None, :, None] * np.asarray(self.fast))
+
+
+@dataclass(frozen=True)
+class PanelSet:
+    panels: tuple
+    source: str = ""                     # file the geometry came from (for messages)
+    beam: tuple | None = None            # unit direction of travel of the beam
+    wavelength_m: float | None = None
+    polar: tuple | None = None           # E-vector
+    kahn: float | None = None            # polarization (Kahn) factor, nanoBragg's -polar
+
+    def __len__(self) -> int:
+        return len(self.panels)
+
+
+def unit_vector(v, what: str, where: str) -> tuple:
+    """`v` normalised; a zero, non-finite or clearly non-unit vector is a one-line error."""
+    a = np.asarray(v, dtype=float)
+    n = float(np.linalg.norm(a)) if a.shape == (3,) else float("nan")
+    if not math.isfinite(n) or n == 0.0:
+        raise NanoBraggError(f"{where}: {what} vector {list(np.ravel(a))} is zero or not finite")
+    if abs(n - 1.0) > UNIT_TOL:
+        raise NanoBraggError(f"{where}: {what} vector has length {n:g}, not 1 (pixels must be "
+                             "square; give the pixel size separately)")
+    return tuple(float(x) for x in a / n) if n != 1.0 else tuple(float(x) for x in a)
+
+
+def validate(ps: PanelSet) -> PanelSet:
+    """Check every panel (one-line error naming file and panel): distinct names, pixels,
+    perpendicular fast/slow, the sample in front of the panel (origin . (fast x slow) > 0 and
+    in front of the sample along the beam), no two panels sharing a place in the data slab."""
+    seen = set()
+    beam = np.asarray(ps.beam if ps.beam is not None else (0.0, 0.0, 1.0))
+    for p in ps.panels:
+        where = f"{ps.source}: panel {p.name}"
+        if p.name in seen:
+            raise NanoBraggError(f"{where}: two panels have this name")
+        seen.add(p.name)
+        if p.fpixels <= 0 or p.spixels <= 0 or not p.pixel_size_m > 0:
+            raise NanoBraggError(f"{where}: needs positive pixel counts and pixel size")
+        f, s = np.asarray(p.fast), np.asarray(p.slow)
+        if abs(float(f @ s)) > ORTHO_TOL:
+            raise NanoBraggError(f"{where}: fast and slow vectors are parallel or not "
+                                 f"perpendicular (fast . slow = {float(f @ s):g})")
+        close = float(np.asarray(p.origin_m) @ np.asarray(p.normal))
+        centre = p.centres()[p.spixels // 2, p.fpixels // 2]
+        if not close > 0 or not float(centre @ beam) > 0:
+            raise NanoBraggError(f"{where}: panel is behind the sample or faces away from it "
+                                 f"(origin . (fast x slow) = {close * 1e3:g} mm)")
+    _check_slab(ps)
+    return ps
+
+
+def _check_slab(ps: PanelSet) -> None:
+    placed = [p for p in ps.panels if p.data_origin is not None]
+    for i, a in enumerate(placed):
+        for b in placed[i + 1:]:
+            (sa, fa), (sb, fb) = a.data_origin, b.data_origin
+            if sa < sb + b.spixels and sb < sa + a.spixels and fa < fb + b.fpixels and fb < fa + a.fpixels:
+                raise NanoBraggError(f"{ps.source}: panel {b.name} overlaps panel {a.name} in the data slab")
+
+
+def slab_layout(ps: PanelSet) -> tuple:
+    """(panels with a data_origin each, slab shape (slow, fast)): the file's places when every
+    panel has one, else panels stacked along slow in order."""
+    panels = list(ps.panels)
+    if any(p.data_origin is None for p in panels):
+        row, out = 0, []
+        for p in panels:
+            out.append(replace(p, data_origin=(row, 0)))
+            row += p.spixels
+        panels = out
+    shape = (max(p.data_origin[0] + p.spixels for p in panels),
+             max(p.data_origin[1] + p.fpixels for p in panels))
+    return panels, shape
+
+
+def single_panel(detector, name: str = "panel0") -> Panel:
+    """The one panel of today's conventions and flags (a built `models.detector.Detector`)."""
+    cfg = detector.cfg
+
+    def t(x):
+        return tuple(float(v) for v in x.detach().cpu())
+    return Panel(name=name, fpixels=cfg.fpixels, spixels=cfg.spixels, pixel_size_m=cfg.pixel_size_m,
+                 fast=t(detector.fdet), slow=t(detector.sdet), origin_m=t(detector.pix0_m),
+                 thickness_m=cfg.thick_m or None, mu_per_m=cfg.mu_per_m if cfg.thick_m else None)
+
+
+def panel_frames(panels, offset: torch.Tensor | None = None, rotation: torch.Tensor | None = None):
+    """(fast, slow, origin) float64 tensors [n, 3]: each panel turned by `rotation` [n, 3]
+    (rad, about lab x, y then z, through the panel centre) and moved by `offset` [n, 3] (m)."""
+    fast = torch.tensor([p.fast for p in panels], dtype=torch.float64)
+    slow = torch.tensor([p.slow for p in panels], dtype=torch.float64)
+    origin = torch.tensor([p.origin_m for p in panels], dtype=torch.float64)
+    if rotation is not None:
+        half = torch.tensor([[p.fpixels * p.pixel_size_m / 2, p.spixels * p.pixel_size_m / 2]
+                             for p in panels], dtype=torch.float64)
+        centre = origin + half[:, :1] * fast + half[:, 1:] * slow
+        rx, ry, rz = rotation.unbind(-1)
+        turn = [rotate_xyz(v, rx, ry, rz) for v in (fast, slow, origin - centre)]
+        fast, slow, origin = turn[0], turn[1], centre + turn[2]
+    if offset is not None:
+        origin = origin + offset
+    return fast, slow, origin
+
+
+def custom_flags(panel: Panel, beam, polar) -> list:
+    """nanoBragg.c flags rendering `panel` alone (lengths mm): the custom convention with
+    ``-pivot sample -Xbeam (-o.f) -Ybeam (-o.s) -close_distance (o.(f x s))``, o its origin."""
+    f, s, o = (np.asarray(v, dtype=float) for v in (panel.fast, panel.slow, panel.origin_m))
+    n = np.cross(f, s)
+    mm = 1e3
+
+    def v(x):
+        return [repr(float(c)) for c in x]
+    return (["-fdet_vector", *v(f), "-sdet_vector", *v(s), "-odet_vector", *v(n),
+             "-beam_vector", *v(beam), "-polar_vector", *v(polar),
+             "-pixel", repr(panel.pixel_size_m * mm),
+             "-detpixels_f", str(panel.fpixels), "-detpixels_s", str(panel.spixels),
+             "-Xbeam", repr(float(-o @ f) * mm), "-Ybeam", repr(float(-o @ s) * mm),
+             "-close_distance", repr(float(o @ n) * mm), "-pivot", "sample"])
+
+
+def panel_detector(dcfg, fast: torch.Tensor, slow: torch.Tensor, origin: torch.Tensor,
+                   beam: torch.Tensor):
+    """A `models.detector.Detector` for one panel (fast, slow, origin (3,) float64, m; beam the
+    unit direction of travel): the derived quantities nanoBragg.c computes after its pivot."""
+    from .detector import Detector
+    from ..physics.vectors import cross, dot, unitize
+    odet, _ = unitize(cross(fast, slow))
+    ratio = dot(beam, odet)
+    close = dot(origin, odet)
+    distance = close / ratio
+    spot = distance * beam - origin
+    Fclose, Sclose = -dot(origin, fast), -dot(origin, slow)
+    pixel = dcfg.pixel_size_m
+    return Detector(cfg=dcfg, fdet=fast, sdet=slow, odet=odet, pix0_m=origin, beam=beam,
+                    distance_m=distance, close_distance_m=close, Fbeam_m=dot(fast, spot),
+                    Sbeam_m=dot(slow, spot), Fclose_m=Fclose, Sclose_m=Sclose,
+                    ORGX=Fclose / pixel + 0.5, ORGY=Sclose / pixel + 0.5,
+                    dials_origin_mm=1000.0 * torch.stack([origin[2], origin[1], -origin[0]]),
+                    odet_regenerated=False)
