@@ -23,6 +23,8 @@ from .io.png import write_png
 from .io.raw import write_floatfile, write_npy
 from .io.smv import smv_fields, write_smv
 from .models.structure_factors import hkl_table
+from .panel_outputs import output_paths as panel_output_paths
+from .panel_outputs import write_geometry_outputs, write_panel_images
 from .noise import auto_int_scale, auto_pgm_scale, int_image, noise_image, pgm_image
 from .progress import progress_bar
 from .simulate import RTD, parse, run
@@ -46,7 +48,7 @@ def output_paths(s) -> list:
     """Every file the run will write, from the settings (checked before rendering)."""
     paths = [s.floatfile, s.npyfile, s.pngfile, s.intfile, s.pgmfile if s.write_pgm else None,
              s.noisefile if s.calculate_noise else None, s.dumpfile if s.hklfile else None]
-    return [p for p in paths if p]
+    return [p for p in paths if p] + panel_output_paths(s)
 
 
 def write_outputs(r, image: np.ndarray, stats: tuple, batch: OutputBatch, out=print) -> None:
@@ -95,6 +97,12 @@ def _render(argv: list) -> None:
     finally:
         if bar is not None:
             bar.close()
+    if getattr(r, "panel_set", None) is not None:       # -detector FILE: panel_outputs.py
+        print(f"{len(r.panel_set)} panels from {settings.detector_file}")
+        with OutputBatch() as batch:
+            write_panel_images(r, batch)
+            write_geometry_outputs(r, batch)
+        return
     for line in header_lines(r):
         print(line)
     image = r.image.detach().cpu().to(torch.float32).numpy()
@@ -106,6 +114,7 @@ def _render(argv: list) -> None:
         print(line)
     with OutputBatch() as batch:
         write_outputs(r, image, stats, batch)
+        write_geometry_outputs(r, batch)
 
 
 def main(argv: list | None = None) -> int:

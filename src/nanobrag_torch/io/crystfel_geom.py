@@ -189,3 +189,19 @@ def geom_text(ps: PanelSet, data_path: str = "/data/data", photon_energy_eV: flo
                 bad_lines += [f"{b}/min_fs = {fo + f0}", f"{b}/max_fs = {fo + f1}",
                               f"{b}/min_ss = {so + s0}", f"{b}/max_ss = {so + s1}", f"{b}/panel = {n}", ""]
     return "\n".join(out + bad_lines) + "\n"
+
+
+def slab_h5_bytes(ps: PanelSet, images: list, data_path: str = "/data/data") -> bytes:
+    """A CrystFEL-style HDF5 file: the panel images [spixels, fpixels] (float32 photons) at their
+    places of `slab_layout` in one 2-d dataset `data_path` [ss, fs] (what `geom_text` describes)."""
+    import io
+
+    import h5py
+    panels, shape = slab_layout(ps)
+    slab = np.zeros(shape, dtype=np.float32)
+    for p, img in zip(panels, images):
+        slab[p.data_origin[0]:p.data_origin[0] + p.spixels, p.data_origin[1]:p.data_origin[1] + p.fpixels] = img
+    buf = io.BytesIO()
+    with h5py.File(buf, "w", libver="v110") as f:
+        f.create_dataset(data_path, data=slab, compression="gzip", track_times=False)
+    return buf.getvalue()

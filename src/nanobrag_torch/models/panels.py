@@ -201,3 +201,14 @@ def panel_detector(dcfg, fast: torch.Tensor, slow: torch.Tensor, origin: torch.T
                     ORGX=Fclose / pixel + 0.5, ORGY=Sclose / pixel + 0.5,
                     dials_origin_mm=1000.0 * torch.stack([origin[2], origin[1], -origin[0]]),
                     odet_regenerated=False)
+
+
+def rotated(ps: PanelSet, R) -> PanelSet:
+    """`ps` in a frame turned by the rotation matrix `R` [3, 3] (panels, beam and E-vector)."""
+    R = np.asarray(R, dtype=float)
+
+    def turn(v):
+        return None if v is None else tuple(R @ np.asarray(v, dtype=float))
+    panels = tuple(replace(p, fast=turn(p.fast), slow=turn(p.slow), origin_m=turn(p.origin_m))
+                   for p in ps.panels)
+    return replace(ps, panels=panels, beam=turn(ps.beam), polar=turn(ps.polar))
