@@ -117,7 +117,14 @@ def write_panel_images(r, batch, out=print) -> None:
     if s.calculate_noise and s.noisefile:
         seed = s.seed if s.seed is not None else time_seed()
         out(f"  noise seed: {-seed} (reproduce with -seed {-seed})")
-        rng = CRandom(seed)
-        for k, (p, im, res) in enumerate(zip(ps.panels, images, r.results)):
-            noisy, _, _ = noise_image(im, seed if k == 0 else rng.idum, s.adc_offset, rng=rng)
+        for p, noisy, res in zip(ps.panels, panel_noise(images, seed, s.adc_offset), r.results):
             write_smv(panel_path(s.noisefile, p.name), noisy, _smv_fields(res, True), batch)
+
+
+def panel_noise(images: list, seed: int, adc: float) -> list:
+    """uint16 noise images of the panels (float32 [spixels, fpixels] each), drawn from one
+    generator stream in panel order (`seed` as `noise.noise_image`'s: the negated -seed)."""
+    rng, out = CRandom(seed), []
+    for k, im in enumerate(images):
+        out.append(noise_image(im, seed if k == 0 else rng.idum, adc, rng=rng)[0])
+    return out

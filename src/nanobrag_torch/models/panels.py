@@ -104,7 +104,7 @@ def validate(ps: PanelSet) -> PanelSet:
             raise NanoBraggError(f"{where}: fast and slow vectors are parallel or not "
                                  f"perpendicular (fast . slow = {float(f @ s):g})")
         close = float(np.asarray(p.origin_m) @ np.asarray(p.normal))
-        centre = p.centres()[p.spixels // 2, p.fpixels // 2]
+        centre = np.asarray(p.origin_m) + p.pixel_size_m / 2 * (p.fpixels * f + p.spixels * s)
         if not close > 0 or not float(centre @ beam) > 0:
             raise NanoBraggError(f"{where}: panel is behind the sample or faces away from it "
                                  f"(origin . (fast x slow) = {close * 1e3:g} mm)")
