@@ -21,7 +21,7 @@ Three passes share this one body (``MODE``), so they evaluate bit-identical indi
 - ``MODE_RENDER``: the pixel sums ``I_geom`` (float64) and the solid-angle sums.
 
 A pixel's step index is ``tsn * M + m`` with ``tsn = (t * S + sub) * NS + n``.
-Every ``-quirks`` behaviour is a compile-time flag: ``FACTORS`` selects how
+Every C-or-fixed behaviour is a compile-time flag: ``FACTORS`` selects how
 polarization, solid angle and capture enter (``C_FIRST``: the C's first-value factors;
 ``C_RUNNING``: the C's running-sum ``-oversample_*`` multiply; ``FIXED``: each sub-step
 its own factors), ``INTERP`` enables tricubic F and ``HAS_FIRST`` the phi = 0 carry-over

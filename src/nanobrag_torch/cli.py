@@ -107,7 +107,8 @@ def _render(argv: list) -> None:
         print(line)
     image = r.image.detach().cpu().to(torch.float32).numpy()
     if settings.printout:
-        for line in trace_lines(r, image):
+        for line in trace_lines(r.pre.inputs, r.pre.flags, image, settings.printout_pixel,
+                                r.config.beam.lambda0_m):
             print(line)
     lines, stats = result_lines(r, image)
     for line in lines:

@@ -110,7 +110,8 @@ def render(s: Settings, cfg: SimulationConfig, params: dict | None = None, *,
     name, accumulate = select_backend(cfg.backend, cfg.device, needs_grad=pre.needs_grad)
     torch_dtype = DTYPES[cfg.dtype]
     with record_function("nb.accumulate"):
-        I_geom, omega_sum = accumulate(pre, torch_dtype, cfg.device, progress=progress)
+        I_geom, omega_sum = accumulate(pre.inputs, pre.flags, torch_dtype, cfg.device, progress=progress)
+    I_geom = I_geom[0]                       # [n_panels, slow, fast] -> one panel
     with record_function("nb.scaling"):
         image = to_photons(pre, I_geom, torch_dtype)
     return Result(image=image, pre=pre, settings=s, backend=name, omega_sum=omega_sum)

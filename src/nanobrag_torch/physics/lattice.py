@@ -36,27 +36,50 @@ def _grating_sqr(x: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
     return torch.where(n > 1, r * r, torch.ones_like(r))
 
 
+def sincg(x: torch.Tensor, n) -> torch.Tensor:
+    """The C's sincg(x, N) = sin(N x) / sin(x), N at x = 0 (signed; unreduced argument)."""
+    return torch.where(x == 0, torch.as_tensor(n, dtype=x.dtype), torch.sin(x * n) / _safe(torch.sin(x)))
+
+
+def _offsets(h: tuple) -> list:
+    return [x - torch.ceil(x - 0.5) for x in h]
+
+
+def _shape_factor(d: list, N: torch.Tensor, shape: str, fudge, recip_A: torch.Tensor) -> torch.Tensor:
+    """Signed F_latt of the round, gauss and tophat crystals at offsets d from the nearest node."""
+    prod_N = N[0] * N[1] * N[2]
+    if shape == "round":
+        hrad = d[0] * d[0] * N[0] * N[0] + d[1] * d[1] * N[1] * N[1] + d[2] * d[2] * N[2] * N[2]
+        r2 = hrad * fudge
+        r = torch.where(r2 > 0, torch.sqrt(torch.where(r2 > 0, r2, torch.ones_like(r2))), torch.zeros_like(r2))
+        return prod_N * ROUND_VOLUME_CORRECTION * sinc3(math.pi * r)      # sqrt kept finite at 0 for autograd
+    R = recip_A.to(d[0].dtype)
+    ds = [d[0] * R[0, i] + d[1] * R[1, i] + d[2] * R[2, i] for i in range(3)]    # 1/A
+    rad_star_sqr = (ds[0] * ds[0] + ds[1] * ds[1] + ds[2] * ds[2]) * (prod_N * prod_N)
+    if shape == "gauss":
+        return prod_N * torch.exp(-(rad_star_sqr / GAUSS_WIDTH * fudge))
+    if shape == "tophat":
+        return prod_N * (rad_star_sqr * fudge < TOPHAT_RADIUS_SQR).to(d[0].dtype)
+    raise ValueError(f"unknown crystal shape {shape!r}")
+
+
+def f_latt(hkl, N: torch.Tensor, shape: str, fudge, recip_A: torch.Tensor) -> torch.Tensor:
+    """The C's signed F_latt [...] as it prints it (square: its unreduced sincg products)."""
+    h = tuple(hkl.unbind(-1)) if isinstance(hkl, torch.Tensor) else tuple(hkl)
+    N = N.to(h[0].dtype)
+    if shape == "square":
+        out = torch.ones_like(h[0])
+        for x, n in zip(h, N):
+            out = torch.where(n > 1, out * sincg(math.pi * x, n), out)
+        return out
+    return _shape_factor(_offsets(h), N, shape, fudge, recip_A)
+
+
 def f_latt_sqr(hkl, N: torch.Tensor, shape: str, fudge: float, recip_A: torch.Tensor) -> torch.Tensor:
     """F_latt^2 [...]; `recip_A` [3, 3] rows a*, b*, c* (1/A, unrotated; gauss/tophat)."""
     h = tuple(hkl.unbind(-1)) if isinstance(hkl, torch.Tensor) else tuple(hkl)
     N = N.to(h[0].dtype)
     if shape == "square":
         return _grating_sqr(h[0], N[0]) * _grating_sqr(h[1], N[1]) * _grating_sqr(h[2], N[2])
-    d = [x - torch.ceil(x - 0.5) for x in h]
-    prod_N = N[0] * N[1] * N[2]
-    if shape == "round":
-        hrad = d[0] * d[0] * N[0] * N[0] + d[1] * d[1] * N[1] * N[1] + d[2] * d[2] * N[2] * N[2]
-        r2 = hrad * fudge
-        r = torch.where(r2 > 0, torch.sqrt(torch.where(r2 > 0, r2, torch.ones_like(r2))), torch.zeros_like(r2))
-        fl = prod_N * ROUND_VOLUME_CORRECTION * sinc3(math.pi * r)      # sqrt kept finite at 0 for autograd
-        return fl * fl
-    R = recip_A.to(h[0].dtype)
-    ds = [d[0] * R[0, i] + d[1] * R[1, i] + d[2] * R[2, i] for i in range(3)]    # 1/A
-    rad_star_sqr = (ds[0] * ds[0] + ds[1] * ds[1] + ds[2] * ds[2]) * (prod_N * prod_N)
-    if shape == "gauss":
-        fl = prod_N * torch.exp(-(rad_star_sqr / GAUSS_WIDTH * fudge))
-    elif shape == "tophat":
-        fl = prod_N * (rad_star_sqr * fudge < TOPHAT_RADIUS_SQR).to(h[0].dtype)
-    else:
-        raise ValueError(f"unknown crystal shape {shape!r}")
+    fl = _shape_factor(_offsets(h), N, shape, fudge, recip_A)
     return fl * fl
