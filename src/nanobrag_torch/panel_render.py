@@ -1,12 +1,15 @@
 """Multi-panel renders: every panel of a `PanelSet` rendered in the file's lab frame.
 
-Each panel is rendered exactly as nanoBragg.c renders that panel alone in the custom
-convention (`models.panels.custom_flags`): its own `DetectorConfig` (pixel counts and size,
-custom convention, sample pivot, full-panel ROI, its bad-region mask, its sensor when the
-file gives one) and its own `Detector` built from the (possibly perturbed) panel frame, with
-the crystal, sources and structure factors built once and shared.  The engines have no panel
-axis yet (they take one pixel grid per render), so this loops once per panel; see
-`reports/multipanel.md`.
+Each panel gets the configuration nanoBragg.c would use for that panel alone in the custom
+convention (`models.panels.custom_flags`: its pixel counts and size, custom convention,
+sample pivot, full-panel ROI, its bad-region mask, its sensor when the file gives one) and its
+own `Detector` built from the (possibly perturbed) panel frame; `precompute` runs per panel
+(the crystal, sources and structure factors are shared) so each panel keeps its own auto
+oversampling.  Panels that agree on everything but their placement (pixel counts, pixel size,
+oversampling, sensor) form one `RenderInputs` with ``n_panels`` rows and render in ONE engine
+call (`backends`: eager, compiled or Triton): one Python iteration per panel shape, not per
+panel.  The C's order-dependent quirks (tricubic switch-off, phi = 0 carry-over) then run over
+the panels of a group in order, as over one image.
 
 `params` may hold ``panel_offset`` [n, 3] (mm) and ``panel_rotation`` [n, 3] (deg, about x, y
 then z through each panel's centre), differentiable; the single-detector overrides
@@ -17,12 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import torch
+from torch.profiler import record_function
 
 from .config import SimulationConfig, _sanitize, _thickness
 from .errors import NanoBraggError
 from .models.panels import PanelSet, panel_detector, panel_frames
 from .params import RTD
-from .simulate import Result, render
+from .simulate import DTYPES, Result, _precompute, select_backend, to_photons
 
 PANEL_PARAMS = ("panel_offset", "panel_rotation")
 SINGLE_DETECTOR = ("distance", "close_distance", "Xbeam", "Ybeam", "detector_rotx", "detector_roty",
@@ -71,6 +75,24 @@ def _split_params(params: dict | None, n: int) -> tuple:
     return p, out[0], out[1]
 
 
+def _group_key(pre) -> tuple:
+    """What the panels of one engine call must share (everything but their placement)."""
+    i = pre.inputs
+    return (i.fpixels, i.spixels, float(i.pixel_size), i.oversample, i.thicksteps,
+            float(i.thickness), float(i.mu), i.steps)
+
+
+def _stack(pres: list):
+    """One `RenderInputs` holding the panels of `pres` (same group) as its panel rows."""
+    per_panel = ("fdet", "sdet", "odet", "pix0", "distance", "close_distance", "beam_dist")
+    inputs = [p.inputs for p in pres]
+    out = {k: torch.cat([getattr(i, k) for i in inputs]) for k in per_panel}
+    if any(i.mask is not None for i in inputs):
+        out["mask"] = torch.cat([i.mask if i.mask is not None else
+                                 torch.ones((1, i.spixels, i.fpixels), dtype=torch.bool) for i in inputs])
+    return replace(inputs[0], **out)
+
+
 def render_panels(s, cfg: SimulationConfig, params: dict | None = None, *,
                   shared: dict | None = None, progress=None) -> PanelResult:
     """Render every panel of ``cfg.panels``; `shared` as in `simulate.render` (sources and
@@ -81,24 +103,36 @@ def render_panels(s, cfg: SimulationConfig, params: dict | None = None, *,
     beam = torch.tensor(cfg.beam.beam, dtype=torch.float64)
     beam = beam / torch.linalg.norm(beam)
     common = shared if shared is not None else {}
-    total = sum(p.spixels for p in ps.panels)
-    results, done = [], 0
+    pres, groups = [], {}
     for i, panel in enumerate(ps.panels):
         pcfg = panel_config(cfg, panel)
         mine = {k: common[k] for k in ("sources", "sf") if k in common}
         mine["detector"] = panel_detector(pcfg.detector, fast[i], slow[i], origin[i], beam)
         mine["mask"] = None if panel.bad is None else torch.from_numpy(~panel.bad)
+        with record_function("nb.setup"):
+            pres.append(_precompute(pcfg, rest, mine))
+        common.update({k: mine[k] for k in ("sources", "sf") if k in mine})
+        groups.setdefault(_group_key(pres[-1]), []).append(i)
+    dtype = DTYPES[cfg.dtype]
+    images, omega, total, done = [None] * len(pres), 0.0, sum(p.spixels for p in ps.panels), 0
+    name = "torch"
+    for members in groups.values():
+        inputs = _stack([pres[i] for i in members])
+        name, accumulate = select_backend(cfg.backend, cfg.device, needs_grad=inputs.requires_grad)
 
         def step(rows, _total, base=done):
             if progress is not None:
                 progress(base + rows, total)
-        r = render(s, pcfg, rest, shared=mine, progress=step)
-        common.update({k: mine[k] for k in ("sources", "sf") if k in mine})
-        results.append(r)
-        done += panel.spixels
-    images = [r.image for r in results]
+        with record_function("nb.accumulate"):
+            I_geom, om = accumulate(inputs, pres[members[0]].flags, dtype, cfg.device, progress=step)
+        with record_function("nb.scaling"):
+            photons = to_photons(pres[members[0]], I_geom, dtype)
+        for row, i in enumerate(members):
+            images[i] = photons[row]
+        omega += om
+        done += sum(ps.panels[i].spixels for i in members)
+    results = [Result(image=im, pre=pre, settings=s, backend=name, omega_sum=0.0)
+               for im, pre in zip(images, pres)]
     same = len({tuple(im.shape) for im in images}) == 1
-    first = results[0]
-    return PanelResult(image=torch.stack(images) if same else images, pre=first.pre, settings=s,
-                       backend=first.backend, omega_sum=sum(r.omega_sum for r in results),
-                       panel_set=ps, results=results)
+    return PanelResult(image=torch.stack(images) if same else images, pre=pres[0], settings=s,
+                       backend=name, omega_sum=omega, panel_set=ps, results=results)
