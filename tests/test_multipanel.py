@@ -305,3 +305,26 @@ def test_single_panel_render_round_trips_through_its_own_geometry(tmp_path, out)
         assert float((again[0] - img).abs().max()) <= T["panel_vs_single_rel_max"] * float(img.max())
     else:                           # NXmx turns the frame (beam to +z); the crystal does not turn
         assert again.shape == (1, 24, 24)
+
+
+def test_panel_offset_and_rotation_move_the_pixels(tmp_path):
+    """A plain (no grad) offset/rotation: the render equals the render of the moved geometry."""
+    from nanobrag_torch.models.panels import Panel, PanelSet, panel_frames
+    ps = read_geom(_write(tmp_path, "t.geom", TINY_GEOM))
+    off = torch.tensor([[0.0, 0.0, 0.0], [0.3, -0.2, 0.1]], dtype=torch.float64)
+    rot = torch.tensor([[0.0, 0.0, 0.0], [1.0, -2.0, 3.0]], dtype=torch.float64)
+    f, s, o = panel_frames(ps.panels, off * 1e-3, rot * torch.pi / 180)
+    p1 = ps.panels[1]
+    c_before = np.asarray(p1.origin_m) + p1.pixel_size_m / 2 * (p1.fpixels * np.asarray(p1.fast) + p1.spixels * np.asarray(p1.slow))
+    c_after = (o[1] + p1.pixel_size_m / 2 * (p1.fpixels * f[1] + p1.spixels * s[1])).numpy()
+    assert np.allclose(c_after - c_before, [0.3e-3, -0.2e-3, 0.1e-3], atol=1e-15)
+    moved = PanelSet(panels=(ps.panels[0], Panel(name="p1", fpixels=6, spixels=5, pixel_size_m=1e-4,
+                                                 fast=tuple(f[1].tolist()), slow=tuple(s[1].tolist()),
+                                                 origin_m=tuple(o[1].tolist()))), beam=ps.beam, polar=ps.polar)
+    text = geom_text(moved, photon_energy_eV=12398.419843320026)
+    args = "-cell 30 30 30 90 90 90 -default_F 100 -N 3 -dtype float64 -misset 10 20 30".split()
+    a = simulate(["-detector", _write(tmp_path, "t.geom", TINY_GEOM)] + args,
+                 params={"panel_offset": off, "panel_rotation": rot})
+    b = simulate(["-detector", _write(tmp_path, "m.geom", text)] + args)
+    assert float((a - b).abs().max()) <= 1e-9 * float(b.max()) and not torch.equal(a[1], simulate(
+        ["-detector", str(tmp_path / "t.geom")] + args)[1])

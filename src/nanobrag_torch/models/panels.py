@@ -157,8 +157,8 @@ def panel_frames(panels, offset: torch.Tensor | None = None, rotation: torch.Ten
         half = torch.tensor([[p.fpixels * p.pixel_size_m / 2, p.spixels * p.pixel_size_m / 2]
                              for p in panels], dtype=torch.float64)
         centre = origin + half[:, :1] * fast + half[:, 1:] * slow
-        rx, ry, rz = rotation.unbind(-1)
-        turn = [rotate_xyz(v, rx, ry, rz) for v in (fast, slow, origin - centre)]
+        turn = [torch.stack([rotate_xyz(v[i], *rotation[i].unbind()) for i in range(len(panels))])
+                for v in (fast, slow, origin - centre)]
         fast, slow, origin = turn[0], turn[1], centre + turn[2]
     if offset is not None:
         origin = origin + offset
