@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from detector_util import TINY_GEOM
 from golden_util import ROOT, TOL
 from nanobrag_torch.errors import NanoBraggError
 from nanobrag_torch.io.atomic import OutputBatch
@@ -221,26 +222,6 @@ def test_conflicting_flags_refused():
         simulate(["-detector", str(EX / "two_by_two.expt"), "-distance", "100"] + BASE)
 
 
-TINY_GEOM = """res = 10000
-clen = 0.05
-photon_energy = 12398.419843320026
-p0/min_fs = 0
-p0/max_fs = 5
-p0/min_ss = 0
-p0/max_ss = 4
-p0/corner_x = 60
-p0/corner_y = 40
-p0/fs = +0.99x +0.141067359796659z
-p0/ss = +1y
-p1/min_fs = 0
-p1/max_fs = 5
-p1/min_ss = 5
-p1/max_ss = 9
-p1/corner_x = -70
-p1/corner_y = 55
-p1/fs = +1x
-p1/ss = +0.98y -0.198997487421324z
-"""
 
 
 def test_panel_gradients_gradcheck(tmp_path):
@@ -328,3 +309,16 @@ def test_panel_offset_and_rotation_move_the_pixels(tmp_path):
     b = simulate(["-detector", _write(tmp_path, "m.geom", text)] + args)
     assert float((a - b).abs().max()) <= 1e-9 * float(b.max()) and not torch.equal(a[1], simulate(
         ["-detector", str(tmp_path / "t.geom")] + args)[1])
+
+
+def test_geom_panels_in_separate_data_blocks_do_not_overlap(tmp_path):
+    """EuXFEL-style files place modules by a fixed index of a 3-d array (dim1 = k)."""
+    text = GOOD_GEOM.replace("p0/min_fs", "p0/dim1 = 0\np0/min_fs") + "\n".join(
+        ["p1/dim1 = 1", "p1/min_fs = 0", "p1/max_fs = 9", "p1/min_ss = 0", "p1/max_ss = 9",
+         "p1/corner_x = 10", "p1/corner_y = 0", "p1/fs = +1x", "p1/ss = +1y", "dim0 = %", "dim2 = ss", "dim3 = fs"]) + "\n"
+    ps = read_geom(_write(tmp_path, "blocks.geom", text))
+    assert [p.data_origin for p in ps.panels] == [(0, 0), (0, 0)]
+    again = read_geom(_write(tmp_path, "out.geom", geom_text(ps)))     # written as one 2-d slab
+    assert [p.data_origin for p in again.panels] == [(0, 0), (10, 0)]
+    for p, q in zip(ps.panels, again.panels):
+        assert np.abs(p.centres() - q.centres()).max() * 1e3 <= T["round_trip_mm"]

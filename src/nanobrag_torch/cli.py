@@ -100,7 +100,7 @@ def _render(argv: list) -> None:
     if getattr(r, "panel_set", None) is not None:       # -detector FILE: panel_outputs.py
         print(f"{len(r.panel_set)} panels from {settings.detector_file}")
         with OutputBatch() as batch:
-            write_panel_images(r, batch)
+            write_panel_images(r, batch, _smv_fields)
             write_geometry_outputs(r, batch)
         return
     for line in header_lines(r):

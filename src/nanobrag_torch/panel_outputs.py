@@ -24,7 +24,7 @@ from .io.pgm import write_pgm
 from .io.png import write_png
 from .io.raw import write_floatfile, write_npy
 from .io.smv import write_smv
-from .models.panels import PanelSet, rotated, single_panel, slab_layout
+from .models.panels import PanelSet, fill_slab, rotated, single_panel
 from .noise import CRandom, auto_int_scale, auto_pgm_scale, image_stats, int_image, noise_image, pgm_image
 
 HC_EV_M = 12398.419843320026e-10
@@ -58,14 +58,6 @@ def panels_and_images(r) -> tuple:
     return ps, [r.image.detach().cpu().to(torch.float32).numpy()]
 
 
-def slab(ps: PanelSet, images: list) -> np.ndarray:
-    panels, shape = slab_layout(ps)
-    out = np.zeros(shape, dtype=np.float32)
-    for p, im in zip(panels, images):
-        out[p.data_origin[0]:p.data_origin[0] + p.spixels, p.data_origin[1]:p.data_origin[1] + p.fpixels] = im
-    return out
-
-
 def write_geometry_outputs(r, batch, out=print) -> None:
     """-nxmxfile, -cxifile, -geomfile, -exptfile of any render."""
     s = r.settings
@@ -88,9 +80,9 @@ def write_geometry_outputs(r, batch, out=print) -> None:
         write_expt(s.exptfile, ps, lam, A, batch)
 
 
-def write_panel_images(r, batch, out=print) -> None:
-    """The per-panel float/SMV files and the slab previews of a multi-panel render."""
-    from .cli import _smv_fields
+def write_panel_images(r, batch, smv_fields, out=print) -> None:
+    """The per-panel float/SMV files and the slab previews of a multi-panel render;
+    `smv_fields(result, noise)` gives a panel's SMV header (the CLI's)."""
     s = r.settings
     ps, images = panels_and_images(r)
     stats = [image_stats(im) for im in images]
@@ -102,23 +94,23 @@ def write_panel_images(r, batch, out=print) -> None:
             write_floatfile(panel_path(s.floatfile, p.name), im, batch)
         out(f"writing {panel_path(s.floatfile, '<panel>')} for {len(ps)} panels")
     if s.npyfile:
-        write_npy(s.npyfile, np.stack(images) if not isinstance(r.image, list) else slab(ps, images), batch)
+        write_npy(s.npyfile, np.stack(images) if not isinstance(r.image, list) else fill_slab(ps, images)[1], batch)
     if s.pngfile:
-        write_png(s.pngfile, slab(ps, images), batch)
+        write_png(s.pngfile, fill_slab(ps, images)[1], batch)
     scale = s.intfile_scale if s.intfile_scale > 0 else auto_int_scale(max_I)
     out(f"intfile_scale = {scale:g}")
     if s.intfile:
         for p, im, res in zip(ps.panels, images, r.results):
-            write_smv(panel_path(s.intfile, p.name), int_image(im, scale, s.adc_offset), _smv_fields(res, False), batch)
+            write_smv(panel_path(s.intfile, p.name), int_image(im, scale, s.adc_offset), smv_fields(res, False), batch)
     if s.write_pgm and s.pgmfile:
-        whole = slab(ps, images)
+        whole = fill_slab(ps, images)[1]
         pgm_scale = s.pgm_scale if s.pgm_scale > 0 else auto_pgm_scale(image_stats(whole)[4], scale)
         write_pgm(s.pgmfile, pgm_image(whole, pgm_scale), pgm_scale, batch)
     if s.calculate_noise and s.noisefile:
         seed = s.seed if s.seed is not None else time_seed()
         out(f"  noise seed: {-seed} (reproduce with -seed {-seed})")
         for p, noisy, res in zip(ps.panels, panel_noise(images, seed, s.adc_offset), r.results):
-            write_smv(panel_path(s.noisefile, p.name), noisy, _smv_fields(res, True), batch)
+            write_smv(panel_path(s.noisefile, p.name), noisy, smv_fields(res, True), batch)
 
 
 def panel_noise(images: list, seed: int, adc: float) -> list:

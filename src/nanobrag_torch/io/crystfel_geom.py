@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import NanoBraggError
-from ..models.panels import Panel, PanelSet, slab_layout, unit_vector, validate
+from ..models.panels import Panel, PanelSet, fill_slab, slab_layout, unit_vector, validate
 from .atomic import read_input
 
 HC_EV_M = 12398.419843320026e-10     # h c in eV m
@@ -115,9 +115,10 @@ def _panel(path: str, name: str, d: dict) -> Panel:
     if hi[0] < lo[0] or hi[1] < lo[1] or min(lo) < 0:
         raise NanoBraggError(f"{where}: max_fs/max_ss below min_fs/min_ss")
     origin = (num("corner_x") / res, num("corner_y") / res, clen + off)
+    fixed = tuple((k, d[k]) for k in sorted(d) if k.startswith("dim") and d[k] not in ("%", "ss", "fs"))
     return Panel(name=name, fpixels=hi[0] - lo[0] + 1, spixels=hi[1] - lo[1] + 1,
                  pixel_size_m=1.0 / res, fast=fs, slow=ss, origin_m=origin,
-                 data_origin=(lo[1], lo[0]))
+                 data_origin=(lo[1], lo[0]), data_block=(d.get("data", ""),) + fixed)
 
 
 def _apply_bad(path: str, panels: list, bad: dict) -> list:
@@ -197,10 +198,7 @@ def slab_h5_bytes(ps: PanelSet, images: list, data_path: str = "/data/data") -> 
     import io
 
     import h5py
-    panels, shape = slab_layout(ps)
-    slab = np.zeros(shape, dtype=np.float32)
-    for p, img in zip(panels, images):
-        slab[p.data_origin[0]:p.data_origin[0] + p.spixels, p.data_origin[1]:p.data_origin[1] + p.fpixels] = img
+    _, slab = fill_slab(ps, images)
     buf = io.BytesIO()
     with h5py.File(buf, "w", libver="v110") as f:
         f.create_dataset(data_path, data=slab, compression="gzip", track_times=False)

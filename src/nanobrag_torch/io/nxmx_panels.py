@@ -4,8 +4,9 @@
 Frame: NeXus's McStas frame (beam along +z unless ``NXbeam/incident_beam_direction`` says
 otherwise) is used as is when reading.  A module's pixel (i_slow, j_fast) corner is
 ``O + j p_f f + i p_s s``: ``O`` the chain ``fast_pixel_direction`` depends on (usually
-``module_offset`` and what that depends on) applied to the point 0, ``f`` and ``p_f`` the ``fast_pixel_direction`` vector (turned by the rotations of the chain it depends
-on) and value, the same for slow.  Chains are followed through ``depends_on`` (absolute or
+``module_offset`` and what that depends on) applied to the point 0, ``f`` and ``p_f`` the
+``fast_pixel_direction`` vector (turned by the rotations of the chain it depends on) and
+value, the same for slow.  Chains are followed through ``depends_on`` (absolute or
 relative paths) with NeXus's rule ``x -> R x + t + offset``; lengths in m, mm, um, nm or cm and
 angles in deg or rad (anything else: an error).  The writer turns the render's lab frame by the
 smallest rotation taking the beam to +z (none when it already is) and writes every module as
@@ -18,7 +19,7 @@ import io
 import numpy as np
 
 from ..errors import NanoBraggError
-from ..models.panels import Panel, PanelSet, slab_layout, unit_vector, validate
+from ..models.panels import Panel, PanelSet, fill_slab, unit_vector, validate
 from .atomic import read_input
 
 LENGTH_M = {"m": 1.0, "metre": 1.0, "meter": 1.0, "mm": 1e-3, "millimetre": 1e-3, "millimeter": 1e-3,
@@ -164,10 +165,8 @@ def nxmx_bytes(ps: PanelSet, images: list, wavelength_m: float) -> bytes:
     order, one NXdetector_module per panel with its place in the slab and its geometry."""
     from ..dataset.nexus import _ds, _group, _h5_bytes, _translation
     R = to_mcstas(ps.beam)
-    panels, shape = slab_layout(ps)
-    slab = np.zeros((1,) + shape, dtype=np.float32)
-    for p, img in zip(panels, images):
-        slab[0, p.data_origin[0]:p.data_origin[0] + p.spixels, p.data_origin[1]:p.data_origin[1] + p.fpixels] = img
+    panels, slab = fill_slab(ps, images)
+    slab = slab[None]
 
     def fill(f):
         _group(f, "entry", "NXentry")

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from ..errors import NanoBraggError
-from ..physics.vectors import rotate_xyz
+from ..physics.vectors import cross, dot, rotate_xyz, unitize
+from .detector import Detector
 
 UNIT_TOL = 1e-4       # |1 - |v|| above this is not rounding of a unit vector: an error
 ORTHO_TOL = 1e-6      # |fast . slow| above this: not a rectangular pixel grid
@@ -39,6 +40,7 @@ class Panel:
     thickness_m: float | None = None     # sensor thickness (None: the command line's)
     mu_per_m: float | None = None        # sensor attenuation coefficient
     data_origin: tuple | None = None     # (slow, fast) of pixel (0, 0) in the data slab
+    data_block: tuple = ()               # which 2-d slab: e.g. (data path, fixed indices) of .geom
     bad: np.ndarray | None = field(default=None, compare=False)   # [spixels, fpixels] True = bad
 
     def __post_init__(self):
@@ -116,6 +118,8 @@ def _check_slab(ps: PanelSet) -> None:
     placed = [p for p in ps.panels if p.data_origin is not None]
     for i, a in enumerate(placed):
         for b in placed[i + 1:]:
+            if a.data_block != b.data_block:
+                continue
             (sa, fa), (sb, fb) = a.data_origin, b.data_origin
             if sa < sb + b.spixels and sb < sa + a.spixels and fa < fb + b.fpixels and fb < fa + a.fpixels:
                 raise NanoBraggError(f"{ps.source}: panel {b.name} overlaps panel {a.name} in the data slab")
@@ -123,17 +127,28 @@ def _check_slab(ps: PanelSet) -> None:
 
 def slab_layout(ps: PanelSet) -> tuple:
     """(panels with a data_origin each, slab shape (slow, fast)): the file's places when every
-    panel has one, else panels stacked along slow in order."""
+    panel has one in one 2-d block, else panels stacked along slow in order."""
     panels = list(ps.panels)
-    if any(p.data_origin is None for p in panels):
+    if any(p.data_origin is None for p in panels) or len({p.data_block for p in panels}) > 1:
         row, out = 0, []
         for p in panels:
-            out.append(replace(p, data_origin=(row, 0)))
+            out.append(replace(p, data_origin=(row, 0), data_block=()))
             row += p.spixels
         panels = out
     shape = (max(p.data_origin[0] + p.spixels for p in panels),
              max(p.data_origin[1] + p.fpixels for p in panels))
     return panels, shape
+
+
+def fill_slab(ps: PanelSet, images: list) -> tuple:
+    """(panels placed by `slab_layout`, float32 slab [slow, fast]) with each panel's image
+    [spixels, fpixels] at its place (0 between panels)."""
+    panels, shape = slab_layout(ps)
+    slab = np.zeros(shape, dtype=np.float32)
+    for p, img in zip(panels, images):
+        so, fo = p.data_origin
+        slab[so:so + p.spixels, fo:fo + p.fpixels] = img
+    return panels, slab
 
 
 def single_panel(detector, name: str = "panel0") -> Panel:
@@ -186,8 +201,6 @@ def panel_detector(dcfg, fast: torch.Tensor, slow: torch.Tensor, origin: torch.T
                    beam: torch.Tensor):
     """A `models.detector.Detector` for one panel (fast, slow, origin (3,) float64, m; beam the
     unit direction of travel): the derived quantities nanoBragg.c computes after its pivot."""
-    from .detector import Detector
-    from ..physics.vectors import cross, dot, unitize
     odet, _ = unitize(cross(fast, slow))
     ratio = dot(beam, odet)
     close = dot(origin, odet)
