@@ -21,7 +21,8 @@ from nanobrag_torch import simulate
 GEOM = Path(__file__).resolve().parent / "detectors" / "tilted8.geom"
 ARGS = ["-detector", str(GEOM), *"-cell 50 60 70 90 90 90 -default_F 100 -N 4 -misset 10 20 30".split()]
 MODULE = 3
-START = {"offset": torch.tensor([0.2, 0.0, 0.0]), "rotation": torch.tensor([0.0, 0.0, 0.1])}
+START = {"offset": torch.tensor([0.2, 0.0, 0.0], dtype=torch.float64),
+         "rotation": torch.tensor([0.0, 0.0, 0.1], dtype=torch.float64)}
 
 
 def render(offset: torch.Tensor, rotation: torch.Tensor) -> torch.Tensor:
@@ -37,19 +38,22 @@ def main() -> int:
     observed = render(zero, zero).detach()
     scale = {"offset": 0.2, "rotation": 0.1}        # optimise in units of the perturbation size
     z = {k: (v.double() / scale[k]).clone().requires_grad_(True) for k, v in START.items()}
-    opt = torch.optim.LBFGS(list(z.values()), lr=1.0, max_iter=100, tolerance_grad=1e-12,
+    opt = torch.optim.LBFGS(list(z.values()), lr=1.0, max_iter=40, tolerance_grad=1e-12,
                             tolerance_change=1e-14, history_size=20, line_search_fn="strong_wolfe")
+
+    calls = []
 
     def closure():
         opt.zero_grad()
         model = render(z["offset"] * scale["offset"], z["rotation"] * scale["rotation"])
         loss = ((model.clamp_min(0).sqrt() - observed.sqrt()) ** 2).sum()
         loss.backward()
+        calls.append(float(loss.detach()))
+        print(f"  evaluation {len(calls):3d}: loss {calls[-1]:.6g} ({time.time() - t0:.0f} s)", flush=True)
         return loss
 
     loss0 = float(closure().detach())
-    for _ in range(2):
-        opt.step(closure)
+    opt.step(closure)
     off = (z["offset"] * scale["offset"]).detach()
     rot = (z["rotation"] * scale["rotation"]).detach()
     print(f"loss {loss0:.4g} -> {float(closure().detach()):.4g} in {time.time() - t0:.1f} s")

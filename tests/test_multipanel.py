@@ -322,3 +322,11 @@ def test_geom_panels_in_separate_data_blocks_do_not_overlap(tmp_path):
     assert [p.data_origin for p in again.panels] == [(0, 0), (10, 0)]
     for p, q in zip(ps.panels, again.panels):
         assert np.abs(p.centres() - q.centres()).max() * 1e3 <= T["round_trip_mm"]
+
+
+def test_examples_read():
+    sizes = {name: read_detector(str(EX / name)) for name in ("two_by_two.expt", "tilted8.geom", "layout32_4k.expt")}
+    assert [len(ps) for ps in sizes.values()] == [4, 8, 32]
+    big = sizes["layout32_4k.expt"]
+    assert sum(p.fpixels * p.spixels for p in big.panels) == 4096 * 4096
+    assert all(p.name.startswith("ILLUSTRATIVE") for p in big.panels)

@@ -22,7 +22,7 @@ CONFLICTS = ("-distance", "-close_distance", "-Xbeam", "-Ybeam", "-Xclose", "-Yc
              "-detsize", "-detsize_f", "-detsize_s", "-detpixels", "-detpixels_f", "-detpixels_s",
              "-detpixels_x", "-detpixels_y", "-pixel", "-twotheta", "-detector_rotx",
              "-detector_roty", "-detector_rotz", "-mosflm", "-xds", "-adxv", "-denzo", "-dials",
-             "-roi", "-mask", "-img", "-curved_det", "-curved_detector")
+             "-roi", "-mask", "-img", "-curved_det", "-curved_detector", "-printout", "-printout_pixel")
 
 FLAGS = [
     Flag(("-detector",), 1, _path("detector_file"),
