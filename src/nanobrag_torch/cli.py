@@ -27,7 +27,8 @@ from .panel_outputs import output_paths as panel_output_paths
 from .panel_outputs import write_geometry_outputs, write_panel_images
 from .noise import auto_int_scale, auto_pgm_scale, int_image, noise_image, pgm_image
 from .progress import progress_bar
-from .simulate import RTD, parse, run
+from .constants import RTD
+from .simulate import parse, run
 from .summary import header_lines, result_lines
 from .trace import trace_lines
 

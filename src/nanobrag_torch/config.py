@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 from . import conventions
+from .constants import RTD
 from .errors import NanoBraggError
 from .io.hkl import FdumpFile
 from .settings import Settings
@@ -115,19 +116,21 @@ class SimulationConfig:
     panels: object = None               # models.panels.PanelSet of -detector FILE, or None
 
 
-def _auto_range_steps(rng, step, steps):
-    """The C's rule for divergence and dispersion (range, step, count); -1 means unset."""
+def _auto_range_steps(rng, step, steps, unset=1.0, one_step=1.0):
+    """The C's rule for divergence, dispersion and detector layers: (range, step, count)
+    from the values given (-1: unset).  `unset`: the range when only a count is given;
+    `one_step`: the step as a fraction of a range given alone (1; layers 1/2)."""
     if steps <= 0:
         if rng < 0.0:
             if step <= 0.0:
                 return 0.0, 0.0, 1
             return step, step, 2
         if step <= 0.0:
-            return rng, rng, 2
+            return rng, rng * one_step, 2
         return rng, step, math.ceil(rng / step)
     if rng < 0.0:
         if step <= 0.0:
-            return 1.0, 1.0 / steps, steps
+            return unset, unset / steps, steps
         return step, step, 2
     if step <= 0.0:
         steps = max(steps, 2)
@@ -154,32 +157,12 @@ def _phi_steps(osc, step, steps):
     steps = max(steps, 1)
     if osc < 0.0:
         if step <= 0.0:
-            osc = 1.0 / conventions.RTD
+            osc = 1.0 / RTD
             return osc, osc / steps, steps
         return step, step, 2
     if step < 0.0:
         return osc, osc / steps, steps
     return osc, step, steps
-
-
-def _thickness(thick, step, steps):
-    """The C's detector-layer rule: returns (thick, thickstep, thicksteps)."""
-    if steps <= 0:
-        if thick < 0.0:
-            if step <= 0.0:
-                return 0.0, 0.0, 1
-            return step, step, 2
-        if step <= 0.0:
-            return thick, thick / 2, 2
-        return thick, step, math.ceil(thick / step)
-    if thick < 0.0:
-        if step <= 0.0:
-            return 0.5e-6, 0.5e-6 / steps, steps
-        return step, step, 2
-    if step <= 0.0:
-        steps = max(steps, 2)
-        return thick, thick / (steps - 1), steps
-    return thick, step, steps
 
 
 def _mosaic(spread, domains):
@@ -240,7 +223,8 @@ def resolve(s: Settings) -> SimulationConfig:
     hdiv = _sanitize(*_auto_range_steps(s.hdivrange_rad, s.hdivstep_rad, s.hdivsteps))
     vdiv = _sanitize(*_auto_range_steps(s.vdivrange_rad, s.vdivstep_rad, s.vdivsteps))
     disp = _sanitize(*_auto_range_steps(s.dispersion_frac, s.dispstep_frac, s.dispsteps))
-    thick = _sanitize(*_thickness(s.detector_thick_m, s.detector_thickstep_m, s.detector_thicksteps))
+    thick = _sanitize(*_auto_range_steps(s.detector_thick_m, s.detector_thickstep_m, s.detector_thicksteps,
+                                         unset=0.5e-6, one_step=0.5))
     mu = s.detector_mu_per_m
     if thick[0] > 0.0 and mu < 0.0:
         mu = 1.0 / thick[0]

@@ -16,7 +16,10 @@ import torch
 from .config import SimulationConfig
 from .constants import AVOGADRO, R_E_SQR, WATER_F, WATER_MW
 from .contract import CrystalShape, FactorMode, Interpolation, RenderFlags, RenderInputs, WaterMode
+from .io.hkl import read_structure_factors
+from .io.matrix import read_mat
 from .io.smv import read_smv
+from .io.sources import read_sources
 from .models.beam import Sources, build_sources
 from .models.crystal import Crystal, build_crystal, orientations
 from .models.detector import Detector, build_detector
@@ -64,9 +67,10 @@ SHAREABLE = {
     "detector": (frozenset({"distance", "close_distance", "Xbeam", "Ybeam", "detector_rotx",
                             "detector_roty", "detector_rotz", "twotheta"}),
                  lambda cfg, p: build_detector(cfg.detector, cfg.beam.beam, p)),
-    "sources": (frozenset({"lambda"}), lambda cfg, p: build_sources(cfg.beam, cfg.quirks, p)),
-    "sf": (frozenset({"F", "default_F"}),
-           lambda cfg, p: build_structure_factors(cfg.crystal.hklfile, cfg.crystal.default_F, p)),
+    "sources": (frozenset({"lambda"}), lambda cfg, p: build_sources(
+        cfg.beam, cfg.quirks, p, read_sources(cfg.beam.sourcefile) if cfg.beam.sourcefile else None)),
+    "sf": (frozenset({"F", "default_F"}), lambda cfg, p: build_structure_factors(
+        read_structure_factors(cfg.crystal.hklfile, cfg.crystal.default_F), cfg.crystal.default_F, p)),
     "mask": (frozenset(), lambda cfg, p: _mask(cfg)),
 }
 
@@ -92,7 +96,8 @@ def precompute(cfg: SimulationConfig, params: dict | None = None,
     rng = CRandom(0)
     detector = _piece("detector", cfg, p, shared)
     sources = _piece("sources", cfg, p, shared)
-    crystal = build_crystal(cfg.crystal, cfg.beam.lambda0_m, quirks, rng, p)
+    mat = read_mat(cfg.crystal.matfile) if cfg.crystal.matfile is not None else None
+    crystal = build_crystal(cfg.crystal, cfg.beam.lambda0_m, quirks, rng, p, mat)
     orient = orientations(crystal, quirks, rng, p)
     sf = _piece("sf", cfg, p, shared)
 

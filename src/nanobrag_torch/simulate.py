@@ -16,6 +16,7 @@ from . import flags as flagmod
 from . import flags_detector
 from .backends import select_backend
 from .config import SimulationConfig, resolve
+from .constants import RTD
 from .errors import NanoBraggError
 from .io.smv import read_smv
 from .memory import check_fits
@@ -24,7 +25,6 @@ from .precompute import Precomputed, precompute
 from .scaling import to_photons
 from .settings import Settings
 
-RTD = 180.0 * (1.0 / math.pi)
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 

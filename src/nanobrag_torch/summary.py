@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import math
 
+from .constants import RTD
 from .io.hkl import FdumpFile
 from .noise import image_stats
 
-RTD = 180.0 * (1.0 / math.pi)
 
 
 def _g(x) -> str:
@@ -51,7 +51,7 @@ def header_lines(r) -> list:
                    "than the reciprocal pixel size)")
     n_src = pre.sources.count
     shape = {"round": "ellipsoidal", "square": "parallelpiped", "gauss": "gaussian",
-             "tophat": "tophat-spot"}[cfg.crystal.shape]
+             "tophat": "tophat-spot"}.get(cfg.crystal.shape, cfg.crystal.shape)
     N = [float(x) for x in cr.N]
     polar = ("  polarization effect disabled" if b.nopolar
              else "  Kahn polarization factor: %f" % b.polarization_kahn)

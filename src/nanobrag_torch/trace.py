@@ -130,7 +130,7 @@ def trace_pixels(inputs: RenderInputs, flags: RenderFlags, pixels: list, from_st
     inp = replace(inputs.to(torch.float64, "cpu"), source_weight=torch.ones_like(inputs.lambda_m))
     cflags = c_loop_flags(flags)
     k = tk.kernel_inputs(inp, cflags, 0)
-    state = te._State(cflags)
+    state = te.State(cflags)
     state.first_visit = cflags.first_visit and from_start
     block = max(1, TRACE_STEPS // inp.steps_per_pixel)
     out = []

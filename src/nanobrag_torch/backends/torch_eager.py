@@ -28,7 +28,7 @@ CHUNK_STEPS = 1 << 21      # steps per chunk (bounds memory: ~100 B per step on 
 MAX_CHUNK_PIXELS = 1 << 22
 
 
-class _State:
+class State:
     """Order-dependent state carried from chunk to chunk (single-threaded C semantics)."""
 
     def __init__(self, flags: RenderFlags):
@@ -40,7 +40,7 @@ class _State:
         return self.interpolate or self.first_visit or self.running
 
 
-def _F_general(k: tk.KernelInputs, flags: RenderFlags, state: _State, h, valid):
+def _F_general(k: tk.KernelInputs, flags: RenderFlags, state: State, h, valid):
     """|F| per step [P, T, S, NS, M]: tricubic where the C would interpolate."""
     F_near = nearest_F(k.sf, h)
     if not state.interpolate:
@@ -78,7 +78,7 @@ class Steps:
     first_at: tuple | None     # (pixel, layer, sub_s, sub_f, source) of the C's first sweep (A_first)
 
 
-def general_steps(flags: RenderFlags, k: tk.KernelInputs, A_first, state: _State, si, fi) -> Steps:
+def general_steps(flags: RenderFlags, k: tk.KernelInputs, A_first, state: State, si, fi) -> Steps:
     """Every step of pixels (si, fi) kept, with the C's order-dependent rules (`state`)."""
     pos = tk.pixel_positions(si, fi, k)
     R, d, omega, capture = tk.geometry_at(pos, k)                       # [P, T, os, os]
@@ -109,7 +109,7 @@ def running_I(s: Steps, flags: RenderFlags, k: tk.KernelInputs) -> torch.Tensor:
     return _running_sum(s.I_step, s.valid, run_capture, s.polar, s.omega, flags.oversample_factors, k.I_bg)
 
 
-def _general_chunk(flags: RenderFlags, k: tk.KernelInputs, A_first, state: _State, si, fi):
+def _general_chunk(flags: RenderFlags, k: tk.KernelInputs, A_first, state: State, si, fi):
     """Every step kept: (I_geom [P], omega_sum [P]) with the C's order-dependent rules."""
     s = general_steps(flags, k, A_first, state, si, fi)
     if not state.running:
@@ -170,7 +170,7 @@ def accumulate(inputs: RenderInputs, flags: RenderFlags, dtype: torch.dtype,
     x0, x1 = max(xmin, 0), min(xmax, F_ - 1) + 1
     y0, y1 = max(ymin, 0), min(ymax, S_ - 1) + 1
     panels = [tk.kernel_inputs(inp, flags, p) for p in range(n_panels)]
-    state = _State(flags)
+    state = State(flags)
     grad = torch.is_grad_enabled() and inputs.requires_grad
     fused, compiled = (tk.fused_chunk, False) if grad else fused_for(inp, flags, panels[0])
     if grad:

@@ -18,7 +18,7 @@ import torch
 
 from ..contract import FactorMode, RenderFlags, RenderInputs, WaterMode
 from ..physics.lattice import f_latt_sqr
-from ..physics.polarization import polarization_factor
+from ..physics.polarization import polarization
 from ..physics.structure_factors import SFTable, nearest_F
 from ..physics.vectors import rotate_axis
 
@@ -144,7 +144,7 @@ def source_terms(d, k: KernelInputs):
     if k.nopolar:
         polar = torch.ones_like(keep)
     else:
-        polar = polarization_factor(k.kahn, tuple(inc), tuple(x[..., None] for x in d), k.polar_axis)
+        polar = polarization(k.kahn, tuple(inc), tuple(x[..., None] for x in d), k.polar_axis)
     return scat, keep, polar
 
 

@@ -5,19 +5,20 @@
 ``r_e^2 fluence / steps``; zero outside the ROI and mask; float64 whatever the working
 dtype, as the kernel sums in float64) and the C's ``omega_sum``.
 
-The C's order-dependent behaviour becomes host decisions between launches of the same
-kernel body, so it is exact and deterministic whatever order the GPU runs programs in:
-
 Panels are launched one after the other (the kernel reads panel p's geometry from its
-own parameter table), so image order runs panel by panel.
+own parameter table), so image order runs panel by panel.  The C's order-dependent
+behaviour becomes host decisions between launches of the same kernel body, so it is exact
+and deterministic whatever order the GPU runs programs in:
 
-1. phi = 0 carry-over (``flags.first_visit``, ``inputs.A_first``): only the first (pixel, layer, sub-pixel, source)
-   not skipped by ``-dmin``, in image loop order, sweeps with ``A_first``.  Without
-   ``-dmin`` that is the first rendered pixel's first source; with it a ``MODE_FREE``
-   pass gives every pixel's first unskipped index and the host takes the first pixel.
-2. global interpolation switch-off (`Interpolation.TRICUBIC_SWITCH_OFF`): a ``MODE_PROBE`` pass gives every
-   pixel's first step whose stencil leaves the table; the image-order first one is the
-   switch: earlier steps interpolate, that one and all later ones use the nearest F.
+1. phi = 0 carry-over (``flags.first_visit``, ``inputs.A_first``): only the first (pixel,
+   layer, sub-pixel, source) not skipped by ``-dmin``, in image loop order, sweeps with
+   ``A_first``.  Without ``-dmin`` that is the first rendered pixel's first source; with
+   it a ``MODE_FREE`` pass gives every pixel's first unskipped index and the host takes the
+   first pixel.
+2. global interpolation switch-off (`Interpolation.TRICUBIC_SWITCH_OFF`): a ``MODE_PROBE``
+   pass gives every pixel's first step whose stencil leaves the table; the image-order
+   first one is the switch: earlier steps interpolate, that one and all later ones use the
+   nearest F.
 3. the render pass, chunked over pixels (``progress`` is called after each chunk).
 
 This module is the only one importing `nanobrag_kernels` (and so Triton).
@@ -32,12 +33,11 @@ from nanobrag_kernels import accumulate as K
 
 from ..contract import CrystalShape, FactorMode, Interpolation, RenderFlags, RenderInputs, WaterMode
 from ..errors import NanoBraggError
-from ..physics.vectors import cross, dot
+from ..physics.polarization import polarization_frame
 
 INTERPRETER_BLOCK = 16384     # the interpreter pays per op, not per lane: few big programs
 CHUNK_PIXELS = 1 << 20        # pixels per render launch (progress granularity)
-SHAPES = {CrystalShape.SQUARE: K.SQUARE.value, CrystalShape.ROUND: K.ROUND.value,
-          CrystalShape.GAUSS: K.GAUSS.value, CrystalShape.TOPHAT: K.TOPHAT.value}
+SHAPES = {CrystalShape(name): i for i, name in enumerate(K.SHAPE_NAMES)}     # -> the SHAPE flag
 MODE_FREE, MODE_PROBE, MODE_RENDER = K.MODE_FREE.value, K.MODE_PROBE.value, K.MODE_RENDER.value
 C_FIRST, C_RUNNING, FIXED, NONE = K.C_FIRST.value, K.C_RUNNING.value, K.FIXED.value, K.NONE.value
 
@@ -65,16 +65,10 @@ def _pixels(inp: RenderInputs, p: int) -> torch.Tensor:
     return idx[keep].to(torch.int32)
 
 
-def _unit(x: torch.Tensor) -> torch.Tensor:
-    mag = torch.sqrt(dot(x, x))
-    return x / torch.where(mag == 0, torch.ones_like(mag), mag)[..., None]
-
-
 def _source_table(inp: RenderInputs) -> torch.Tensor:
     """[NS, SOURCE_STRIDE] float64: incident, lambda (m), B_in, E_in, weight factor."""
     incident = inp.incident
-    B_in = _unit(cross(inp.polar_axis.expand_as(incident), incident))
-    E_in = _unit(cross(incident, B_in))
+    B_in, E_in = (torch.stack(v, -1) for v in polarization_frame(inp.polar_axis, incident))
     rows = [K.pack(K.SOURCE_COLUMNS, {"incident": incident[i], "lambda": inp.lambda_m[i],
                                       "B_in": B_in[i], "E_in": E_in[i],
                                       "weight": inp.source_weight[i]})
