@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -68,7 +67,7 @@ def _bench_geoms(tmp: str) -> tuple:
 
     from nanobrag_torch.io.crystfel_geom import geom_text
     from nanobrag_torch.physics.vectors import rotate_xyz
-    from nanobrag_torch.models.panels import Panel, PanelSet
+    from nanobrag_torch.io.panel_set import Panel, PanelSet
     F, S, p = 512, 256, 1e-4
     panels = []
     for k in range(8):
@@ -119,7 +118,7 @@ def memory() -> float:
             "img = simulate(sys.argv[1:]); print(tuple(img.shape), img.dtype); "
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
     from nanobrag_torch.io.dxtbx_expt import expt_document
-    from nanobrag_torch.models.panels import Panel, PanelSet
+    from nanobrag_torch.io.panel_set import Panel, PanelSet
     import json
     n, p = 1024, 0.075e-3
     panels = tuple(Panel(name=f"m{k}", fpixels=n, spixels=n, pixel_size_m=p, fast=(1.0, 0.0, 0.0),

@@ -1,7 +1,6 @@
 """Multi-panel detectors (issue 14): geometry files in and out, panel renders, errors, gradients."""
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 
@@ -13,7 +12,6 @@ import torch
 from detector_util import TINY_GEOM
 from golden_util import ROOT, TOL
 from nanobrag_torch.errors import NanoBraggError
-from nanobrag_torch.io.atomic import OutputBatch
 from nanobrag_torch.io.crystfel_geom import geom_text, read_geom
 from nanobrag_torch.io.detector_file import read_detector
 from nanobrag_torch.io.dxtbx_expt import expt_document, read_expt
@@ -290,7 +288,8 @@ def test_single_panel_render_round_trips_through_its_own_geometry(tmp_path, out)
 
 def test_panel_offset_and_rotation_move_the_pixels(tmp_path):
     """A plain (no grad) offset/rotation: the render equals the render of the moved geometry."""
-    from nanobrag_torch.models.panels import Panel, PanelSet, panel_frames
+    from nanobrag_torch.io.panel_set import Panel, PanelSet
+    from nanobrag_torch.models.panels import panel_frames
     ps = read_geom(_write(tmp_path, "t.geom", TINY_GEOM))
     off = torch.tensor([[0.0, 0.0, 0.0], [0.3, -0.2, 0.1]], dtype=torch.float64)
     rot = torch.tensor([[0.0, 0.0, 0.0], [1.0, -2.0, 3.0]], dtype=torch.float64)

@@ -18,7 +18,7 @@ import numpy as np
 
 from nanobrag_torch.io.crystfel_geom import geom_text
 from nanobrag_torch.io.dxtbx_expt import expt_document
-from nanobrag_torch.models.panels import Panel, PanelSet
+from nanobrag_torch.io.panel_set import Panel, PanelSet
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -26,8 +26,7 @@ import numpy as np
 import torch
 
 from .errors import NanoBraggError
-from .noise import noise_image
-from .panel_outputs import panel_noise
+from .noise import noise_image, panel_noise
 from .simulate import Result, configure, render
 
 RESERVED = ("seed",)

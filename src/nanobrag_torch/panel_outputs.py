@@ -24,8 +24,9 @@ from .io.pgm import write_pgm
 from .io.png import write_png
 from .io.raw import write_floatfile, write_npy
 from .io.smv import write_smv
-from .models.panels import PanelSet, fill_slab, rotated, single_panel
-from .noise import CRandom, auto_int_scale, auto_pgm_scale, image_stats, int_image, noise_image, pgm_image
+from .io.panel_set import PanelSet, fill_slab, rotated
+from .models.panels import single_panel
+from .noise import auto_int_scale, auto_pgm_scale, image_stats, int_image, panel_noise, pgm_image
 
 HC_EV_M = 12398.419843320026e-10
 
@@ -112,11 +113,3 @@ def write_panel_images(r, batch, smv_fields, out=print) -> None:
         for p, noisy, res in zip(ps.panels, panel_noise(images, seed, s.adc_offset), r.results):
             write_smv(panel_path(s.noisefile, p.name), noisy, smv_fields(res, True), batch)
 
-
-def panel_noise(images: list, seed: int, adc: float) -> list:
-    """uint16 noise images of the panels (float32 [spixels, fpixels] each), drawn from one
-    generator stream in panel order (`seed` as `noise.noise_image`'s: the negated -seed)."""
-    rng, out = CRandom(seed), []
-    for k, im in enumerate(images):
-        out.append(noise_image(im, seed if k == 0 else rng.idum, adc, rng=rng)[0])
-    return out

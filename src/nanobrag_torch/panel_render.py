@@ -22,9 +22,10 @@ from dataclasses import dataclass, replace
 import torch
 from torch.profiler import record_function
 
-from .config import SimulationConfig, _sanitize, _thickness
+from .config import SimulationConfig, _auto_range_steps, _sanitize
 from .errors import NanoBraggError
-from .models.panels import PanelSet, panel_detector, panel_frames
+from .io.panel_set import PanelSet
+from .models.panels import panel_detector, panel_frames
 from .params import RTD
 from .simulate import DTYPES, Result, _precompute, select_backend, to_photons
 
@@ -47,7 +48,7 @@ def panel_config(cfg: SimulationConfig, panel) -> SimulationConfig:
     F, S = panel.fpixels, panel.spixels
     thick = (d.thick_m, d.thickstep_m, d.thicksteps, d.mu_per_m)
     if panel.thickness_m is not None and d.thick_m == 0.0:
-        t = _sanitize(*_thickness(panel.thickness_m, -1.0, -1))
+        t = _sanitize(*_auto_range_steps(panel.thickness_m, -1.0, -1, unset=0.5e-6, one_step=0.5))
         thick = (*t, panel.mu_per_m if panel.mu_per_m else 1.0 / t[0])
     det = replace(d, fpixels=F, spixels=S, pixel_size_m=panel.pixel_size_m,
                   detsize_f_m=F * panel.pixel_size_m, detsize_s_m=S * panel.pixel_size_m,

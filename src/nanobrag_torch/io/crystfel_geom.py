@@ -17,7 +17,7 @@ from dataclasses import replace
 import numpy as np
 
 from ..errors import NanoBraggError
-from ..models.panels import Panel, PanelSet, fill_slab, slab_layout, unit_vector, validate
+from .panel_set import Panel, PanelSet, fill_slab, slab_layout, unit_vector, validate
 from .atomic import read_input
 
 HC_EV_M = 12398.419843320026e-10     # h c in eV m

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 from ..errors import NanoBraggError
-from ..models.panels import PanelSet
+from .panel_set import PanelSet
 
 
 def read_detector(path: str) -> PanelSet:

@@ -16,7 +16,7 @@ import json
 import numpy as np
 
 from ..errors import NanoBraggError
-from ..models.panels import Panel, PanelSet, unit_vector, validate
+from .panel_set import Panel, PanelSet, unit_vector, validate
 from .atomic import read_input
 
 MM = 1e-3

@@ -19,7 +19,7 @@ import io
 import numpy as np
 
 from ..errors import NanoBraggError
-from ..models.panels import Panel, PanelSet, fill_slab, unit_vector, validate
+from .panel_set import Panel, PanelSet, fill_slab, unit_vector, validate
 from .atomic import read_input
 
 LENGTH_M = {"m": 1.0, "metre": 1.0, "meter": 1.0, "mm": 1e-3, "millimetre": 1e-3, "millimeter": 1e-3,
@@ -160,43 +160,58 @@ def to_mcstas(beam) -> np.ndarray:
     return np.eye(3) + s * K + (1 - c) * K @ K
 
 
+def _node(parent, path: str, nx_class: str, **attrs):
+    """Group `path` (created with its parents) tagged with its NeXus class and attributes."""
+    g = parent.require_group(path)
+    g.attrs.update({"NX_class": nx_class, **attrs})
+    return g
+
+
+def _field(g, name: str, value, units: str | None = None, **attrs):
+    """Dataset `name` of `g` (no timestamps: byte-reproducible files) with units/attributes."""
+    kw = {"compression": "gzip"} if np.ndim(value) >= 2 else {}
+    d = g.create_dataset(name, data=value, track_times=False, **kw)
+    d.attrs.update({**({"units": units} if units else {}), **attrs})
+    return d
+
+
+def _axis(g, name: str, value_mm: float, vector, depends_on: str) -> None:
+    _field(g, name, value_mm, "mm", transformation_type="translation", depends_on=depends_on,
+           vector=np.asarray(vector, dtype=float), offset=np.zeros(3))
+
+
 def nxmx_bytes(ps: PanelSet, images: list, wavelength_m: float) -> bytes:
     """An NXmx file: the slab [1, slow, fast] float32 of the panel images [spixels, fpixels] in
     order, one NXdetector_module per panel with its place in the slab and its geometry."""
-    from ..dataset.nexus import _ds, _group, _h5_bytes, _translation
+    import h5py
     R = to_mcstas(ps.beam)
     panels, slab = fill_slab(ps, images)
-    slab = slab[None]
-
-    def fill(f):
-        _group(f, "entry", "NXentry")
-        _ds(f["entry"], "definition", "NXmx")
-        _group(f, "entry/instrument", "NXinstrument")
-        _ds(f["entry/instrument"], "name", "nanobrag_torch simulation")
-        _group(f, "entry/source", "NXsource")
-        _ds(f["entry/source"], "name", "simulated")
-        beam = _group(f, "entry/instrument/beam", "NXbeam")
-        _ds(beam, "incident_wavelength", wavelength_m * 1e10, "angstrom")
-        _ds(beam, "incident_beam_direction", R @ np.asarray(ps.beam, dtype=float))
+    buf = io.BytesIO()
+    with h5py.File(buf, "w", libver="v110") as f:
+        entry = _node(f, "entry", "NXentry")
+        _field(entry, "definition", "NXmx")
+        _field(_node(entry, "source", "NXsource"), "name", "simulated")
+        inst = _node(entry, "instrument", "NXinstrument")
+        _field(inst, "name", "nanobrag_torch simulation")
+        beam = _node(inst, "beam", "NXbeam")
+        _field(beam, "incident_wavelength", wavelength_m * 1e10, "angstrom")
+        _field(beam, "incident_beam_direction", R @ np.asarray(ps.beam, dtype=float))
         if ps.polar is not None:
             e = R @ np.asarray(ps.polar, dtype=float)
             chi, k = np.arctan2(e[1], e[0]), ps.kahn or 0.0
-            _ds(beam, "incident_polarisation_stokes", [1.0, k * np.cos(2 * chi), k * np.sin(2 * chi), 0.0])
-        det = _group(f, "entry/instrument/detector", "NXdetector")
-        _ds(det, "data", slab, compression="gzip")
-        _ds(det, "depends_on", ".")
-        _ds(det, "description", "nanobrag_torch multi-panel detector")
-        _group(f, "entry/sample", "NXsample")
-        _ds(f["entry/sample"], "depends_on", ".")
-        data = _group(f, "entry/data", "NXdata", signal="data")
-        data["data"] = det["data"]
+            _field(beam, "incident_polarisation_stokes", [1.0, k * np.cos(2 * chi), k * np.sin(2 * chi), 0.0])
+        det = _node(inst, "detector", "NXdetector")
+        _field(det, "data", slab[None])
+        _field(det, "depends_on", ".")
+        _field(det, "description", "nanobrag_torch multi-panel detector")
+        _field(_node(entry, "sample", "NXsample"), "depends_on", ".")
+        _node(entry, "data", "NXdata", signal="data")["data"] = det["data"]
         for p in panels:
-            m = _group(f, f"entry/instrument/detector/{p.name}", "NXdetector_module")
-            _ds(m, "data_origin", np.asarray(p.data_origin, dtype=np.int64))
-            _ds(m, "data_size", np.asarray(p.shape, dtype=np.int64))
+            m = _node(det, p.name, "NXdetector_module")
+            _field(m, "data_origin", np.asarray(p.data_origin, dtype=np.int64))
+            _field(m, "data_size", np.asarray(p.shape, dtype=np.int64))
             o = R @ np.asarray(p.origin_m, dtype=float) * 1e3
-            off = m.name + "/module_offset"
-            _translation(m, "module_offset", float(np.linalg.norm(o)), o / np.linalg.norm(o), ".")
-            _translation(m, "fast_pixel_direction", p.pixel_size_m * 1e3, R @ np.asarray(p.fast), off)
-            _translation(m, "slow_pixel_direction", p.pixel_size_m * 1e3, R @ np.asarray(p.slow), off)
-    return _h5_bytes(fill)
+            _axis(m, "module_offset", float(np.linalg.norm(o)), o / np.linalg.norm(o), ".")
+            for name, v in (("fast_pixel_direction", p.fast), ("slow_pixel_direction", p.slow)):
+                _axis(m, name, p.pixel_size_m * 1e3, R @ np.asarray(v), m.name + "/module_offset")
+    return buf.getvalue()
