@@ -329,3 +329,19 @@ def test_examples_read():
     big = sizes["layout32_4k.expt"]
     assert sum(p.fpixels * p.spixels for p in big.panels) == 4096 * 4096
     assert all(p.name.startswith("ILLUSTRATIVE") for p in big.panels)
+
+
+def test_panel_sensor_from_the_file(tmp_path):
+    """A panel's thickness and mu (dxtbx: mm, 1/mm) render as -detector_thick / -detector_abs."""
+    doc = json.loads((EX / "two_by_two.expt").read_text())
+    for p in doc["detector"][0]["panels"]:
+        p.update(image_size=[8, 6], thickness=0.1, mu=2.0)
+    path = _write(tmp_path, "thick.expt", json.dumps(doc))
+    r = run(["-detector", path] + BASE)
+    ps = r.panel_set
+    assert ps.panels[0].thickness_m == pytest.approx(1e-4) and ps.panels[0].mu_per_m == pytest.approx(2000.0)
+    flags = custom_flags(ps.panels[0], ps.beam, ps.polar) + ["-lambda", "1", "-detector_thick", "100",
+                                                             "-detector_abs", "500"]
+    alone = simulate(BASE + flags)
+    assert float((alone - r.image[0]).abs().max()) <= T["panel_vs_single_rel_max"] * float(r.image.max())
+    assert float((r.image[0] - simulate(BASE + flags[:-4])).abs().max()) > 1e-3 * float(r.image.max())
