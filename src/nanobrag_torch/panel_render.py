@@ -3,12 +3,11 @@
 Each panel gets the configuration nanoBragg.c would use for that panel alone in the custom
 convention (`models.panels.custom_flags`: its pixel counts and size, custom convention,
 sample pivot, full-panel ROI, its bad-region mask, its sensor when the file gives one) and its
-own `Detector` built from the (possibly perturbed) panel frame; `precompute` runs per panel
-(the crystal, sources and structure factors are shared) so each panel keeps its own auto
-oversampling.  Panels that agree on everything but their placement (pixel counts, pixel size,
-oversampling, sensor) form one `RenderInputs` with ``n_panels`` rows and render in ONE engine
-call (`backends`: eager, compiled or Triton): one Python iteration per panel shape, not per
-panel.  The C's order-dependent quirks (tricubic switch-off, phi = 0 carry-over) then run over
+own `Detector` built from the (possibly perturbed) panel frame, so each panel keeps its own
+auto oversampling.  Panels that agree on everything but their placement (pixel counts, pixel
+size, oversampling, sensor) form one `RenderInputs` with ``n_panels`` rows (`precompute` runs
+once per group, the rows come from the panels' detectors) and render in ONE engine call
+(`backends`: eager, compiled or Triton): one Python iteration per panel shape, not per panel.  The C's order-dependent quirks (tricubic switch-off, phi = 0 carry-over) then run over
 the panels of a group in order, as over one image.
 
 `params` may hold ``panel_offset`` [n, 3] (mm) and ``panel_rotation`` [n, 3] (deg, about x, y
@@ -27,6 +26,7 @@ from .errors import NanoBraggError
 from .io.panel_set import PanelSet
 from .models.panels import panel_detector, panel_frames
 from .params import RTD
+from .precompute import auto_oversample
 from .simulate import DTYPES, Result, _precompute, select_backend, to_photons
 
 PANEL_PARAMS = ("panel_offset", "panel_rotation")
@@ -76,22 +76,29 @@ def _split_params(params: dict | None, n: int) -> tuple:
     return p, out[0], out[1]
 
 
-def _group_key(pre) -> tuple:
-    """What the panels of one engine call must share (everything but their placement)."""
-    i = pre.inputs
-    return (i.fpixels, i.spixels, float(i.pixel_size), i.oversample, i.thicksteps,
-            float(i.thickness), float(i.mu), i.steps)
+def _precompute_panel(cfg, det, panel, params: dict, common: dict):
+    """`precompute` of one panel's configuration with its detector and mask, sharing the
+    sources and structure factors through `common`."""
+    mine = {k: common[k] for k in ("sources", "sf") if k in common}
+    mine["detector"] = det
+    mine["mask"] = None if panel.bad is None else torch.from_numpy(~panel.bad)
+    with record_function("nb.setup"):
+        pre = _precompute(cfg, params, mine)
+    common.update({k: mine[k] for k in ("sources", "sf") if k in mine})
+    return pre
 
 
-def _stack(pres: list):
-    """One `RenderInputs` holding the panels of `pres` (same group) as its panel rows."""
-    per_panel = ("fdet", "sdet", "odet", "pix0", "distance", "close_distance", "beam_dist")
-    inputs = [p.inputs for p in pres]
-    out = {k: torch.cat([getattr(i, k) for i in inputs]) for k in per_panel}
-    if any(i.mask is not None for i in inputs):
-        out["mask"] = torch.cat([i.mask if i.mask is not None else
-                                 torch.ones((1, i.spixels, i.fpixels), dtype=torch.bool) for i in inputs])
-    return replace(inputs[0], **out)
+def _with_panels(inputs, dets: list, bads: list):
+    """`inputs` with one panel row per detector of `dets` (and their bad-pixel masks)."""
+    rows = {"fdet": torch.stack([d.fdet for d in dets]), "sdet": torch.stack([d.sdet for d in dets]),
+            "odet": torch.stack([d.odet for d in dets]), "pix0": torch.stack([d.pix0_m for d in dets]),
+            "distance": torch.stack([d.distance_m for d in dets]),
+            "close_distance": torch.stack([d.close_distance_m for d in dets]),
+            "beam_dist": torch.stack([d.distance_m * d.beam for d in dets])}
+    if any(b is not None for b in bads):
+        rows["mask"] = torch.stack([torch.from_numpy(~b) if b is not None else
+                                    torch.ones((inputs.spixels, inputs.fpixels), dtype=torch.bool) for b in bads])
+    return replace(inputs, **rows)
 
 
 def render_panels(s, cfg: SimulationConfig, params: dict | None = None, *,
@@ -104,32 +111,34 @@ def render_panels(s, cfg: SimulationConfig, params: dict | None = None, *,
     beam = torch.tensor(cfg.beam.beam, dtype=torch.float64)
     beam = beam / torch.linalg.norm(beam)
     common = shared if shared is not None else {}
-    pres, groups = [], {}
-    for i, panel in enumerate(ps.panels):
-        pcfg = panel_config(cfg, panel)
-        mine = {k: common[k] for k in ("sources", "sf") if k in common}
-        mine["detector"] = panel_detector(pcfg.detector, fast[i], slow[i], origin[i], beam)
-        mine["mask"] = None if panel.bad is None else torch.from_numpy(~panel.bad)
-        with record_function("nb.setup"):
-            pres.append(_precompute(pcfg, rest, mine))
-        common.update({k: mine[k] for k in ("sources", "sf") if k in mine})
-        groups.setdefault(_group_key(pres[-1]), []).append(i)
+    cfgs = [panel_config(cfg, p) for p in ps.panels]
+    dets = [panel_detector(c.detector, fast[i], slow[i], origin[i], beam) for i, c in enumerate(cfgs)]
+    first = _precompute_panel(cfgs[0], dets[0], ps.panels[0], rest, common)
+    groups: dict = {}
+    for i, (c, p) in enumerate(zip(cfgs, ps.panels)):
+        d = c.detector
+        key = (p.fpixels, p.spixels, p.pixel_size_m, auto_oversample(c, first.crystal, dets[i])[1],
+               d.thick_m, d.thicksteps, d.mu_per_m)
+        groups.setdefault(key, []).append(i)
     dtype = DTYPES[cfg.dtype]
-    images, omega, total, done = [None] * len(pres), 0.0, sum(p.spixels for p in ps.panels), 0
-    name = "torch"
-    for members in groups.values():
-        inputs = _stack([pres[i] for i in members])
+    images, pres, omega, name = [None] * len(ps.panels), [None] * len(ps.panels), 0.0, "torch"
+    total, done = sum(p.spixels for p in ps.panels), 0
+    for members in groups.values():        # one engine call per panel shape
+        i0 = members[0]
+        pre = first if i0 == 0 else _precompute_panel(cfgs[i0], dets[i0], ps.panels[i0], rest, common)
+        inputs = _with_panels(pre.inputs, [dets[i] for i in members], [ps.panels[i].bad for i in members])
         name, accumulate = select_backend(cfg.backend, cfg.device, needs_grad=inputs.requires_grad)
 
         def step(rows, _total, base=done):
             if progress is not None:
                 progress(base + rows, total)
         with record_function("nb.accumulate"):
-            I_geom, om = accumulate(inputs, pres[members[0]].flags, dtype, cfg.device, progress=step)
+            I_geom, om = accumulate(inputs, pre.flags, dtype, cfg.device, progress=step)
         with record_function("nb.scaling"):
-            photons = to_photons(pres[members[0]], I_geom, dtype)
+            photons = to_photons(pre, I_geom, dtype)
         for row, i in enumerate(members):
             images[i] = photons[row]
+            pres[i] = replace(pre, cfg=cfgs[i], detector=dets[i])
         omega += om
         done += sum(ps.panels[i].spixels for i in members)
     results = [Result(image=im, pre=pre, settings=s, backend=name, omega_sum=0.0)
