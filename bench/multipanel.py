@@ -158,18 +158,18 @@ def main(argv=None) -> int:
               "| OpenMP wait policy | 8 modules | 1 panel | ratio | goal <= 1.15 |", "|---|---|---|---|---|",
               *[f"| {k} | {a:.3f} s | {b:.3f} s | {a / b:.3f} | {'met' if a / b <= 1.15 else 'NOT met'} |"
                 for k, (a, b) in timings.items()], "",
-              "Both renders run the compiled fused kernel (an AOTInductor package with its own OpenMP team); "
-              "with the default (spinning) wait policy each of the 8 kernel calls competes with the "
-              "spinning threads of torch's pool on 2 shared cores, which costs more than the work on a "
-              "loaded machine; with passive waiting the 8-module render costs what one panel does.", "",
+              "Both renders use the compiled fused kernel (an AOTInductor package with its own OpenMP "
+              "team) through one engine call; the 8 modules are 8 kernel launches of one `RenderInputs`. "
+              "OMP_WAIT_POLICY=PASSIVE is shown because spinning OpenMP threads of two runtimes compete "
+              "on 2 shared cores.", "",
               "## Memory: 16 panels of 1024^2 (4096^2 pixels), float32", "",
               f"Peak RSS of the rendering process: {gb:.2f} GB (goal < 1.5 GB: {'met' if gb < 1.5 else 'NOT met'}); "
               f"image {shape}.", "",
               "## Notes", "",
-              "- The engines have no panel axis yet (issue 14 waits on the engine contract): panels "
-              "render one after another through the same engine, crystal/sources/structure factors "
-              "built once.",
-              "- The machine is shared with other jobs; times are noisy."]
+              "- Panels of one shape (pixels, pixel size, oversampling, sensor) are one `RenderInputs` "
+              "with a panel row each (`panel_render.py`): one precompute and one engine call per shape.",
+              f"- The machine is shared with other jobs (load average {os.getloadavg()[0]:.1f} on "
+              f"{os.cpu_count()} cores when the report was written); times are noisy."]
     Path(a.out).write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0 if ok_c and ok_eq else 1

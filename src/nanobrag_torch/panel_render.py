@@ -7,7 +7,8 @@ own `Detector` built from the (possibly perturbed) panel frame, so each panel ke
 auto oversampling.  Panels that agree on everything but their placement (pixel counts, pixel
 size, oversampling, sensor) form one `RenderInputs` with ``n_panels`` rows (`precompute` runs
 once per group, the rows come from the panels' detectors) and render in ONE engine call
-(`backends`: eager, compiled or Triton): one Python iteration per panel shape, not per panel.  The C's order-dependent quirks (tricubic switch-off, phi = 0 carry-over) then run over
+(`backends`: eager, compiled or Triton): one Python iteration per panel shape, not per panel.
+The C's order-dependent quirks (tricubic switch-off, phi = 0 carry-over) then run over
 the panels of a group in order, as over one image.
 
 `params` may hold ``panel_offset`` [n, 3] (mm) and ``panel_rotation`` [n, 3] (deg, about x, y
