@@ -24,6 +24,8 @@ from .io.raw import write_floatfile, write_npy
 from .io.smv import smv_fields, write_smv
 from .models.structure_factors import hkl_table
 from . import outputs_formats
+from .panel_outputs import output_paths as panel_output_paths
+from .panel_outputs import write_geometry_outputs, write_panel_images
 from .noise import auto_int_scale, auto_pgm_scale, int_image, noise_image, pgm_image
 from .progress import progress_bar
 from .constants import RTD
@@ -49,7 +51,7 @@ def output_paths(s) -> list:
     paths = [s.floatfile, s.npyfile, s.pngfile, s.intfile, s.pgmfile if s.write_pgm else None,
              s.noisefile if s.calculate_noise else None,
              s.dumpfile if s.hklfile or s.mtzfile or s.modelfile else None]
-    return [p for p in paths if p] + outputs_formats.output_paths(s)
+    return [p for p in paths if p] + outputs_formats.output_paths(s) + panel_output_paths(s)
 
 
 def write_outputs(r, image: np.ndarray, stats: tuple, batch: OutputBatch, out=print,
@@ -100,6 +102,12 @@ def _render(argv: list) -> None:
     finally:
         if bar is not None:
             bar.close()
+    if getattr(r, "panel_set", None) is not None:       # -detector FILE: panel_outputs.py
+        print(f"{len(r.panel_set)} panels from {settings.detector_file}")
+        with OutputBatch() as batch:
+            write_panel_images(r, batch, _smv_fields)
+            write_geometry_outputs(r, batch)
+        return
     for line in header_lines(r):
         print(line)
     image = r.image.detach().cpu().to(torch.float32).numpy()
@@ -112,6 +120,7 @@ def _render(argv: list) -> None:
         print(line)
     with OutputBatch() as batch:
         write_outputs(r, image, stats, batch, argv=argv)
+        write_geometry_outputs(r, batch)
 
 
 def main(argv: list | None = None) -> int:

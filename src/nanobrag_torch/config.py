@@ -115,6 +115,7 @@ class SimulationConfig:
     dtype: str
     backend: str
     device: str
+    panels: object = None               # models.panels.PanelSet of -detector FILE, or None
 
 
 def _auto_range_steps(rng, step, steps, unset=1.0, one_step=1.0):
@@ -280,4 +281,4 @@ def resolve(s: Settings) -> SimulationConfig:
     if not s.lambda0_m > 0 or not math.isfinite(s.lambda0_m):
         raise NanoBraggError("-lambda/-energy: wavelength must be positive and finite")
     return SimulationConfig(detector=detector, beam=beam, crystal=crystal, quirks=s.quirks,
-                            dtype=s.dtype, backend=s.backend, device=s.device)
+                            dtype=s.dtype, backend=s.backend, device=s.device, panels=s.panels)

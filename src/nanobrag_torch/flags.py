@@ -17,10 +17,11 @@ from .errors import NanoBraggError
 from .flag_kinds import RTD, Flag
 from . import flags_formats
 from .flag_table import NANOBRAGG_FLAGS
+from . import flags_detector
 from .settings import Settings
 
 # Every flag of the nanoBragg command line: the C's, then each feature's own table.
-_FLAGS: list[Flag] = [*NANOBRAGG_FLAGS, *flags_formats.FLAGS]
+_FLAGS: list[Flag] = [*NANOBRAGG_FLAGS, *flags_formats.FLAGS, *flags_detector.FLAGS]
 
 FLAGS: dict = {name: flag for flag in _FLAGS for name in flag.names}
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from .errors import NanoBraggError
-from .noise import noise_image
+from .noise import noise_image, panel_noise
 from .simulate import Result, configure, render
 
 RESERVED = ("seed",)
@@ -75,7 +75,10 @@ class ShotRenderer:
         noise = None
         if seed is not None:
             image = result.image.detach().cpu().to(torch.float32).numpy()
-            noise, _, _ = noise_image(image, -seed, self.settings.adc_offset, self.cfg.detector.roi)
+            if image.ndim == 3:          # -detector: [panels, slow, fast]
+                noise = np.stack(panel_noise(list(image), -seed, self.settings.adc_offset))
+            else:
+                noise, _, _ = noise_image(image, -seed, self.settings.adc_offset, self.cfg.detector.roi)
         return ShotImage(index=index, shot=dict(shot), result=result, noise=noise)
 
 

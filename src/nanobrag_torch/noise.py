@@ -365,3 +365,12 @@ def image_stats(float_image: np.ndarray, roi: Roi | None = None, mask: np.ndarra
     deviations = block.ravel().astype(np.float64) - mean
     rmsd = math.sqrt(_sequential_sum(deviations * deviations) / (max(deviations.size, 2) - 1))
     return max_I, argmax, mean, rms, rmsd
+
+
+def panel_noise(images: list, seed: int, adc: float) -> list:
+    """uint16 noise images of the panels (float32 [spixels, fpixels] each), drawn from one
+    generator stream in panel order (`seed` as `noise.noise_image`'s: the negated -seed)."""
+    rng, out = CRandom(seed), []
+    for k, im in enumerate(images):
+        out.append(noise_image(im, seed if k == 0 else rng.idum, adc, rng=rng)[0])
+    return out

@@ -114,15 +114,7 @@ def precompute(cfg: SimulationConfig, params: dict | None = None,
     orient = orientations(crystal, quirks, rng, p)
     sf = _piece("sf", cfg, p, shared)
 
-    # auto oversample from the largest crystal dimension and the reciprocal pixel size
-    size = [float(crystal.N[i].detach()) * float(torch.linalg.norm(crystal.a0_m[i].detach())) for i in range(3)]
-    recip_pixel = cfg.beam.lambda0_m * float(detector.distance_m.detach()) / cfg.detector.pixel_size_m
-    if not (math.isfinite(recip_pixel) and recip_pixel > 0 and math.isfinite(max(size))):
-        raise NanoBraggError(f"impossible geometry: sample-to-detector distance along the beam is "
-                             f"{float(detector.distance_m.detach()) * 1e3:g} mm (check -distance, -twotheta, "
-                             "-detector_rot*, the detector and beam vectors)")
-    recommended = max(math.ceil(3.0 * max(size) / recip_pixel), 1)
-    oversample = cfg.detector.oversample if cfg.detector.oversample > 0 else recommended
+    recommended, oversample = auto_oversample(cfg, crystal, detector)
 
     interp = cfg.crystal.interpolate
     note = ""
@@ -151,6 +143,20 @@ def precompute(cfg: SimulationConfig, params: dict | None = None,
                        inputs=inputs, flags=flags,
                        needs_grad=any(isinstance(v, torch.Tensor) and v.requires_grad for v in p.values()),
                        warnings=list(crystal.warnings))
+
+
+def auto_oversample(cfg: SimulationConfig, crystal: Crystal, detector: Detector) -> tuple:
+    """(recommended, used) oversampling: the C's rule from the largest crystal dimension and
+    the reciprocal pixel size at the detector's distance along the beam; -oversample wins."""
+    size = [float(crystal.N[i].detach()) * float(torch.linalg.norm(crystal.a0_m[i].detach())) for i in range(3)]
+    recip_pixel = cfg.beam.lambda0_m * float(detector.distance_m.detach()) / cfg.detector.pixel_size_m
+    if not (math.isfinite(recip_pixel) and recip_pixel > 0 and math.isfinite(max(size))):
+        raise NanoBraggError(f"impossible geometry: sample-to-detector distance along the beam is "
+                             f"{float(detector.distance_m.detach()) * 1e3:g} mm (check -distance, -twotheta, "
+                             "-detector_rot*, the detector and beam vectors)")
+    recommended = max(math.ceil(3.0 * max(size) / recip_pixel), 1)
+    oversample = cfg.detector.oversample if cfg.detector.oversample > 0 else recommended
+    return recommended, oversample
 
 
 def _flags(cfg: SimulationConfig, interpolate: bool, first_visit: bool) -> RenderFlags:

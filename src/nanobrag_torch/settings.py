@@ -150,3 +150,11 @@ class Settings:
     nxs_dtype: str = "float32"          # float32 photons | int32 counts (as -intfile, 32 bits)
     ponifile: str | None = None
     sensor_material: str = "Si"
+
+    # --- multi-panel detectors (flags_detector.py, panel_render.py) ---
+    detector_file: str | None = None    # -detector: .expt/.json, .geom or NXmx geometry
+    panels: object = None               # models.panels.PanelSet read from detector_file
+    nxmxfile: str | None = None         # NXmx image, one NXdetector_module per panel
+    cxifile: str | None = None          # CrystFEL-style HDF5 slab (with -geomfile)
+    geomfile: str | None = None         # CrystFEL .geom describing the slab
+    exptfile: str | None = None         # dxtbx experiment list of the simulated experiment

@@ -13,6 +13,7 @@ import torch
 from torch.profiler import record_function
 
 from . import flags as flagmod
+from . import flags_detector
 from .backends import select_backend
 from .config import SimulationConfig, resolve
 from .constants import RTD
@@ -69,12 +70,17 @@ def parse(args) -> Settings:
         if name == "-mask":
             s.maskfile = vals[0]
     for name, vals, _ in parsed:
+        if name == "-detector":
+            s.detector_file = vals[0]
+    for name, vals, _ in parsed:
         if name == "-img":
             s.imgfile = vals[0]
     if s.maskfile:
         _apply_header(s, s.maskfile, True)
     if s.imgfile:
         _apply_header(s, s.imgfile, False)
+    if s.detector_file:
+        flags_detector.load_detector(s, parsed)
     flagmod.apply_flags(s, parsed, quirks)
     if s.matfile is None and not s.user_cell and (s.mtzfile or s.modelfile):
         _cell_from_file(s)
@@ -107,7 +113,13 @@ def render(s: Settings, cfg: SimulationConfig, params: dict | None = None, *,
            shared: dict | None = None, progress=None) -> Result:
     """One image of a configured run: precompute (reusing the pieces in `shared`, see
     `precompute`), accumulate, scale.  `run` is `configure` + `render`; `many.simulate_many`
-    calls `render` once per shot with one `shared` dict."""
+    calls `render` once per shot with one `shared` dict.  A multi-panel config (``-detector``)
+    renders every panel (`panel_render.render_panels`)."""
+    if cfg.panels is not None:
+        from .panel_render import render_panels
+        return render_panels(s, cfg, params, shared=shared, progress=progress)
+    if {"panel_offset", "panel_rotation"} & (params or {}).keys():
+        raise NanoBraggError("params: panel_offset / panel_rotation need a -detector FILE")
     with record_function("nb.setup"):
         pre = _precompute(cfg, params, shared)
     name, accumulate = select_backend(cfg.backend, cfg.device, needs_grad=pre.needs_grad)
