@@ -67,7 +67,7 @@ def python_calls_per_chunk(pre) -> float:
     counter = _Chunks()
     sys.setprofile(counter)
     try:
-        torch_eager.accumulate(pre, torch.float32, "cpu")
+        torch_eager.accumulate(pre.inputs, pre.flags, torch.float32, "cpu")
     finally:
         sys.setprofile(None)
     return counter.calls / max(counter.chunks, 1), counter.chunks
@@ -82,7 +82,7 @@ def profiled(pre, chunk_steps: int | None = None) -> dict:
     try:
         with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
             sys.setprofile(counter)
-            torch_eager.accumulate(pre, torch.float32, "cpu")
+            torch_eager.accumulate(pre.inputs, pre.flags, torch.float32, "cpu")
             sys.setprofile(None)
     finally:
         sys.setprofile(None)
@@ -101,11 +101,11 @@ def syncs_per_chunk(pre) -> float:
 
 
 def timed(pre, repeats: int = 3) -> float:
-    torch_eager.accumulate(pre, torch.float32, "cpu")
+    torch_eager.accumulate(pre.inputs, pre.flags, torch.float32, "cpu")
     best = math.inf
     for _ in range(repeats):
         t0 = time.perf_counter()
-        torch_eager.accumulate(pre, torch.float32, "cpu")
+        torch_eager.accumulate(pre.inputs, pre.flags, torch.float32, "cpu")
         best = min(best, time.perf_counter() - t0)
     return best
 

@@ -122,4 +122,5 @@ def test_plain_number_overrides_stay_float64():
     from nanobrag_torch.params import to_internal
     value = 1.2345678901234567e24
     assert to_internal({"fluence": value})["fluence"].item() == value
-    assert to_internal({"misset": [0.1, 0.2, 0.3]})["misset"].tolist() == [0.1, 0.2, 0.3]
+    degrees = 180.0 / math.pi                  # misset converts to radians here, in float64
+    assert to_internal({"misset": [0.1, 0.2, 0.3]})["misset"].tolist() == [x / degrees for x in (0.1, 0.2, 0.3)]

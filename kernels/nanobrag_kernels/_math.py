@@ -2,13 +2,23 @@
 
 Every function works element-wise on [BLOCK] tensors (one value per pixel of the tile)
 in the dtype of its inputs, so the same code serves the float32 and float64 kernels.
-Miller indices are dimensionless; angles are radians.
+Miller indices are dimensionless; angles are radians.  The torch twins in
+``nanobrag_torch.physics`` carry the same names (`sincg_abs`, `sinc3_pi`, `f_latt_sqr`,
+`rotate_axis`, `polarization`, `nearest_F`, `out_of_range`, `tricubic_F`) and are checked
+against these pair by pair (tests/triton_interp/test_pairs.py).
 """
 import triton
 import triton.language as tl
 
 PI = tl.constexpr(3.141592653589793)
 INV_PI = tl.constexpr(0.3183098861837907)
+SQUARE = tl.constexpr(0)                 # crystal shapes (the SHAPE compile-time flag)
+ROUND = tl.constexpr(1)
+GAUSS = tl.constexpr(2)
+TOPHAT = tl.constexpr(3)
+ROUND_VOLUME_CORRECTION = tl.constexpr(0.723601254558268)
+GAUSS_WIDTH = tl.constexpr(0.63)
+TOPHAT_RADIUS_SQR = tl.constexpr(0.3969)
 
 
 @triton.jit
@@ -90,6 +100,31 @@ def sinc3_pi(y):
     else:
         small = x < 1.0
     return tl.where(small, series, direct)
+
+
+@triton.jit
+def f_latt_sqr(dh, dk, dl, Na, Nb, Nc, fudge, r00, r01, r02, r10, r11, r12, r20, r21, r22,
+               SHAPE: tl.constexpr):
+    """F_latt^2 of crystal shape SHAPE at offsets (dh, dk, dl) = hkl - round(hkl) from the
+    nearest node; N cells along a, b, c; r.. the unrotated reciprocal rows a*, b*, c* (1/A,
+    gauss and tophat only).  Everything in the dtype of dh."""
+    if SHAPE == SQUARE:
+        F_latt = sincg_abs(dh, Na) * sincg_abs(dk, Nb) * sincg_abs(dl, Nc)
+    else:
+        prod_N = Na * Nb * Nc
+        if SHAPE == ROUND:
+            hrad_sqr = dh * dh * (Na * Na) + dk * dk * (Nb * Nb) + dl * dl * (Nc * Nc)
+            F_latt = prod_N * ROUND_VOLUME_CORRECTION * sinc3_pi(tl.sqrt(hrad_sqr * fudge))
+        else:
+            rx = dh * r00 + dk * r10 + dl * r20
+            ry = dh * r01 + dk * r11 + dl * r21
+            rz = dh * r02 + dk * r12 + dl * r22
+            rad_star_sqr = (rx * rx + ry * ry + rz * rz) * (prod_N * prod_N)
+            if SHAPE == GAUSS:
+                F_latt = prod_N * tl.exp(-(rad_star_sqr / GAUSS_WIDTH * fudge))
+            else:
+                F_latt = tl.where(rad_star_sqr * fudge < TOPHAT_RADIUS_SQR, prod_N, 0.0)
+    return F_latt * F_latt
 
 
 @triton.jit

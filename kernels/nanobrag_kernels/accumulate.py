@@ -21,7 +21,7 @@ Three passes share this one body (``MODE``), so they evaluate bit-identical indi
 - ``MODE_RENDER``: the pixel sums ``I_geom`` (float64) and the solid-angle sums.
 
 A pixel's step index is ``tsn * M + m`` with ``tsn = (t * S + sub) * NS + n``.
-Every ``-quirks`` behaviour is a compile-time flag: ``FACTORS`` selects how
+Every C-or-fixed behaviour is a compile-time flag: ``FACTORS`` selects how
 polarization, solid angle and capture enter (``C_FIRST``: the C's first-value factors;
 ``C_RUNNING``: the C's running-sum ``-oversample_*`` multiply; ``FIXED``: each sub-step
 its own factors), ``INTERP`` enables tricubic F and ``HAS_FIRST`` the phi = 0 carry-over
@@ -30,24 +30,16 @@ first visit (``A_first`` for the one sweep at pixel ``first_pix``, index ``first
 import triton
 import triton.language as tl
 
-from ._math import (nearest_F, out_of_range, polarization, rotate_axis, sinc3_pi,
-                    sincg_abs, tricubic_F)
+from ._math import (GAUSS, ROUND, SQUARE, TOPHAT, f_latt_sqr, nearest_F, out_of_range,
+                    polarization, rotate_axis, tricubic_F)
 
 MODE_FREE = tl.constexpr(0)
 MODE_PROBE = tl.constexpr(1)
 MODE_RENDER = tl.constexpr(2)
-SQUARE = tl.constexpr(0)
-ROUND = tl.constexpr(1)
-GAUSS = tl.constexpr(2)
-TOPHAT = tl.constexpr(3)
 C_FIRST = tl.constexpr(0)
 C_RUNNING = tl.constexpr(1)
 FIXED = tl.constexpr(2)
 NONE = tl.constexpr(2 ** 31 - 1)        # "no such step" in the int32 index outputs
-
-ROUND_VOLUME_CORRECTION = tl.constexpr(0.723601254558268)
-GAUSS_WIDTH = tl.constexpr(0.63)
-TOPHAT_RADIUS_SQR = tl.constexpr(0.3969)
 
 # The float64 parameter table (name, width), in order; the host packs it with `pack`.
 PARAMS = (("fdet", 3), ("sdet", 3), ("odet", 3), ("pix0", 3), ("beam", 3),
@@ -152,12 +144,10 @@ def accumulate_kernel(
     Na = tl.load(par_ptr + P_N).to(DT)
     Nb = tl.load(par_ptr + P_N + 1).to(DT)
     Nc = tl.load(par_ptr + P_N + 2).to(DT)
-    prod_N = Na * Nb * Nc
     default_F = tl.load(par_ptr + P_DEFAULT_F).to(DT)
-    if SHAPE == GAUSS or SHAPE == TOPHAT:          # unrotated reciprocal rows a*, b*, c* (1/A)
-        r00, r01, r02 = _load3(par_ptr + P_RECIP)
-        r10, r11, r12 = _load3(par_ptr + P_RECIP + 3)
-        r20, r21, r22 = _load3(par_ptr + P_RECIP + 6)
+    r00, r01, r02 = _load3(par_ptr + P_RECIP)        # unrotated reciprocal rows a*, b*, c*
+    r10, r11, r12 = _load3(par_ptr + P_RECIP + 3)    # (1/A; gauss and tophat)
+    r20, r21, r22 = _load3(par_ptr + P_RECIP + 6)
 
     # per-pixel state, in the C's variable names where it has one
     if FACTORS == FIXED:
@@ -253,22 +243,10 @@ def accumulate_kernel(
                         dk = k - k0
                         dl = l - l0
 
-                        # lattice factor F_latt of the crystal shape
-                        if SHAPE == SQUARE:
-                            F_latt = sincg_abs(dh, Na) * sincg_abs(dk, Nb) * sincg_abs(dl, Nc)
-                        elif SHAPE == ROUND:
-                            hrad_sqr = dh * dh * (Na * Na) + dk * dk * (Nb * Nb) + dl * dl * (Nc * Nc)
-                            F_latt = prod_N * ROUND_VOLUME_CORRECTION * sinc3_pi(tl.sqrt(hrad_sqr * fudge))
-                        else:
-                            rx = dh * r00.to(DT) + dk * r10.to(DT) + dl * r20.to(DT)
-                            ry = dh * r01.to(DT) + dk * r11.to(DT) + dl * r21.to(DT)
-                            rz = dh * r02.to(DT) + dk * r12.to(DT) + dl * r22.to(DT)
-                            rad_star_sqr = (rx * rx + ry * ry + rz * rz) * (prod_N * prod_N)
-                            if SHAPE == GAUSS:
-                                F_latt = prod_N * tl.exp(-(rad_star_sqr / GAUSS_WIDTH * fudge))
-                            else:
-                                F_latt = tl.where(rad_star_sqr * fudge < TOPHAT_RADIUS_SQR, prod_N, 0.0)
-                        valid = ~skip & ((F_latt != 0) | (water_on != 0))
+                        Fl2 = f_latt_sqr(dh, dk, dl, Na, Nb, Nc, fudge, r00.to(DT), r01.to(DT),
+                                         r02.to(DT), r10.to(DT), r11.to(DT), r12.to(DT), r20.to(DT),
+                                         r21.to(DT), r22.to(DT), SHAPE)
+                        valid = ~skip & ((Fl2 != 0) | (water_on != 0))
 
                         if MODE == MODE_PROBE:
                             bad = out_of_range(h, k, l, h_min, k_min, l_min, h_range, k_range, l_range)
@@ -285,7 +263,7 @@ def accumulate_kernel(
                                 F_tri = tricubic_F(F_ptr, h, k, l, h_min, k_min, l_min,
                                                    h_range, k_range, l_range, tri & valid)
                                 F_cell = tl.where(tri, F_tri, F_cell)
-                            x = F_cell * F_cell * F_latt * F_latt
+                            x = F_cell * F_cell * Fl2
                             if FACTORS == C_RUNNING:       # I += x; I *= factors (valid steps only)
                                 I = tl.where(valid, (I + x.to(tl.float64) * weight) * mult, I)
                             else:

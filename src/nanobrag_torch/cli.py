@@ -25,7 +25,8 @@ from .io.smv import smv_fields, write_smv
 from .models.structure_factors import hkl_table
 from .noise import auto_int_scale, auto_pgm_scale, int_image, noise_image, pgm_image
 from .progress import progress_bar
-from .simulate import RTD, parse, run
+from .constants import RTD
+from .simulate import parse, run
 from .summary import header_lines, result_lines
 from .trace import trace_lines
 
@@ -99,7 +100,8 @@ def _render(argv: list) -> None:
         print(line)
     image = r.image.detach().cpu().to(torch.float32).numpy()
     if settings.printout:
-        for line in trace_lines(r, image):
+        for line in trace_lines(r.pre.inputs, r.pre.flags, image, settings.printout_pixel,
+                                r.config.beam.lambda0_m):
             print(line)
     lines, stats = result_lines(r, image)
     for line in lines:

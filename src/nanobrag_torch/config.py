@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 from . import conventions
+from .constants import RTD
 from .errors import NanoBraggError
 from .io.hkl import FdumpFile
 from .settings import Settings
@@ -153,7 +154,7 @@ def _phi_steps(osc, step, steps):
     steps = max(steps, 1)
     if osc < 0.0:
         if step <= 0.0:
-            osc = 1.0 / conventions.RTD
+            osc = 1.0 / RTD
             return osc, osc / steps, steps
         return step, step, 2
     if step < 0.0:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import time
 
-RTD = 180.0 * (1.0 / math.pi)
 
 # name: (beam, fdet, sdet, odet, twotheta_axis, polar, spindle)
 _VECTORS = {

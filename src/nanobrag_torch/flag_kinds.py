@@ -10,10 +10,10 @@ import math
 from dataclasses import dataclass
 from typing import Callable
 
+from .constants import RTD
 from .errors import NanoBraggError
 from .settings import Settings
 
-RTD = 180.0 * (1.0 / math.pi)  # as the C: 180.0*M_1_PI
 
 
 def _num(flag: str, text: str) -> float:

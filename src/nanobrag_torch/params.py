@@ -7,13 +7,10 @@ below is the documented list (specs/params.md).
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
+from .constants import RTD
 from .errors import NanoBraggError
-
-RTD = 180.0 / math.pi
 
 # name: (scale to the models' units, shape, unit of the value given by the user)
 PARAMS = {
@@ -56,5 +53,9 @@ def to_internal(params: dict | None) -> dict:
         t = t.to(torch.float64)
         if shape is not None and tuple(t.shape) != shape:
             raise NanoBraggError(f"params: '{name}' must have shape {shape}, got {tuple(t.shape)}")
-        out[name] = t * scale if scale != 1.0 else t
+        out[name] = _CONVERT[name](t) if name in _CONVERT else (t * scale if scale != 1.0 else t)
     return out
+
+
+# angles given in degrees among other units, divided as the flags divide them
+_CONVERT = {"cell": lambda t: torch.cat([t[:3], t[3:] / RTD]), "misset": lambda t: t / RTD}

@@ -1,9 +1,10 @@
-"""Everything the accumulation needs, built once from the models: `Precomputed`.
+"""Everything one render needs, built once from the models: `Precomputed`.
 
 `precompute(cfg, params)` builds the detector, sources, crystal (orientations for every
 phi step and mosaic domain, drawn with the C generator) and structure factors, applies
-the C's remaining auto rules (oversample, interpolation) and returns one dataclass of
-tensors.  Geometry stays float64 here; the backend casts to the working dtype.
+the C's remaining auto rules (oversample, interpolation) and returns the models together
+with the engines' contract (`contract.RenderInputs`, float64, and `contract.RenderFlags`,
+every ``-quirks`` decision resolved here).  Engines read only ``pre.inputs`` and ``pre.flags``.
 """
 from __future__ import annotations
 
@@ -13,18 +14,18 @@ from dataclasses import dataclass, field
 import torch
 
 from .config import SimulationConfig
+from .constants import AVOGADRO, R_E_SQR, WATER_F, WATER_MW
+from .contract import CrystalShape, FactorMode, Interpolation, RenderFlags, RenderInputs, WaterMode
+from .io.hkl import read_structure_factors
+from .io.matrix import read_mat
 from .io.smv import read_smv
+from .io.sources import read_sources
 from .models.beam import Sources, build_sources
 from .models.crystal import Crystal, build_crystal, orientations
 from .models.detector import Detector, build_detector
 from .models.structure_factors import StructureFactors, build_structure_factors
 from .errors import NanoBraggError
 from .noise import CRandom
-
-R_E_SQR = 7.94079248018965e-30       # Thomson cross section, m^2 (as the C)
-AVOGADRO = 6.02214179e23
-WATER_F = 2.57
-WATER_MW = 18.0
 
 
 @dataclass
@@ -36,28 +37,18 @@ class Precomputed:
     sf: StructureFactors
     oversample: int
     recommended_oversample: int
-    interpolate: bool
     interpolation_note: str
-    A: torch.Tensor                  # [phisteps*domains, 3, 3] rows a, b, c (m)
-    A_first: torch.Tensor | None     # same for the first visit when the phi=0 carry-over differs
-    umats: torch.Tensor
-    phis: torch.Tensor
-    source_factor: torch.Tensor      # [sources] weight multiplier (1 in c mode)
     mask: torch.Tensor | None        # [slow, fast] bool, True = render
     steps: int
     fluence: torch.Tensor | float
-    water_I_bg: float                # the C's I_bg (c mode)
-    water_F2_molecules: float        # F_water^2 x water molecules in the beam (fixed mode)
+    inputs: RenderInputs             # the engines' contract (float64)
+    flags: RenderFlags
     needs_grad: bool = False         # some override requires grad (eager, checkpointed)
     warnings: list = field(default_factory=list)
 
     @property
     def shape(self) -> tuple:
         return self.detector.shape
-
-    @property
-    def quirks(self) -> str:
-        return self.cfg.quirks
 
 
 def _mask(cfg: SimulationConfig) -> torch.Tensor | None:
@@ -76,9 +67,10 @@ SHAREABLE = {
     "detector": (frozenset({"distance", "close_distance", "Xbeam", "Ybeam", "detector_rotx",
                             "detector_roty", "detector_rotz", "twotheta"}),
                  lambda cfg, p: build_detector(cfg.detector, cfg.beam.beam, p)),
-    "sources": (frozenset({"lambda"}), lambda cfg, p: build_sources(cfg.beam, cfg.quirks, p)),
-    "sf": (frozenset({"F", "default_F"}),
-           lambda cfg, p: build_structure_factors(cfg.crystal.hklfile, cfg.crystal.default_F, p)),
+    "sources": (frozenset({"lambda"}), lambda cfg, p: build_sources(
+        cfg.beam, cfg.quirks, p, read_sources(cfg.beam.sourcefile) if cfg.beam.sourcefile else None)),
+    "sf": (frozenset({"F", "default_F"}), lambda cfg, p: build_structure_factors(
+        read_structure_factors(cfg.crystal.hklfile, cfg.crystal.default_F), cfg.crystal.default_F, p)),
     "mask": (frozenset(), lambda cfg, p: _mask(cfg)),
 }
 
@@ -104,7 +96,8 @@ def precompute(cfg: SimulationConfig, params: dict | None = None,
     rng = CRandom(0)
     detector = _piece("detector", cfg, p, shared)
     sources = _piece("sources", cfg, p, shared)
-    crystal = build_crystal(cfg.crystal, cfg.beam.lambda0_m, quirks, rng, p)
+    mat = read_mat(cfg.crystal.matfile) if cfg.crystal.matfile is not None else None
+    crystal = build_crystal(cfg.crystal, cfg.beam.lambda0_m, quirks, rng, p, mat)
     orient = orientations(crystal, quirks, rng, p)
     sf = _piece("sf", cfg, p, shared)
 
@@ -133,20 +126,66 @@ def precompute(cfg: SimulationConfig, params: dict | None = None,
         source_factor = w * (n_src / w.sum())
     else:
         source_factor = torch.ones(n_src, dtype=torch.float64)
-    A = orient["A"]
-    A_first = orient["A_first"]
-    A_first = None if torch.equal(A_first, A) else A_first
     steps = n_src * cfg.crystal.mosaic_domains * cfg.crystal.phisteps * oversample * oversample
     fluence = p.get("fluence", cfg.beam.fluence_per_m2)
-    water = cfg.crystal.water_size_m
-    molecules = water ** 3 * 1e6 * AVOGADRO / WATER_MW
-    water_I_bg = WATER_F * WATER_F * R_E_SQR * float(torch.as_tensor(fluence).detach()) * molecules
+    mask = _piece("mask", cfg, p, shared)
+    flags = _flags(cfg, bool(interp), not torch.equal(orient["A_first"], orient["A"]))
+    inputs = _inputs(cfg, detector, sources, crystal, sf, orient, source_factor, mask,
+                     oversample, steps, fluence)
     return Precomputed(cfg=cfg, detector=detector, sources=sources, crystal=crystal, sf=sf,
                        oversample=oversample, recommended_oversample=recommended,
-                       interpolate=bool(interp), interpolation_note=note,
-                       A=A, A_first=A_first, umats=orient["umats"], phis=orient["phis"],
-                       source_factor=source_factor, mask=_piece("mask", cfg, p, shared), steps=steps,
-                       fluence=fluence, water_I_bg=water_I_bg,
-                       water_F2_molecules=WATER_F * WATER_F * molecules,
+                       interpolation_note=note, mask=mask, steps=steps, fluence=fluence,
+                       inputs=inputs, flags=flags,
                        needs_grad=any(isinstance(v, torch.Tensor) and v.requires_grad for v in p.values()),
                        warnings=list(crystal.warnings))
+
+
+def _flags(cfg: SimulationConfig, interpolate: bool, first_visit: bool) -> RenderFlags:
+    """Every code-path choice of the render, the quirks mode included (the one place)."""
+    fixed = cfg.quirks == "fixed"
+    dc, beam = cfg.detector, cfg.beam
+    over = (dc.oversample_thick, dc.oversample_polar, dc.oversample_omega)
+    factors = FactorMode.FIXED if fixed else (FactorMode.C_RUNNING if any(over) else FactorMode.C_FIRST)
+    interp = (Interpolation.NEAREST if not interpolate else
+              Interpolation.TRICUBIC_PER_STEP if fixed else Interpolation.TRICUBIC_SWITCH_OFF)
+    water = (WaterMode.NONE if cfg.crystal.water_size_m == 0.0 else
+             WaterMode.FIXED if fixed else WaterMode.C)
+    return RenderFlags(shape=CrystalShape(cfg.crystal.shape), factors=factors, oversample_factors=over,
+                       interpolation=interp, first_visit=first_visit and not fixed, water=water,
+                       thick=dc.thick_m != 0.0, curved=dc.curved, point_pixel=dc.point_pixel,
+                       polarize=not beam.nopolar, kahn=beam.polarization_kahn != 0.0,
+                       dmin=beam.dmin_m > 0.0)
+
+
+def _inputs(cfg, detector, sources, crystal, sf, orient, source_factor, mask, oversample: int,
+            steps: int, fluence) -> RenderInputs:
+    """The contract's tensors (float64) for one render; one detector panel."""
+    dc, beam = cfg.detector, cfg.beam
+
+    def t(x):
+        return torch.as_tensor(x, dtype=torch.float64)
+    axis = t(beam.polar)
+    axis = axis / torch.sqrt((axis * axis).sum()) if float((axis * axis).sum()) > 0 else axis
+    molecules = cfg.crystal.water_size_m ** 3 * 1e6 * AVOGADRO / WATER_MW
+    has_table = sf.table is not None and sf.n_entries > 0
+    T = dc.thicksteps
+    return RenderInputs(
+        fdet=detector.fdet[None], sdet=detector.sdet[None], odet=detector.odet[None],
+        pix0=detector.pix0_m[None], distance=t(detector.distance_m).reshape(1),
+        close_distance=t(detector.close_distance_m).reshape(1),
+        beam=detector.beam, beam_dist=(detector.distance_m * detector.beam)[None],
+        fpixels=dc.fpixels, spixels=dc.spixels, pixel_size=t(dc.pixel_size_m),
+        sub_size=t(dc.pixel_size_m / oversample), oversample=oversample, roi=tuple(dc.roi),
+        mask=None if mask is None else mask[None],
+        thickness=t(dc.thick_m), thicksteps=T, thickstep=t(dc.thickstep_m),
+        layer_depth=torch.arange(T, dtype=torch.float64) * dc.thickstep_m, mu=t(dc.mu_per_m),
+        step_mu=t(dc.thickstep_m * dc.mu_per_m),
+        incident=-sources.direction, lambda_m=sources.lambda_m, inv_lambda=1.0 / sources.lambda_m,
+        source_weight=source_factor, A=orient["A"], A_first=orient["A_first"], N=crystal.N,
+        recip=crystal.recip_A, fudge=t(cfg.crystal.fudge),
+        sf_table=sf.table if has_table else None, sf_mins=tuple(sf.mins), sf_ranges=tuple(sf.ranges),
+        default_F=t(sf.default_F), fluence=t(fluence), dmin=t(beam.dmin_m), polar_axis=axis,
+        kahn=t(beam.polarization_kahn),
+        water_I_bg=t(WATER_F * WATER_F * R_E_SQR * float(torch.as_tensor(fluence).detach()) * molecules),
+        water_F2_molecules=t(WATER_F * WATER_F * molecules),
+        water_scale=t(WATER_F * WATER_F * molecules * steps), steps=steps)

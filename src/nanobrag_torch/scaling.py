@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from .precompute import R_E_SQR
+from .constants import R_E_SQR
 
 
 def to_photons(pre, I_geom: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

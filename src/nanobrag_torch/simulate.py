@@ -15,6 +15,7 @@ from torch.profiler import record_function
 from . import flags as flagmod
 from .backends import select_backend
 from .config import SimulationConfig, resolve
+from .constants import RTD
 from .errors import NanoBraggError
 from .io.smv import read_smv
 from .memory import check_fits
@@ -23,7 +24,6 @@ from .precompute import Precomputed, precompute
 from .scaling import to_photons
 from .settings import Settings
 
-RTD = 180.0 * (1.0 / math.pi)
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -98,7 +98,8 @@ def render(s: Settings, cfg: SimulationConfig, params: dict | None = None, *,
     name, accumulate = select_backend(cfg.backend, cfg.device, needs_grad=pre.needs_grad)
     torch_dtype = DTYPES[cfg.dtype]
     with record_function("nb.accumulate"):
-        I_geom, omega_sum = accumulate(pre, torch_dtype, cfg.device, progress=progress)
+        I_geom, omega_sum = accumulate(pre.inputs, pre.flags, torch_dtype, cfg.device, progress=progress)
+    I_geom = I_geom[0]                       # [n_panels, slow, fast] -> one panel
     with record_function("nb.scaling"):
         image = to_photons(pre, I_geom, torch_dtype)
     return Result(image=image, pre=pre, settings=s, backend=name, omega_sum=omega_sum)

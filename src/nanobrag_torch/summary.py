@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import math
 
+from .constants import RTD
 from .io.hkl import FdumpFile
 from .noise import image_stats
 
-RTD = 180.0 * (1.0 / math.pi)
 
 
 def _g(x) -> str:

@@ -1,34 +1,38 @@
 """Per-pixel traces (``-printout``, ``-printout_pixel f s``) in nanoBragg.c's printout format.
 
-`trace_pixel` walks one pixel's steps in the C's loop order (detector layer, sub-pixel row,
-sub-pixel column, source, phi step, mosaic domain) with the models of `Precomputed` and keeps
-every intermediate quantity the C prints: the last sub-pixel position and scattering geometry,
-the last fractional and nearest h k l, F_cell and (signed) F_latt, the running pixel sum I with
-the C's ``-oversample_*`` products, and the polarization, solid angle and capture fraction
-the C applies (computed at the first sub-step unless oversampled, as in the C).
-`trace_lines` formats them exactly as the C's printout block (so the two can be diffed) and
-adds ``#`` lines with the vectors the C does not print.
+The trace is the eager engine's general path (`torch_eager.general_steps`, every step kept)
+run in float64 on the traced pixels, from the render contract alone (`RenderInputs`,
+`RenderFlags`); `trace_pixels` picks from its per-step tensors what the C holds when it
+prints: the last sub-pixel position and scattering geometry, the last fractional and nearest
+h k l with its F_latt (signed, as the C computes it) and F_cell, the pixel sum I with the
+C's ``-oversample_*`` products, and the polarization, solid angle and capture fraction the C
+applies (its first-step values unless oversampled).  `trace_lines` formats them exactly as
+the C's printout block (so the two can be diffed) and adds ``#`` lines with the vectors the
+C does not print.
 
-The trace follows the C's loop (``-quirks c``) in both modes. Global state from earlier pixels
-that it cannot see: in ``c`` mode with tricubic interpolation it assumes no earlier pixel
-switched interpolation off. The ``pixel`` line is always the rendered image's value.
+The trace follows the C's loop in both quirks modes (no source weights, the C's cached
+factors; structure factors as the render looks them up).  Pixels run in image order with
+the engine's order-dependent state, so ``-printout`` alone sees the C's global switches;
+one ``-printout_pixel`` starts from the render's initial state (no earlier pixel switched
+tricubic interpolation off).  The ``pixel`` line is always the rendered image's value.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
+from .backends import torch_eager as te
+from .backends import torch_kernel as tk
+from .constants import R_E_SQR
+from .contract import FactorMode, RenderFlags, RenderInputs, WaterMode
 from .errors import NanoBraggError
-from .models.structure_factors import nearest, out_of_range, tricubic
-from .physics.lattice import GAUSS_WIDTH, ROUND_VOLUME_CORRECTION, TOPHAT_RADIUS_SQR, sinc3
-from .physics.polarization import polarization_factor
-from .physics.vectors import rotate_axis
-from .precompute import R_E_SQR
+from .physics.lattice import f_latt
 
 Vec = tuple[float, float, float]
+TRACE_STEPS = 1 << 20        # steps per block of traced pixels
 
 
 @dataclass
@@ -48,7 +52,7 @@ class PixelTrace:
     hkl0: tuple[int, int, int]
     F_cell: float
     F_latt: float
-    I: float                  # the C's running sum (F^2 F_latt^2, with oversample products)
+    I: float                  # the C's pixel sum (F^2 F_latt^2, with oversample products)
     steps: int
     polar: float
     omega_sr: float
@@ -60,145 +64,99 @@ class PixelTrace:
 _C_INT_MIN = -2 ** 31        # gcc's (int) of NaN, infinity or an out-of-range double
 
 
-def _c_int(x: int) -> int:
+def _c_int(x: float) -> int:
+    if not math.isfinite(x):
+        return _C_INT_MIN
+    x = math.ceil(x - 0.5)
     return x if -2 ** 31 <= x < 2 ** 31 else _C_INT_MIN
 
 
-def _dot(x, y) -> float:
-    return x[0] * y[0] + x[1] * y[1] + x[2] * y[2]
+def c_loop_flags(flags: RenderFlags) -> RenderFlags:
+    """The flags of the C's own loop for a render's flags (what the trace follows)."""
+    factors = FactorMode.C_RUNNING if any(flags.oversample_factors) else FactorMode.C_FIRST
+    water = WaterMode.C if flags.water != WaterMode.NONE else WaterMode.NONE
+    return replace(flags, factors=factors, water=water)
 
 
-def _sincg(x: float, N: float) -> float:
-    return N if x == 0.0 else math.sin(x * N) / math.sin(x)
+def _last(mask: torch.Tensor):
+    """Index tuple of the last True entry of `mask` (C loop order), or None."""
+    hit = torch.nonzero(mask.reshape(-1))
+    return None if hit.numel() == 0 else tuple(int(i) for i in torch.unravel_index(hit[-1, 0], mask.shape))
 
 
-def _f_latt(pre, hkl: Vec, hkl0: tuple) -> float:
-    """The C's signed F_latt for one step (shape from -round_xtal etc.)."""
-    cr = pre.cfg.crystal
-    N = [float(n) for n in pre.crystal.N]
-    if cr.shape == "square":
-        out = 1.0
-        for x, n in zip(hkl, N):
-            if n > 1:
-                out *= _sincg(math.pi * x, n)
-        return out
-    d = [x - x0 for x, x0 in zip(hkl, hkl0)]
-    volume = N[0] * N[1] * N[2]
-    if cr.shape == "round":
-        hrad_sqr = sum(di * di * n * n for di, n in zip(d, N))
-        x = torch.tensor(math.pi * math.sqrt(hrad_sqr * cr.fudge), dtype=torch.float64)
-        return volume * ROUND_VOLUME_CORRECTION * float(sinc3(x))
-    recip = pre.crystal.recip_A.tolist()
-    dstar = [sum(d[i] * recip[i][j] for i in range(3)) for j in range(3)]
-    rad_star_sqr = _dot(dstar, dstar) * volume * volume
-    if cr.shape == "gauss":
-        return volume * math.exp(-(rad_star_sqr / GAUSS_WIDTH * cr.fudge))
-    return volume * float(rad_star_sqr * cr.fudge < TOPHAT_RADIUS_SQR)
-
-
-def _f_cell(pre, hkl: Vec, interpolate: bool) -> tuple[float, bool]:
-    """(F_cell, interpolation still on) for one step, as the C's nearest / tricubic choice."""
-    t = torch.tensor([hkl], dtype=torch.float64)
-    if interpolate:
-        if not bool(out_of_range(pre.sf, t)[0]):
-            return float(tricubic(pre.sf, t)[0]), True
-        interpolate = pre.quirks == "fixed"           # c: off for every later step
-    return float(nearest(pre.sf, t)[0]), interpolate
-
-
-def _position(pre, fpixel: int, spixel: int, layer: int, sub_s: int, sub_f: int) -> list:
-    """Sub-pixel position (m) as the C builds it, curved detector included."""
-    d, dc = pre.detector, pre.cfg.detector
-    sub = dc.pixel_size_m / pre.oversample
-    Fdet = sub * (fpixel * pre.oversample + sub_f) + sub / 2.0
-    Sdet = sub * (spixel * pre.oversample + sub_s) + sub / 2.0
-    Odet = layer * dc.thickstep_m
-    fdet, sdet, odet, pix0 = (v.tolist() for v in (d.fdet, d.sdet, d.odet, d.pix0_m))
-    pos = [Fdet * fdet[i] + Sdet * sdet[i] + Odet * odet[i] + pix0[i] for i in range(3)]
-    if dc.curved:
-        dist = float(d.distance_m)
-        turned = rotate_axis(dist * d.beam, d.sdet, pos[1] / dist)
-        pos = rotate_axis(turned, d.fdet, pos[2] / dist).tolist()
-    return pos
-
-
-def rendered_pixels(pre):
-    """Yield (fpixel, spixel) of every pixel the C renders (inside the ROI, not masked), in
-    image order."""
-    xmin, xmax, ymin, ymax = pre.cfg.detector.roi
-    spixels, fpixels = pre.shape
-    mask = None if pre.mask is None else pre.mask.numpy()
-    for s in range(max(ymin, 0), min(ymax + 1, spixels)):
-        for f in range(max(xmin, 0), min(xmax + 1, fpixels)):
-            if mask is None or mask[s, f]:
-                yield f, s
-
-
-def trace_pixel(pre, fpixel: int, spixel: int, first_pixel: bool = False) -> PixelTrace:
-    """Walk pixel (fpixel, spixel) step by step; `first_pixel` marks the first rendered pixel
-    (its first phi sweep uses the unrotated cell under the C's phi = 0 carry-over)."""
-    cfg, dc = pre.cfg, pre.cfg.detector
-    beam, cr = cfg.beam, cfg.crystal
-    over = (dc.oversample_thick, dc.oversample_polar, dc.oversample_omega)
-    axis = torch.tensor(beam.polar, dtype=torch.float64)
-    axis = axis / torch.linalg.norm(axis)
-    directions, lambdas = pre.sources.direction.tolist(), pre.sources.lambda_m.tolist()
-    A = pre.A.tolist()
-    A_start = pre.A_first.tolist() if first_pixel and pre.A_first is not None else A
-    water = cr.water_size_m != 0.0
-    interpolate = pre.interpolate
-    I, polar, omega = pre.water_I_bg, (1.0 if beam.nopolar else 0.0), 0.0
-    v = dict(hkl=(0.0, 0.0, 0.0), hkl0=(0, 0, 0), F_cell=0.0, F_latt=0.0, abc=((0.0,) * 3,) * 3,
-             stol=0.0, incident=(0.0,) * 3, lam=0.0, scattering=(0.0,) * 3)
-    for layer in range(dc.thicksteps):
-        capture = 1.0 if dc.thick_m == 0.0 else 0.0
-        for sub_s in range(pre.oversample):
-            for sub_f in range(pre.oversample):
-                pos = _position(pre, fpixel, spixel, layer, sub_s, sub_f)
-                airpath = math.sqrt(_dot(pos, pos))
-                diffracted = [x / airpath for x in pos] if airpath != 0 else [0.0] * 3
-                if omega == 0.0 or over[2]:
-                    omega = (1.0 / airpath / airpath if dc.point_pixel else dc.pixel_size_m
-                             * dc.pixel_size_m / airpath / airpath
-                             * float(pre.detector.close_distance_m) / airpath)
-                if capture == 0.0 or over[0]:
-                    parallax = _dot(diffracted, pre.detector.odet.tolist())
-                    mu_step = dc.thickstep_m * dc.mu_per_m
-                    capture = (math.exp(-layer * mu_step / parallax)
-                               - math.exp(-(layer + 1) * mu_step / parallax))
-                for src, direction in enumerate(directions):
-                    incident = [-x for x in direction]
-                    lam = lambdas[src]
-                    scattering = [(diffracted[i] - incident[i]) / lam for i in range(3)]
-                    v.update(stol=0.5 * math.sqrt(_dot(scattering, scattering)),
-                             incident=incident, lam=lam, scattering=scattering)
-                    if beam.dmin_m > 0.0 and v["stol"] > 0.0 and beam.dmin_m > 0.5 / v["stol"]:
-                        continue
-                    if polar == 0.0 or over[1]:
-                        polar = float(polarization_factor(
-                            beam.polarization_kahn, torch.tensor(incident, dtype=torch.float64),
-                            torch.tensor(diffracted, dtype=torch.float64), axis))
-                    for abc in A_start:
-                        hkl = tuple(_dot(row, scattering) for row in abc)
-                        hkl0 = tuple(_c_int(math.ceil(x - 0.5)) if math.isfinite(x)
-                                     else _C_INT_MIN for x in hkl)
-                        F_latt = _f_latt(pre, hkl, hkl0)
-                        v.update(hkl=hkl, hkl0=hkl0, F_latt=F_latt, abc=abc)
-                        if F_latt == 0.0 and not water:
-                            continue
-                        F_cell, interpolate = _f_cell(pre, hkl, interpolate)
-                        v["F_cell"] = F_cell
-                        I += F_cell * F_cell * F_latt * F_latt
-                        for on, factor in zip(over, (capture, polar, omega)):
-                            I = I * factor if on else I
-                    A_start = A
-    photons = R_E_SQR * float(pre.fluence) * I / pre.steps
+def _pixel(s: te.Steps, j: int, inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs,
+           I: float, fs: tuple) -> PixelTrace:
+    """Pick pixel j's printed values out of the block's steps."""
+    over = flags.oversample_factors
+    T, os_, NS, M = s.keep.shape[1], s.keep.shape[2], s.keep.shape[4], inp.n_orient
+    last_sub = (j, T - 1, os_ - 1, os_ - 1)
+    last_src = (*last_sub, NS - 1)
+    kept = s.keep[j] > 0                                         # [T, os, os, NS]
+    last_kept = _last(kept)
+    polar = 1.0 if not flags.polarize else 0.0
+    if last_kept is not None:
+        first_kept = tuple(int(i) for i in torch.unravel_index(torch.nonzero(kept.reshape(-1))[0, 0], kept.shape))
+        polar = float(s.polar[j][last_kept if over[1] else first_kept])
+    omega = float(s.omega[last_sub] if over[2] else s.omega[j, 0, 0, 0])
+    if flags.thick:
+        capture = float(s.capture[last_sub] if over[0] else s.capture[j, T - 1, 0, 0])
+    else:
+        capture = 0.0 if over[0] else 1.0
+    hkl, hkl0, F_latt, abc = (0.0,) * 3, (0, 0, 0), 0.0, ((0.0,) * 3,) * 3
+    if last_kept is not None:
+        at = (j, *last_kept, M - 1)
+        hkl = tuple(float(x[at]) for x in s.h)
+        hkl0 = tuple(_c_int(x) for x in hkl)
+        F_latt = float(f_latt(torch.tensor(hkl, dtype=torch.float64), inp.N, flags.shape.value,
+                              inp.fudge, inp.recip))
+        A = inp.A_first if s.first_at == (j, *last_kept) else inp.A
+        abc = tuple(tuple(float(v) for v in row) for row in A[M - 1])
+    last_valid = _last(s.valid[j])
+    F_cell = float(s.F[j][last_valid]) if last_valid is not None else 0.0
+    pos = tuple(float(x[last_sub]) for x in s.pos)
+    scat = tuple(float(x[last_src]) for x in s.scat)
+    photons = R_E_SQR * float(inp.fluence) * I / inp.steps
     for on, factor in zip(over, (capture, polar, omega)):
         photons = photons if on else photons * factor
-    return PixelTrace(fpixel, spixel, tuple(pos), airpath, tuple(diffracted), tuple(v["incident"]),
-                      v["lam"], tuple(v["scattering"]), v["stol"], v["hkl"], v["hkl0"],
-                      v["F_cell"], v["F_latt"], I, pre.steps, polar, omega, capture,
-                      tuple(tuple(r) for r in v["abc"]), photons)
+    return PixelTrace(fs[0], fs[1], pos, float(s.airpath[last_sub]), tuple(float(x[last_sub]) for x in s.d),
+                      tuple(float(x) for x in inp.incident[NS - 1]), float(inp.lambda_m[NS - 1]), scat,
+                      0.5 * math.sqrt(scat[0] * scat[0] + scat[1] * scat[1] + scat[2] * scat[2]),
+                      hkl, hkl0, F_cell, F_latt, I, inp.steps, polar, omega, capture, abc, photons)
+
+
+def trace_pixels(inputs: RenderInputs, flags: RenderFlags, pixels: list, from_start: bool) -> list:
+    """PixelTrace of every (fpixel, spixel) in `pixels` (panel 0, image order); `from_start`:
+    the pixels begin with the first rendered one (the C's first phi sweep is among them)."""
+    inp = replace(inputs.to(torch.float64, "cpu"), source_weight=torch.ones_like(inputs.lambda_m))
+    cflags = c_loop_flags(flags)
+    k = tk.kernel_inputs(inp, cflags, 0)
+    state = te._State(cflags)
+    state.first_visit = cflags.first_visit and from_start
+    block = max(1, TRACE_STEPS // inp.steps_per_pixel)
+    out = []
+    with torch.no_grad():
+        for b in range(0, len(pixels), block):
+            chunk = pixels[b:b + block]
+            fi = torch.tensor([f for f, _ in chunk])
+            si = torch.tensor([sp for _, sp in chunk])
+            s = te.general_steps(cflags, k, inp.A_first, state, si, fi)
+            if cflags.factors == FactorMode.C_RUNNING:
+                I = te.running_I(s, cflags, k)
+            else:
+                I = k.I_bg + s.I_step.sum(-1).reshape(len(chunk), -1).sum(1)
+            out += [_pixel(s, j, inp, cflags, k, float(I[j]), fs) for j, fs in enumerate(chunk)]
+    return out
+
+
+def rendered_pixels(inputs: RenderInputs):
+    """Yield (fpixel, spixel) of every pixel the C renders (inside the ROI, not masked), in
+    image order (panel 0)."""
+    xmin, xmax, ymin, ymax = inputs.roi
+    mask = None if inputs.mask is None else inputs.mask[0].cpu().numpy()
+    for s in range(max(ymin, 0), min(ymax + 1, inputs.spixels)):
+        for f in range(max(xmin, 0), min(xmax + 1, inputs.fpixels)):
+            if mask is None or mask[s, f]:
+                yield f, s
 
 
 def format_trace(t: PixelTrace, pixel_value: float, lambda0_m: float) -> list[str]:
@@ -227,26 +185,24 @@ def format_trace(t: PixelTrace, pixel_value: float, lambda0_m: float) -> list[st
     return lines
 
 
-def trace_lines(r, image_f32: np.ndarray) -> list[str]:
-    """Printout lines for a `Result`: the -printout_pixel pixel, or with -printout alone every
-    rendered pixel (as the C); `image_f32` [slow, fast] is the image written to -floatfile.
+def trace_lines(inputs: RenderInputs, flags: RenderFlags, image_f32: np.ndarray,
+                printout_pixel: tuple | None, lambda0_m: float) -> list[str]:
+    """Printout lines: the `printout_pixel` (f, s), or with None every rendered pixel (as the
+    C's -printout alone); `image_f32` [slow, fast] is the image written to -floatfile.
 
     Raises:
         NanoBraggError: the -printout_pixel pixel is outside the detector.
     """
-    s, pre = r.settings, r.pre
-    first = next(rendered_pixels(pre), None)
-    wanted = rendered_pixels(pre)
-    if s.printout_pixel is not None:
-        f, sp = s.printout_pixel
-        if not (0 <= f < pre.shape[1] and 0 <= sp < pre.shape[0]):
+    wanted = list(rendered_pixels(inputs))
+    first = wanted[0] if wanted else None
+    if printout_pixel is not None:
+        f, sp = printout_pixel
+        if not (0 <= f < inputs.fpixels and 0 <= sp < inputs.spixels):
             raise NanoBraggError(f"-printout_pixel: pixel {f} {sp} is outside the "
-                                 f"{pre.shape[1]}x{pre.shape[0]} detector")
-        xmin, xmax, ymin, ymax = pre.cfg.detector.roi
+                                 f"{inputs.fpixels}x{inputs.spixels} detector")
+        xmin, xmax, ymin, ymax = inputs.roi
         inside = xmin <= f <= xmax and ymin <= sp <= ymax
-        wanted = [(f, sp)] if inside and (pre.mask is None or bool(pre.mask[sp, f])) else []
-    lines = []
-    for f, sp in wanted:
-        t = trace_pixel(pre, f, sp, first_pixel=(f, sp) == first)
-        lines += format_trace(t, float(image_f32[sp, f]), r.config.beam.lambda0_m)
-    return lines
+        unmasked = inputs.mask is None or bool(inputs.mask[0, sp, f])
+        wanted = [(f, sp)] if inside and unmasked else []
+    traces = trace_pixels(inputs, flags, wanted, bool(wanted) and wanted[0] == first)
+    return [line for t in traces for line in format_trace(t, float(image_f32[t.spixel, t.fpixel]), lambda0_m)]

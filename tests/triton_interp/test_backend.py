@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pytest
 import torch
@@ -29,10 +30,11 @@ def test_auto_never_picks_the_interpreter(caplog):
 def test_result_contract_and_progress():
     pre = precompute(resolve(parse(CUBIC + ["-roi", "2", "20", "3", "17"])))
     calls = []
-    I_geom, omega_sum = triton_backend.accumulate(pre, torch.float32, "cpu",
+    I_geom, omega_sum = triton_backend.accumulate(pre.inputs, pre.flags, torch.float32, "cpu",
                                                   progress=lambda d, t: calls.append((d, t)))
-    ref, ref_omega = torch_eager.accumulate(pre, torch.float64)
-    assert I_geom.dtype == torch.float64 and I_geom.shape == (24, 24) and I_geom.device.type == "cpu"
+    ref, ref_omega = torch_eager.accumulate(pre.inputs, pre.flags, torch.float64)
+    assert I_geom.dtype == torch.float64 and I_geom.shape == (1, 24, 24) and I_geom.device.type == "cpu"
+    I_geom, ref = I_geom[0], ref[0]
     assert calls[-1] == (24 * 24, 24 * 24)
     assert (I_geom[:3] == 0).all() and (I_geom[:, 21:] == 0).all() and I_geom[5, 5] > 0
     assert omega_sum == pytest.approx(ref_omega, rel=1e-6)
@@ -41,9 +43,9 @@ def test_result_contract_and_progress():
 
 def test_fully_masked_detector_renders_nothing():
     pre = precompute(resolve(parse(CUBIC)))
-    pre.mask = torch.zeros(24, 24, dtype=torch.bool)
-    I_geom, omega_sum = triton_backend.accumulate(pre, torch.float64)
-    assert I_geom.shape == (24, 24) and not I_geom.any() and omega_sum == 0.0
+    inputs = replace(pre.inputs, mask=torch.zeros(1, 24, 24, dtype=torch.bool))
+    I_geom, omega_sum = triton_backend.accumulate(inputs, pre.flags, torch.float64)
+    assert I_geom.shape == (1, 24, 24) and not I_geom.any() and omega_sum == 0.0
 
 
 def test_gradient_request_routes_to_torch_with_a_log_line(caplog):

@@ -4,10 +4,12 @@
   first out-of-range stencil occurs; every pixel before it equals the fixed-mode render
   (tricubic wherever the stencil fits) and every pixel from it on equals -nointerpolate.
 - phi = 0 carry-over: only the first sweep of the image uses the unrotated cell
-  (`pre.A_first`), so dropping A_first changes exactly one pixel, the first rendered one,
+  (`inputs.A_first`, `flags.first_visit`), so dropping it changes exactly one pixel, the first rendered one,
   or with -dmin the first pixel that has a step left (the C's first executed sweep).
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 import torch
 
@@ -45,10 +47,9 @@ def test_interpolation_switch_off_is_global():
 def _first_visit_diff(args) -> tuple:
     """(pixels where A_first matters, the image rendered without it)."""
     pre = precompute(resolve(parse(BASE + CARRY + args)))
-    assert pre.A_first is not None
-    with_first, _ = triton_backend.accumulate(pre, torch.float64)
-    pre.A_first = None
-    without, _ = triton_backend.accumulate(pre, torch.float64)
+    assert pre.flags.first_visit
+    with_first, _ = triton_backend.accumulate(pre.inputs, pre.flags, torch.float64)
+    without, _ = triton_backend.accumulate(pre.inputs, replace(pre.flags, first_visit=False), torch.float64)
     return torch.nonzero((with_first != without).reshape(-1))[:, 0].tolist(), without.reshape(-1)
 
 

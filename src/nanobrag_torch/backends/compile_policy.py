@@ -3,7 +3,7 @@
 `torch_kernel.fused_chunk` is exported (``torch.export``, dynamic pixel, layer, sub-pixel,
 source, orientation and HKL-table sizes) and compiled by AOTInductor into one package per
 kernel variant: the kernel's source, dtype, device, the code-path flags of `KernelInputs`
-(crystal shape, quirks mode, sensor, polarization, curved detector, water, dmin), whether an
+(crystal shape, factor mode, sensor, polarization, curved detector, water, dmin), whether an
 HKL table is used and which step axes have size 1.  Packages live in ``$NANOBRAG_CACHE``
 (default ``~/.cache/nanobrag_torch``; see `aot_cache`) and load in milliseconds through the
 C++ package loader, so a render uses the compiled kernel whenever its package exists.
@@ -22,6 +22,7 @@ and leaves that kind of render on the eager kernel, with one log line.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import logging
 import os
@@ -32,7 +33,8 @@ from pathlib import Path
 import torch
 from torch.profiler import record_function
 
-from ..models.structure_factors import StructureFactors
+from ..contract import RenderFlags, RenderInputs
+from ..physics.structure_factors import SFTable
 from . import aot_cache
 from . import torch_kernel as tk
 from .aot_cache import cache_dir
@@ -45,10 +47,10 @@ _seen: dict = {}
 _loaded: dict = {}
 
 
-def _sf_tensors(sf: StructureFactors, like: torch.Tensor) -> dict:
+def _sf_tensors(sf: SFTable, like: torch.Tensor) -> dict:
     """The structure factors as tensors (table, mins, ranges, default_F)."""
     out = {"sf_default_F": torch.as_tensor(sf.default_F, dtype=like.dtype, device=like.device)}
-    if sf.table is not None and sf.n_entries:
+    if sf.table is not None:
         out["sf_table"] = sf.table
         out["sf_mins"] = torch.tensor(sf.mins, dtype=torch.int64, device=like.device)
         out["sf_ranges"] = torch.tensor(sf.ranges, dtype=torch.int64, device=like.device)
@@ -66,7 +68,7 @@ class _Fused(torch.nn.Module):
         d = dict(zip(self.names, tensors))
         table = d.pop("sf_table", None)
         mins, ranges = d.pop("sf_mins", (0, 0, 0)), d.pop("sf_ranges", (0, 0, 0))
-        sf = StructureFactors(table, mins, ranges, d.pop("sf_default_F"), 1 if table is not None else 0)
+        sf = SFTable(table, mins, ranges, d.pop("sf_default_F"))
         return tk.fused_chunk(si, fi, tk.KernelInputs(**d, sf=sf, **self.flags))
 
 
@@ -87,12 +89,33 @@ def _cpu_identity() -> str:
         return platform.machine()
 
 
+def kernel_sources() -> list:
+    """Paths of every package module the compiled kernel's code imports, transitively (read
+    from their import statements): `torch_kernel` and what it uses of `physics`, `contract`..."""
+    root = Path(tk.__file__).resolve().parents[1]             # src/nanobrag_torch
+    todo, seen = [Path(tk.__file__).resolve()], []
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.append(path)
+        package = path.parent
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level > 0:
+                base = package
+                for _ in range(node.level - 1):
+                    base = base.parent
+                target = base.joinpath(*(node.module.split(".") if node.module else []))
+                names = [target / f"{a.name}.py" for a in node.names]
+                for cand in [target.with_suffix(".py"), target / "__init__.py", *names]:
+                    if cand.is_file() and root in cand.parents:
+                        todo.append(cand)
+    return sorted(seen)
+
+
 def _code_identity() -> str:
     """The kernel's source: a package built from older kernel code is never reused."""
-    from ..models import structure_factors
-    from ..physics import lattice, polarization
-    mods = (tk, structure_factors, lattice, polarization)
-    return hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in mods)).hexdigest()[:12]
+    return hashlib.sha256(b"".join(p.read_bytes() for p in kernel_sources())).hexdigest()[:12]
 
 
 def _variant(k: tk.KernelInputs, names: list, values: list) -> str:
@@ -142,11 +165,12 @@ def build_package(k: tk.KernelInputs, path: Path) -> None:
         os.replace(tmp_path, path)
 
 
-def _want_build(pre) -> bool:
+def _want_build(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> bool:
     """auto: a big render, or the second render of its kind in this process."""
-    key = (pre.cfg.crystal.shape, pre.quirks, pre.cfg.dtype, pre.cfg.device)
+    key = (flags.shape, flags.factors, k.pix0.dtype, k.pix0.device.type)
     _seen[key] = _seen.get(key, 0) + 1
-    return pre.steps * pre.shape[0] * pre.shape[1] >= BACKGROUND_MIN_STEPS or _seen[key] >= 2
+    return (inp.steps * inp.n_panels * inp.spixels * inp.fpixels >= BACKGROUND_MIN_STEPS
+            or _seen[key] >= 2)
 
 
 def _runner(path: Path):
@@ -173,7 +197,7 @@ def _call(path: Path, runner, si, fi, kk):
         return tk.fused_chunk(si, fi, kk)
 
 
-def fused_for(pre, k: tk.KernelInputs) -> tuple:
+def fused_for(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> tuple:
     """(fused chunk function for this render, whether it is compiled from the start)."""
     mode = os.environ.get("NANOBRAG_COMPILE", "auto")
     if mode == "0":
@@ -188,7 +212,7 @@ def fused_for(pre, k: tk.KernelInputs) -> tuple:
             return tk.fused_chunk, False
         if mode == "1":
             _build_foreground(k, path)
-        elif _want_build(pre):
+        elif _want_build(inp, flags, k):
             aot_cache.start_build(path, k)
     if _runner(path) is not None:
         return (lambda si, fi, kk: _call(path, _loaded[str(path)], si, fi, kk)), True

@@ -5,8 +5,9 @@ Vectors are kept as (x, y, z) tuples of tensors (structure of arrays) so every o
 element-wise over the pixel axis, which is what lets inductor vectorise it.  Axes: P pixels
 of the chunk, T detector layers, (os, os) sub-pixels (slow, fast), NS sources, M = phi
 steps x mosaic domains, always in the C's loop order.  `KernelInputs` holds what does not
-change within a render.  `fused_chunk` renders the common modes (c quirks without the
-running-sum ``-oversample_*`` flags, or fixed quirks; nearest/default F) reducing over
+change within a render (one detector panel), built by `kernel_inputs` from the contract.
+`fused_chunk` renders the common modes (factor modes C_FIRST and FIXED, nearest or
+default F) reducing over
 steps in place; the other functions are shared with the general path of `torch_eager`.
 """
 from __future__ import annotations
@@ -15,9 +16,10 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from ..models.structure_factors import StructureFactors, nearest
+from ..contract import FactorMode, RenderFlags, RenderInputs, WaterMode
 from ..physics.lattice import f_latt_sqr
-from ..physics.polarization import polarization_factor
+from ..physics.polarization import polarization
+from ..physics.structure_factors import SFTable, nearest_F
 from ..physics.vectors import rotate_axis
 
 
@@ -39,7 +41,7 @@ class KernelInputs:
     A: torch.Tensor             # [3, 3, M]: A[i, j, m] = component j of vector i (a, b, c), m
     N: torch.Tensor             # (3,) cells
     recip: torch.Tensor         # [3, 3] rows a*, b*, c*, 1/A
-    sf: StructureFactors        # table in the working dtype
+    sf: SFTable                 # table in the working dtype
     sub_size: torch.Tensor      # () sub-pixel size, m
     fudge: torch.Tensor         # () shape fudge factor
     pixel_size: torch.Tensor    # () m
@@ -66,11 +68,29 @@ class KernelInputs:
     def flags(self) -> dict:
         """The fields that select code paths (part of a compiled kernel's identity)."""
         return {f.name: getattr(self, f.name) for f in fields(self)
-                if not isinstance(getattr(self, f.name), (torch.Tensor, StructureFactors))}
+                if not isinstance(getattr(self, f.name), (torch.Tensor, SFTable))}
 
 
-def pixel_geometry(si, fi, k: KernelInputs):
-    """Unit diffracted vector (x, y, z), solid angle and capture fraction, each [P, T, os, os].
+def kernel_inputs(inp: RenderInputs, flags: RenderFlags, p: int) -> KernelInputs:
+    """The kernel constants of panel `p` from contract inputs already in the working dtype."""
+    dt, dev = inp.pix0.dtype, inp.pix0.device
+    return KernelInputs(
+        pix0=inp.pix0[p], fdet=inp.fdet[p], sdet=inp.sdet[p], odet=inp.odet[p],
+        beam_dist=inp.beam_dist[p], sub_off=torch.arange(inp.oversample, dtype=dt, device=dev),
+        layer_off=inp.layer_depth, layer_idx=torch.arange(inp.thicksteps, dtype=dt, device=dev),
+        incident=inp.incident.T, inv_lambda=inp.inv_lambda, source_factor=inp.source_weight,
+        polar_axis=inp.polar_axis, A=inp.A.permute(1, 2, 0), N=inp.N, recip=inp.recip,
+        sf=SFTable(inp.sf_table, inp.sf_mins, inp.sf_ranges, inp.default_F),
+        sub_size=inp.sub_size, fudge=inp.fudge, pixel_size=inp.pixel_size,
+        close_distance=inp.close_distance[p], distance=inp.distance[p], step_mu=inp.step_mu,
+        I_bg=inp.water_I_bg, water_coeff=inp.water_scale, dmin=inp.dmin if flags.dmin else None,
+        kahn=inp.kahn if flags.kahn else 0.0, shape=flags.shape.value, thick=flags.thick,
+        nopolar=not flags.polarize, point_pixel=flags.point_pixel, curved=flags.curved,
+        water=flags.water != WaterMode.NONE, fixed=flags.factors == FactorMode.FIXED)
+
+
+def pixel_positions(si, fi, k: KernelInputs) -> tuple:
+    """Sub-pixel positions (x, y, z), m from the sample, each [P, T, os, os].
 
     `si`, `fi`: slow and fast pixel indices of broadcastable shapes (e.g. [R, 1] and [1, C]
     for a block of rows); P is the broadcast pixel count, in row-major order."""
@@ -85,6 +105,12 @@ def pixel_geometry(si, fi, k: KernelInputs):
         base = k.beam_dist.expand(*pos[0].shape, 3)
         turned = rotate_axis(base, k.sdet, pos[1] / k.distance)
         pos = rotate_axis(turned, k.fdet, pos[2] / k.distance).unbind(-1)
+    return tuple(pos)
+
+
+def geometry_at(pos, k: KernelInputs):
+    """(airpath R, unit diffracted vector (x, y, z), solid angle, capture fraction), each
+    [P, T, os, os], at sub-pixel positions `pos` (`pixel_positions`)."""
     R2 = pos[0] * pos[0] + pos[1] * pos[1] + pos[2] * pos[2]
     R = torch.sqrt(R2)
     d = tuple(p / R for p in pos)
@@ -98,6 +124,12 @@ def pixel_geometry(si, fi, k: KernelInputs):
         capture = torch.exp(-t * k.step_mu / par) - torch.exp(-(t + 1) * k.step_mu / par)
     else:
         capture = torch.ones_like(R)
+    return R, d, omega, capture
+
+
+def pixel_geometry(si, fi, k: KernelInputs):
+    """Unit diffracted vector (x, y, z), solid angle and capture fraction, each [P, T, os, os]."""
+    _, d, omega, capture = geometry_at(pixel_positions(si, fi, k), k)
     return d, omega, capture
 
 
@@ -112,7 +144,7 @@ def source_terms(d, k: KernelInputs):
     if k.nopolar:
         polar = torch.ones_like(keep)
     else:
-        polar = polarization_factor(k.kahn, tuple(inc), tuple(x[..., None] for x in d), k.polar_axis)
+        polar = polarization(k.kahn, tuple(inc), tuple(x[..., None] for x in d), k.polar_axis)
     return scat, keep, polar
 
 
@@ -167,6 +199,6 @@ def fused_chunk(si, fi, k: KernelInputs):
     d, omega, capture = pixel_geometry(si, fi, k)
     scat, keep, polar = source_terms(d, k)
     h = miller(scat, k.A)
-    F = nearest(k.sf, h)
+    F = nearest_F(k.sf, h)
     I_tsn = (F * F * f_latt_sqr(h, k.N, k.shape, k.fudge, k.recip)).sum(-1) * keep
     return combine(I_tsn, keep, polar, omega, capture, k)

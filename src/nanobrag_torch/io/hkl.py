@@ -194,3 +194,30 @@ def read_fdump(path: str | os.PathLike) -> HKLTable:
         raise NanoBraggError(f"{name}: Fdump holds non-finite structure factors")
     return HKLTable(h_min, h_max, k_min, k_max, l_min, l_max, F,
                     shape[0] * shape[1] * shape[2])
+
+
+_HKL_CACHE: dict = {}
+
+
+def read_structure_factors(hklfile: str | FdumpFile | None, default_F: float) -> HKLTable | None:
+    """The table of an ``h k l F`` file (path), of an Fdump binary (`FdumpFile`, the C's
+    ``-dump`` format; every cell counts as an entry, as in the C), or None."""
+    if hklfile is None:
+        return None
+    if isinstance(hklfile, FdumpFile):
+        return read_fdump(hklfile.path)
+    return _read_hkl_cached(hklfile, default_F)
+
+
+def _read_hkl_cached(path: str, default_F: float) -> HKLTable:
+    """read_hkl, remembered per process for an unchanged file (path, size, mtime): repeated
+    renders (benchmarks, many-shot jobs, refinement loops) parse a large HKL list once."""
+    st = os.stat(path) if os.path.exists(path) else None
+    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns, default_F) if st else None
+    if key is None or key not in _HKL_CACHE:
+        table = read_hkl(path, default_F)
+        if key is not None:
+            _HKL_CACHE.clear()                  # keep one table: bounded memory
+            _HKL_CACHE[key] = table
+        return table
+    return _HKL_CACHE[key]

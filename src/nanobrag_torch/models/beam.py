@@ -14,7 +14,7 @@ import torch
 
 from ..config import BeamConfig
 from ..errors import NanoBraggError
-from ..io.sources import read_sources
+from ..io.sources import SourceTable
 from ..physics.vectors import cross, rotate_axis, unitize, vec
 
 SOURCE_DISTANCE_M = 10.0
@@ -33,13 +33,15 @@ class Sources:
         return int(self.lambda_m.shape[0])
 
 
-def build_sources(cfg: BeamConfig, quirks: str, params: dict | None = None) -> Sources:
+def build_sources(cfg: BeamConfig, quirks: str, params: dict | None = None,
+                  table: SourceTable | None = None) -> Sources:
+    """The sources of `table` (the -sourcefile as `io.sources.read_sources` reads it), else
+    the divergence x dispersion grid."""
     p = params or {}
     beam, _ = unitize(vec(cfg.beam))
     polar, _ = unitize(vec(cfg.polar))
     lambda0 = p.get("lambda", cfg.lambda0_m)
-    if cfg.sourcefile is not None:
-        table = read_sources(cfg.sourcefile)
+    if table is not None:
         xyz = torch.tensor([[x, y, z] for x, y, z in zip(table.X, table.Y, table.Z)], dtype=torch.float64)
         default = -SOURCE_DISTANCE_M * beam
         xyz = torch.where(torch.isnan(xyz), default.expand_as(xyz), xyz)

@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 from ..config import CrystalConfig
+from ..constants import RTD
 from ..errors import NanoBraggError
-from ..io.matrix import read_mat
 from ..physics.vectors import axis_rotation_matrix, cross, dot, norm, rotate_xyz, vec
 from ..physics import mosaic as mosaic_rng
 
@@ -40,8 +40,7 @@ def _reciprocal_from_cell(cfg: CrystalConfig, quirks: str, warnings: list, param
     cell = params.get("cell")
     if cell is not None:
         a, b, c = cell[0], cell[1], cell[2]
-        al, be, ga = (cell[3] / (180.0 / math.pi), cell[4] / (180.0 / math.pi),
-                      cell[5] / (180.0 / math.pi))
+        al, be, ga = cell[3], cell[4], cell[5]                  # radians (params.to_internal)
     else:
         a, b, c = [torch.tensor(float(x), dtype=torch.float64) for x in cfg.cell_A]
         if float(b) <= 0.0:
@@ -77,24 +76,24 @@ def _reciprocal_from_cell(cfg: CrystalConfig, quirks: str, warnings: list, param
 
 
 def build_crystal(cfg: CrystalConfig, lambda0_m: float, quirks: str, rng_state,
-                  params: dict | None = None) -> Crystal:
-    """Direct and reciprocal cell at phi = 0 (after misset) and the crystal size in cells."""
+                  params: dict | None = None, mat=None) -> Crystal:
+    """Direct and reciprocal cell at phi = 0 (after misset) and the crystal size in cells.
+    `mat`: the -mat file's 3x3 reciprocal matrix (as `io.matrix.read_mat` returns it), if any."""
     p = params or {}
     warnings: list = []
     recip = None
     lengths = V_user = None
     if cfg.user_cell or "cell" in p:
         recip, lengths, V_user = _reciprocal_from_cell(cfg, quirks, warnings, p)
-    if cfg.matfile is not None:
-        mat = read_mat(cfg.matfile)
+    if mat is not None:
         recip = torch.tensor(np.asarray(mat), dtype=torch.float64) * (1e-10 / lambda0_m)
     misset_random = None
     misset = list(cfg.misset_rad)
     if cfg.misset_mode == "random":
         misset = mosaic_rng.random_misset(rng_state, cfg.misset_seed)
-        misset_random = tuple(m * (180.0 / math.pi) for m in misset)
+        misset_random = tuple(m * RTD for m in misset)
     if "misset" in p:
-        misset = [p["misset"][i] / (180.0 / math.pi) for i in range(3)]
+        misset = [p["misset"][i] for i in range(3)]           # radians (params.to_internal)
     if cfg.misset_mode != "none" or "misset" in p:
         recip = rotate_xyz(recip, *misset)
     a_s, b_s, c_s = recip[0], recip[1], recip[2]
@@ -122,7 +121,7 @@ def _angles(x: torch.Tensor, lengths: list) -> tuple:
         s = min(float(norm(cross(x[j], x[k]))) / lengths[j] / lengths[k], 1.0)
         c = float(dot(x[j], x[k])) / lengths[j] / lengths[k]
         c = 1.0 if c * c > 1.0 else c
-        out.append(math.atan2(s, c) * (180.0 / math.pi))
+        out.append(math.atan2(s, c) * RTD)
     return tuple(out)
 
 

@@ -1,5 +1,8 @@
 """Lattice shape transforms (nanoBragg.c's square, round, gauss and tophat crystals).
 
+Torch twins of the Triton helpers of the same names in `nanobrag_kernels._math`
+(`sincg_abs`, `sinc3_pi`, `f_latt_sqr`); `f_latt` and `sincg` are the C's signed forms (trace).
+
 `f_latt_sqr(hkl, N, shape, fudge, recip_A)` gives F_latt**2 for fractional Miller indices
 ``hkl`` (a [..., 3] tensor or an (h, k, l) tuple of tensors; dimensionless) and cell counts
 ``N`` (3,) as a tensor.  Only F_latt**2 enters the intensity, so the grating function is
@@ -22,18 +25,72 @@ def _safe(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x == 0, torch.ones_like(x), x)
 
 
-def sinc3(x: torch.Tensor) -> torch.Tensor:
-    """3 (sin x / x - cos x) / x^2, 1 at x = 0 (Fourier transform of a sphere)."""
+def sinc3_pi(y: torch.Tensor) -> torch.Tensor:
+    """sinc3(x) = 3 (sin x / x - cos x) / x^2 at x = pi y, 1 at 0 (transform of a sphere).
+
+    Below x = 0.05 (float64) or 1 (float32) the difference loses most of its digits, so
+    there the series 1 - x^2/10 + x^4/280 - x^6/15120 + x^8/1330560 is used (as the Triton
+    twin; truncation below 1e-16 and 6e-9 respectively)."""
+    x = math.pi * y
     s = _safe(x)
-    return torch.where(x == 0, torch.ones_like(x), 3.0 * (torch.sin(s) / s - torch.cos(s)) / (s * s))
+    x2 = x * x
+    direct = 3.0 * (torch.sin(s) / s - torch.cos(s)) / (s * s)
+    series = 1.0 + x2 * (-0.1 + x2 * (0.0035714285714285713 + x2 * (-6.613756613756614e-05
+                                                                    + x2 * 7.515632515632516e-07)))
+    return torch.where(x.abs() < (0.05 if x.dtype == torch.float64 else 1.0), series, direct)
+
+
+def sincg_abs(delta: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+    """|sin(n pi delta) / sin(pi delta)| for the reduced index delta = h - round(h); n where
+    sin(pi delta) = 0 (the C's sincg(pi h, n) up to its sign (-1)^((n-1) round(h)))."""
+    a = math.pi * delta
+    s = torch.sin(a)
+    return torch.abs(torch.where(s == 0, n, torch.sin(n * a) / _safe(s)))
 
 
 def _grating_sqr(x: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
-    """(sin(n pi d) / sin(pi d))^2 with d = x - nearest integer; 1 when n <= 1 (C skips it)."""
-    a = math.pi * (x - torch.ceil(x - 0.5))
-    s = torch.sin(a)
-    r = torch.where(s == 0, n, torch.sin(n * a) / _safe(s))
+    """sincg_abs^2 at x - nearest integer; 1 when n <= 1 (the C skips the factor)."""
+    r = sincg_abs(x - torch.ceil(x - 0.5), n)
     return torch.where(n > 1, r * r, torch.ones_like(r))
+
+
+def sincg(x: torch.Tensor, n) -> torch.Tensor:
+    """The C's sincg(x, N) = sin(N x) / sin(x), N at x = 0 (signed; unreduced argument)."""
+    return torch.where(x == 0, torch.as_tensor(n, dtype=x.dtype), torch.sin(x * n) / _safe(torch.sin(x)))
+
+
+def _offsets(h: tuple) -> list:
+    return [x - torch.ceil(x - 0.5) for x in h]
+
+
+def _shape_factor(d: list, N: torch.Tensor, shape: str, fudge, recip_A: torch.Tensor) -> torch.Tensor:
+    """Signed F_latt of the round, gauss and tophat crystals at offsets d from the nearest node."""
+    prod_N = N[0] * N[1] * N[2]
+    if shape == "round":
+        hrad = d[0] * d[0] * N[0] * N[0] + d[1] * d[1] * N[1] * N[1] + d[2] * d[2] * N[2] * N[2]
+        r2 = hrad * fudge
+        r = torch.where(r2 > 0, torch.sqrt(torch.where(r2 > 0, r2, torch.ones_like(r2))), torch.zeros_like(r2))
+        return prod_N * ROUND_VOLUME_CORRECTION * sinc3_pi(r)      # sqrt kept finite at 0 for autograd
+    R = recip_A.to(d[0].dtype)
+    ds = [d[0] * R[0, i] + d[1] * R[1, i] + d[2] * R[2, i] for i in range(3)]    # 1/A
+    rad_star_sqr = (ds[0] * ds[0] + ds[1] * ds[1] + ds[2] * ds[2]) * (prod_N * prod_N)
+    if shape == "gauss":
+        return prod_N * torch.exp(-(rad_star_sqr / GAUSS_WIDTH * fudge))
+    if shape == "tophat":
+        return prod_N * (rad_star_sqr * fudge < TOPHAT_RADIUS_SQR).to(d[0].dtype)
+    raise ValueError(f"unknown crystal shape {shape!r}")
+
+
+def f_latt(hkl, N: torch.Tensor, shape: str, fudge, recip_A: torch.Tensor) -> torch.Tensor:
+    """The C's signed F_latt [...] as it prints it (square: its unreduced sincg products)."""
+    h = tuple(hkl.unbind(-1)) if isinstance(hkl, torch.Tensor) else tuple(hkl)
+    N = N.to(h[0].dtype)
+    if shape == "square":
+        out = torch.ones_like(h[0])
+        for x, n in zip(h, N):
+            out = torch.where(n > 1, out * sincg(math.pi * x, n), out)
+        return out
+    return _shape_factor(_offsets(h), N, shape, fudge, recip_A)
 
 
 def f_latt_sqr(hkl, N: torch.Tensor, shape: str, fudge: float, recip_A: torch.Tensor) -> torch.Tensor:
@@ -42,21 +99,5 @@ def f_latt_sqr(hkl, N: torch.Tensor, shape: str, fudge: float, recip_A: torch.Te
     N = N.to(h[0].dtype)
     if shape == "square":
         return _grating_sqr(h[0], N[0]) * _grating_sqr(h[1], N[1]) * _grating_sqr(h[2], N[2])
-    d = [x - torch.ceil(x - 0.5) for x in h]
-    prod_N = N[0] * N[1] * N[2]
-    if shape == "round":
-        hrad = d[0] * d[0] * N[0] * N[0] + d[1] * d[1] * N[1] * N[1] + d[2] * d[2] * N[2] * N[2]
-        r2 = hrad * fudge
-        r = torch.where(r2 > 0, torch.sqrt(torch.where(r2 > 0, r2, torch.ones_like(r2))), torch.zeros_like(r2))
-        fl = prod_N * ROUND_VOLUME_CORRECTION * sinc3(math.pi * r)      # sqrt kept finite at 0 for autograd
-        return fl * fl
-    R = recip_A.to(h[0].dtype)
-    ds = [d[0] * R[0, i] + d[1] * R[1, i] + d[2] * R[2, i] for i in range(3)]    # 1/A
-    rad_star_sqr = (ds[0] * ds[0] + ds[1] * ds[1] + ds[2] * ds[2]) * (prod_N * prod_N)
-    if shape == "gauss":
-        fl = prod_N * torch.exp(-(rad_star_sqr / GAUSS_WIDTH * fudge))
-    elif shape == "tophat":
-        fl = prod_N * (rad_star_sqr * fudge < TOPHAT_RADIUS_SQR).to(h[0].dtype)
-    else:
-        raise ValueError(f"unknown crystal shape {shape!r}")
+    fl = _shape_factor(_offsets(h), N, shape, fudge, recip_A)
     return fl * fl

@@ -1,4 +1,5 @@
-"""Polarization factor of nanoBragg.c (Kahn factor K, E-vector closest to `axis`).
+"""Polarization factor of nanoBragg.c (Kahn factor K, E-vector closest to `axis`); torch twin
+of `nanobrag_kernels._math.polarization`.
 
 0.5 (1 + cos^2 2theta - K cos(2 psi) sin^2 2theta), with psi the azimuth of the diffracted
 ray about the incident beam, measured from the E-vector.  Zero vectors stay zero (as the
@@ -28,7 +29,15 @@ def _unit(a) -> tuple:
     return tuple(x * inv for x in a)
 
 
-def polarization_factor(kahn, incident, diffracted, axis) -> torch.Tensor:
+def polarization_frame(axis, incident) -> tuple:
+    """(B, E): unit vectors B = axis x incident and E = incident x B (the E-vector closest
+    to `axis`), each an (x, y, z) tuple broadcast over the incident directions."""
+    inc = _xyz(incident)
+    B = _unit(_cross(_xyz(axis), inc))
+    return B, _unit(_cross(inc, B))
+
+
+def polarization(kahn, incident, diffracted, axis) -> torch.Tensor:
     """Polarization for unit `incident` and `diffracted` vectors (broadcast), axis (3,).
 
     `kahn`: a float, or a 0-d tensor (always treated as non-zero, as compiled kernels need)."""
@@ -37,8 +46,6 @@ def polarization_factor(kahn, incident, diffracted, axis) -> torch.Tensor:
     cos2t_sqr = cos2t * cos2t
     if not isinstance(kahn, torch.Tensor) and kahn == 0.0:
         return 0.5 * (1.0 + cos2t_sqr)
-    ax = _xyz(axis)
-    B = _unit(_cross(ax, inc))
-    E = _unit(_cross(inc, B))
+    B, E = polarization_frame(axis, inc)
     psi = -torch.atan2(_dot(d, B), _dot(d, E))
     return 0.5 * (1.0 + cos2t_sqr - kahn * torch.cos(2 * psi) * (1 - cos2t_sqr))

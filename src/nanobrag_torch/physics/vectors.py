@@ -4,8 +4,6 @@ All functions take and return float64 tensors of shape (..., 3) and are differen
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
 
@@ -80,5 +78,3 @@ def axis_rotation_matrix(axis: torch.Tensor, phi: torch.Tensor) -> torch.Tensor:
     cols = [rotate_axis(eye[i].expand(*phi.shape, 3), axis, phi) for i in range(3)]
     return torch.stack(cols, dim=-1)
 
-
-RTD = 180.0 * (1.0 / math.pi)
