@@ -3,7 +3,8 @@
 Each case is a nanoBragg command line.  W1-W4 are the reference workloads of the CPU-speed
 issue (measured against nanoBragg.c); `still` the realistic still of the speed issue
 (see `STILL`); `4096` is the profiling suite's full detector; the
-`ci_*` cases are small enough for every CI run; `heavy_*` stress one axis of the step loop.
+`ci_*` cases are small enough for every CI run (`ci_W3c` times the compiled kernel);
+`heavy_*` stress one axis of the step loop.
 Input files the cases name (`{hkl16}`, `{hkl8}`) are generated deterministically on first
 use in a cache directory, so nothing large is stored in the repository.
 """
@@ -40,6 +41,7 @@ CASES = {
     "heavy_hkl": W4.replace("1024", "512").replace("-nointerpolate", "-oversample 2"),
     "ci_W1": W1.replace("1024", "256"),
     "ci_W3": W1.replace("1024", "64") + " " + MOSAIC_PHI_DIV_DISP,
+    "ci_W3c": W1.replace("1024", "160") + " " + MOSAIC_PHI_DIV_DISP,
     "ci_W4": W4.replace("1024", "256").replace("{hkl16}", "{hkl8}"),
 }
 
