@@ -23,6 +23,7 @@ and leaves that kind of render on the eager kernel, with one log line.
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import logging
 import os
@@ -78,6 +79,7 @@ def _inputs(k: tk.KernelInputs) -> tuple:
     return list(named), [v.contiguous() for v in named.values()]
 
 
+@functools.cache
 def _cpu_identity() -> str:
     """Packages are built with -march=native: tie them to this CPU model and its flags."""
     try:
@@ -113,8 +115,10 @@ def kernel_sources() -> list:
     return sorted(seen)
 
 
+@functools.cache
 def _code_identity() -> str:
-    """The kernel's source: a package built from older kernel code is never reused."""
+    """The kernel's source: a package built from older kernel code is never reused (read
+    once per process: parsing the imports costs ~0.1 s, too much for every render of a batch)."""
     return hashlib.sha256(b"".join(p.read_bytes() for p in kernel_sources())).hexdigest()[:12]
 
 
