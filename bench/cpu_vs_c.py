@@ -143,7 +143,7 @@ def main(argv=None) -> int:
     if not a.c_bin:
         ap.error("give the nanoBragg.c binary with --c-bin or NB_C_BIN")
     t_start = time.perf_counter()
-    load = os.getloadavg()
+    load, provenance = os.getloadavg(), stamp_line()      # the code measured: stamp it first
     table = ["| workload | kernel cache | C | ours | ours / C | correlation | sum ratio | notes |",
              "|---|---|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -160,7 +160,7 @@ def main(argv=None) -> int:
             else:
                 table += _process_rows(row, a.c_bin, cache, work, ["as left by the rows above"])
             print(table[-1], flush=True)
-    text = ["# CPU speed versus nanoBragg.c", "", f"Stamp: {stamp_line()}", "",
+    text = ["# CPU speed versus nanoBragg.c", "", f"Stamp: {provenance}", "",
             f"Written by `python -m bench.cpu_vs_c --c-bin nanoBragg --rows {a.rows}` in "
             f"{time.perf_counter() - t_start:.0f} s (see its module doc for what each row times).  "
             f"C: nanoBragg.c (`gcc -O3 -fopenmp`, built beside the project, not committed); "
