@@ -1,8 +1,10 @@
 """Named workloads shared by `bench/` and `profiling/`.
 
 Each case is a nanoBragg command line.  W1-W4 are the reference workloads of the CPU-speed
-issue (measured against nanoBragg.c); `4096` is the profiling suite's full detector; the
-`ci_*` cases are small enough for every CI run; `heavy_*` stress one axis of the step loop.
+issue (measured against nanoBragg.c); `still` the realistic still of the speed issue
+(see `STILL`); `4096` is the profiling suite's full detector; the
+`ci_*` cases are small enough for every CI run (`ci_W3c` times the compiled kernel);
+`heavy_*` stress one axis of the step loop.
 Input files the cases name (`{hkl16}`, `{hkl8}`) are generated deterministically on first
 use in a cache directory, so nothing large is stored in the repository.
 """
@@ -21,18 +23,25 @@ MOSAIC_PHI_DIV_DISP = ("-mosaic 0.5 -mosaic_domains 10 -mosaic_seed 1 -phi 1 -os
 W4 = ("-hkl {hkl16} -cell 41 52 63 85 95 100 -misset -15 7 33 -N 10 -lambda 1.0 -distance 200 "
       "-detpixels 1024 -oversample 1 -nointerpolate")
 
+# The realistic still of the speed issue (the shape of the LS49/ExaFEL workloads, scaled
+# down): 1024^2, an HKL file, a 12-wavelength spectrum x 25 mosaic domains, water background.
+STILL = W4.replace("-lambda 1.0", "-lambda 1.0 -dispersion 0.2 -dispsteps 12") + (
+    " -mosaic 0.2 -mosaic_domains 25 -mosaic_seed 7 -water 100")
+
 CASES = {
     "W1": W1,
     "W2": W1.replace("1024", "4096"),
     "W3": W1 + " " + MOSAIC_PHI_DIV_DISP,
     "W4": W4,
     "4096": W1.replace("1024", "4096"),
+    "still": STILL,
     "heavy_sources": W1.replace("1024", "256") + " -hdivrange 1 -hdivsteps 7 -vdivrange 1 -vdivsteps 7 -square_div",
     "heavy_mosaic": W1.replace("1024", "256") + " -mosaic 1 -mosaic_domains 200 -mosaic_seed 3",
     "heavy_phi": W1.replace("1024", "256") + " -phi 0 -osc 5 -phisteps 100",
     "heavy_hkl": W4.replace("1024", "512").replace("-nointerpolate", "-oversample 2"),
     "ci_W1": W1.replace("1024", "256"),
     "ci_W3": W1.replace("1024", "64") + " " + MOSAIC_PHI_DIV_DISP,
+    "ci_W3c": W1.replace("1024", "160") + " " + MOSAIC_PHI_DIV_DISP,
     "ci_W4": W4.replace("1024", "256").replace("{hkl16}", "{hkl8}"),
 }
 

@@ -14,7 +14,7 @@ from bench import cases
 from bench.provenance import stamp
 from nanobrag_torch import NanoBraggError, run
 
-DEFAULT_CASES = ["W1", "W2", "W3", "W4", "heavy_sources", "heavy_mosaic", "heavy_phi", "heavy_hkl"]
+DEFAULT_CASES = ["W1", "W2", "W3", "W4", "still", "heavy_sources", "heavy_mosaic", "heavy_phi", "heavy_hkl"]
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

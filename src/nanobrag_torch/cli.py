@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .conventions import time_seed
-from .errors import NanoBraggError, exit_status  # noqa: F401  (NanoBraggError: the error cli users catch)
+from .errors import NanoBraggError, exit_status
 from .io.atomic import OutputBatch, check_output_path
 from .io.hkl import write_fdump
 from .io.pgm import write_pgm
@@ -123,23 +123,38 @@ def _render(argv: list) -> None:
         write_geometry_outputs(r, batch)
 
 
+def _render_or_error(argv: list) -> None:
+    """`_render`, with running out of memory turned into a NanoBraggError."""
+    try:
+        _render(argv)
+    except (MemoryError, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and "alloc" not in str(exc).lower():
+            raise
+        raise NanoBraggError("out of memory (reduce -detpixels, -oversample or the steps "
+                             "per pixel)") from None
+
+
 def main(argv: list | None = None) -> int:
     """Run the command line ``argv`` (default sys.argv[1:]); returns the exit status (0, or 2
-    after a one-line ``nanoBragg: error: ...`` on stderr, with no file written)."""
+    after a one-line ``nanoBragg: error: ...`` on stderr, with no file written).
+    ``-batch FILE`` (alone) runs every line of FILE in this process (see `batch`)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     logging.basicConfig(level=logging.INFO, format="nanoBragg: %(message)s", stream=sys.stderr)
     if argv in ([], ["-h"], ["--help"], ["-help"]):
         from .flags import usage
-        print(usage())
+        print(usage() + "\n  -batch FILE   (alone: every non-empty, non-# line of FILE is one run, "
+              "all in this process)")
         return 0 if argv else 2
     try:
-        return exit_status("nanoBragg", _render, argv)
-    except (MemoryError, RuntimeError) as exc:
-        if isinstance(exc, RuntimeError) and "alloc" not in str(exc).lower():
-            raise
-        print("nanoBragg: error: out of memory (reduce -detpixels, -oversample or the steps "
-              "per pixel)", file=sys.stderr)
+        if "-batch" in argv:
+            from .batch import run_batch
+            if len(argv) != 2 or argv[0] != "-batch":
+                raise NanoBraggError("-batch FILE takes no other flags (put them on each line)")
+            return run_batch(argv[1], _render_or_error)
+    except NanoBraggError as exc:
+        print(f"nanoBragg: error: {exc}", file=sys.stderr)
         return 2
+    return exit_status("nanoBragg", _render_or_error, argv)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from .lazy_numba import njit  # numba imported on the first call (start-up)
 
 # (xmin, xmax, ymin, ymax), inclusive; fast = x, slow = y.
 Roi = tuple[int, int, int, int]

@@ -5,21 +5,25 @@ source, orientation and HKL-table sizes) and compiled by AOTInductor into one pa
 kernel variant: the kernel's source, dtype, device, the code-path flags of `KernelInputs`
 (crystal shape, factor mode, sensor, polarization, curved detector, water, dmin), whether an
 HKL table is used and which step axes have size 1.  Packages live in ``$NANOBRAG_CACHE``
-(default ``~/.cache/nanobrag_torch``) and load in milliseconds through the C++ package
-loader (no Python compiler stack at run time), so a
-render uses the compiled kernel whenever its package exists.
+(default ``~/.cache/nanobrag_torch``; see `aot_cache`) and load in milliseconds through the
+C++ package loader, so a render uses the compiled kernel whenever its package exists.
 
-Building a package takes ~15-30 s, so ``NANOBRAG_COMPILE`` decides when to build one:
-``auto`` (default) for renders of at least `COMPILE_MIN_STEPS` pixel-steps or when the same
-variant is rendered a second time in this process; ``1`` always; ``0`` never (and cached
-packages are not used either: eager kernels only).  Step axes of size 1 (one source, one
-orientation, no oversampling, one layer) are compiled as static sizes, so the vectorised
-inner loop always runs over an axis with real work.  A build or load failure (e.g. no C++
-compiler) falls back to the eager kernel with one log line.
+Building a package takes ~10-30 s, so ``NANOBRAG_COMPILE`` decides when and how:
+``auto`` (default) starts a background build (a separate process) for a render of at least
+`BACKGROUND_MIN_STEPS` pixel-steps, or when the same kind of render comes a second time in
+this process; the render runs eagerly meanwhile and switches to the compiled kernel between
+row blocks as soon as the package appears, so no render waits for a build (rows rendered
+before and after the switch differ in the last bits).  ``1``: build now, in this process,
+and use it (reproducible bytes); ``0``: eager kernels only.  Step axes of size 1 (one
+source, one orientation, no oversampling, one layer) are compiled as static sizes, so the
+vectorised inner loop always runs over an axis with real work.  A package that fails to
+load or run is moved aside and rebuilt; a failed build (e.g. no C++ compiler) is recorded
+and leaves that kind of render on the eager kernel, with one log line.
 """
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import logging
 import os
@@ -32,18 +36,16 @@ from torch.profiler import record_function
 
 from ..contract import RenderFlags, RenderInputs
 from ..physics.structure_factors import SFTable
+from . import aot_cache
 from . import torch_kernel as tk
+from .aot_cache import cache_dir
 
 log = logging.getLogger("nanobrag_torch")
 
-COMPILE_MIN_STEPS = 2 ** 28     # ~8 s of eager work on 2 cores: worth a build
+COMPILE_MIN_STEPS = 2 ** 28     # ~8 s of eager work on 2 cores: worth a build in the foreground
+BACKGROUND_MIN_STEPS = 2 ** 26  # ~2 s of eager work: start a background build (auto)
 _seen: dict = {}
 _loaded: dict = {}
-_broken = False
-
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("NANOBRAG_CACHE", Path.home() / ".cache" / "nanobrag_torch"))
 
 
 def _sf_tensors(sf: SFTable, like: torch.Tensor) -> dict:
@@ -77,6 +79,7 @@ def _inputs(k: tk.KernelInputs) -> tuple:
     return list(named), [v.contiguous() for v in named.values()]
 
 
+@functools.cache
 def _cpu_identity() -> str:
     """Packages are built with -march=native: tie them to this CPU model and its flags."""
     try:
@@ -112,8 +115,10 @@ def kernel_sources() -> list:
     return sorted(seen)
 
 
+@functools.cache
 def _code_identity() -> str:
-    """The kernel's source: a package built from older kernel code is never reused."""
+    """The kernel's source: a package built from older kernel code is never reused (read
+    once per process: parsing the imports costs ~0.1 s, too much for every render of a batch)."""
     return hashlib.sha256(b"".join(p.read_bytes() for p in kernel_sources())).hexdigest()[:12]
 
 
@@ -139,9 +144,10 @@ def _singletons(names: list, values: list) -> tuple:
     return tuple(sorted(single))
 
 
-def _build(k: tk.KernelInputs, names: list, values: list, path: Path) -> None:
-    """Export and AOT-compile the kernel for this variant into `path` (atomically)."""
+def build_package(k: tk.KernelInputs, path: Path) -> None:
+    """Export and AOT-compile the kernel for the variant of `k` into `path` (atomically)."""
     from torch.export import Dim, export
+    names, values = _inputs(k)
     single = _singletons(names, values)
     sizes = {"R": 64, "C": 64, "os": 2, "T": 2, "NS": 2, "M": 2, "h": 3, "k": 3, "l": 3}  # loop-plan hints
     dims = {a: Dim(a, min=1) for a in sizes if a not in single}
@@ -163,49 +169,73 @@ def _build(k: tk.KernelInputs, names: list, values: list, path: Path) -> None:
         os.replace(tmp_path, path)
 
 
-def _load(path: Path):
-    runner = torch._C._aoti.AOTIModelPackageLoader(str(path), "model", False, 1, -1)
-
-    def run(si, fi, values):
-        return tuple(runner.run([si, fi, *values]))
-    return run
-
-
 def _want_build(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> bool:
-    mode = os.environ.get("NANOBRAG_COMPILE", "auto")
-    if mode == "1":
-        return True
+    """auto: a big render, or the second render of its kind in this process."""
     key = (flags.shape, flags.factors, k.pix0.dtype, k.pix0.device.type)
     _seen[key] = _seen.get(key, 0) + 1
-    return inp.steps * inp.n_panels * inp.spixels * inp.fpixels >= COMPILE_MIN_STEPS or _seen[key] >= 2
+    return (inp.steps * inp.n_panels * inp.spixels * inp.fpixels >= BACKGROUND_MIN_STEPS
+            or _seen[key] >= 2)
+
+
+def _runner(path: Path):
+    """The loaded package at `path` (loaded once per process), or None."""
+    if str(path) not in _loaded:
+        runner = aot_cache.load(path)
+        if runner is None:
+            return None
+        _loaded[str(path)] = runner
+    return _loaded[str(path)]
+
+
+def _call(path: Path, runner, si, fi, kk):
+    """Run the compiled kernel; a package that fails at run time is rejected (rebuilt later)
+    and this block rendered eagerly."""
+    if si.dim() != 2 or si.shape[1] != 1 or fi.shape[0] != 1:     # masked pixel lists
+        return tk.fused_chunk(si, fi, kk)
+    try:
+        with record_function("nb.compiled_kernel"):
+            return runner(si.contiguous(), fi.contiguous(), _inputs(kk)[1])
+    except Exception as exc:  # noqa: BLE001  (a corrupt package: any error)
+        _loaded.pop(str(path), None)
+        aot_cache.reject(path, exc)
+        return tk.fused_chunk(si, fi, kk)
 
 
 def fused_for(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> tuple:
-    """(fused chunk function for this render, whether it is compiled)."""
-    global _broken
-    if os.environ.get("NANOBRAG_COMPILE", "auto") == "0" or _broken:
+    """(fused chunk function for this render, whether it is compiled from the start)."""
+    mode = os.environ.get("NANOBRAG_COMPILE", "auto")
+    if mode == "0":
         return tk.fused_chunk, False
     names, values = _inputs(k)
     path = cache_dir() / f"fused_{_variant(k, names, values)}.pt2"
+    if _runner(path) is None:
+        reason = aot_cache.failed(path)
+        if reason:
+            log.info("no compiled kernel for this kind of render (build failed: %s; remove %s "
+                     "to retry); using the eager kernel", reason, path.with_suffix(".failed"))
+            return tk.fused_chunk, False
+        if mode == "1":
+            _build_foreground(k, path)
+        elif _want_build(inp, flags, k):
+            aot_cache.start_build(path, k)
+    if _runner(path) is not None:
+        return (lambda si, fi, kk: _call(path, _loaded[str(path)], si, fi, kk)), True
+    if not aot_cache.building(path):
+        return tk.fused_chunk, False
+
+    def switching(si, fi, kk):      # eager until the background build's package appears
+        runner = _loaded.get(str(path)) or (_runner(path) if path.exists() else None)
+        return _call(path, runner, si, fi, kk) if runner is not None else tk.fused_chunk(si, fi, kk)
+    return switching, False
+
+
+def _build_foreground(k: tk.KernelInputs, path: Path) -> None:
+    """Build now (mode 1), or wait for a running background build of the same package."""
+    if aot_cache.wait(path):
+        return
+    log.info("compiling the fused kernel for this kind of render (once; cached in %s)", path.parent)
     try:
-        if str(path) not in _loaded:
-            if not path.exists():
-                if not _want_build(inp, flags, k):
-                    return tk.fused_chunk, False
-                log.info("compiling the fused kernel for this kind of render (once; cached in %s)",
-                         path.parent)
-                _build(k, names, values, path)
-            _loaded[str(path)] = _load(path)
+        aot_cache.build_now(path, lambda p: build_package(k, p))
     except Exception as exc:  # no compiler, unsupported device, export limits: eager, loudly
-        _broken = True
         log.warning("compiled kernel unavailable (%s: %s); using the eager kernel",
                     type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
-        return tk.fused_chunk, False
-    runner = _loaded[str(path)]
-
-    def fused(si, fi, kk):
-        if si.dim() != 2 or si.shape[1] != 1 or fi.shape[0] != 1:     # masked pixel lists
-            return tk.fused_chunk(si, fi, kk)
-        with record_function("nb.compiled_kernel"):
-            return runner(si.contiguous(), fi.contiguous(), _inputs(kk)[1])
-    return fused, True

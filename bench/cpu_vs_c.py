@@ -1,0 +1,178 @@
+"""Speed against nanoBragg.c, side by side -> reports/cpu_vs_c.md (written by this command).
+
+    python -m bench.cpu_vs_c --c-bin /path/to/nanoBragg [--rows W3,batch,still,W1,W2,W4]
+
+Every row runs the C and ours one after the other in this one invocation, with 2 threads
+each (``OMP_NUM_THREADS=2``; torch reads it), as whole processes unless the row says
+otherwise; images are compared (correlation, sum ratio).  Ours uses one kernel cache
+(``NANOBRAG_CACHE``) created empty for this run, so the first use of each kind of render is a
+cold start (its inductor artefacts live in the same directory, see `aot_cache`):
+
+- ``W3``: cold (empty cache: the render starts eagerly while the kernel builds in the
+  background, then switches), then warm (package built);
+- ``batch``: 100 different orientations of a 1024^2 render (W4 with random ``-misset``): the
+  C's 100 processes against one ``nanoBragg -batch FILE`` process, cold then warm;
+- ``still``: the realistic still (`bench.cases.STILL`), per image: 4 random orientations
+  through `simulate_many` in one process (start-up and the first shot included), cold then
+  warm, against the C's whole process for one of those orientations;
+- ``W1``, ``W2``, ``W4``: one whole process each (no package is built for renders that
+  small in one process: eager unless an earlier row built that kind).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench import cases
+from bench.provenance import ROOT, stamp_line
+from nanobrag_torch.compare import OUTPUT_FLAGS, detector_shape, metrics, run_c, run_ours_process
+from nanobrag_torch.many import random_shot
+
+THREADS = 2
+BATCH = 100
+STILL_SHOTS = 4
+STILL_SCRIPT = """
+import sys
+from nanobrag_torch.many import random_shot, simulate_many
+shots = [random_shot(7, k) for k in range({n})]
+for s in simulate_many(sys.argv[1:], shots):
+    pass
+"""
+
+
+def _env(cache: Path) -> dict:
+    return dict(os.environ, NANOBRAG_CACHE=str(cache), OMP_NUM_THREADS=str(THREADS))
+
+
+def _wait_builds(cache: Path) -> None:
+    """Let a background build started by the cold run finish before the warm run."""
+    while any(cache.glob("*.lock")):
+        time.sleep(0.5)
+
+
+def _row(name: str, state: str, c_s: float, ours_s: float, m: dict, note: str = "") -> str:
+    return (f"| {name} | {state} | {c_s:.2f} s | {ours_s:.2f} s | **{ours_s / c_s:.3f}** | "
+            f"{m['correlation']:.6f} | {m['sum_ratio']:.6f} | {note} |")
+
+
+def _process_rows(name: str, c_bin: str, cache: Path, work: Path, states: list) -> list:
+    flags = cases.args(name)
+    shape = detector_shape(flags)
+    rows = []
+    for state in states:
+        ref, c_s = run_c(c_bin, flags, work, THREADS)
+        ours, ours_s = run_ours_process(flags, "float32", work, THREADS, env=_env(cache))
+        rows.append(_row(name, state, c_s, ours_s, metrics(ours.reshape(shape), ref.reshape(shape))))
+        _wait_builds(cache)
+    return rows
+
+
+def _batch_rows(c_bin: str, cache: Path, work: Path) -> list:
+    base = cases.args("W4")
+    misset = [random_shot(1, k)["misset"] for k in range(BATCH)]
+    lines = [" ".join(base + ["-misset", *map(repr, m), "-floatfile", f"b{k}.bin", "-intfile",
+                              f"b{k}.img", *OUTPUT_FLAGS]) for k, m in enumerate(misset)]
+    (work / "batch.txt").write_text("# 100 orientations of W4\n" + "\n".join(lines) + "\n")
+    env = dict(os.environ, OMP_NUM_THREADS=str(THREADS))
+    t0 = time.perf_counter()
+    for k, m in enumerate(misset):
+        subprocess.run([c_bin, *base, "-misset", *map(repr, m), "-floatfile", f"c{k}.bin",
+                        "-dump", "Fdump.bin", *OUTPUT_FLAGS], cwd=work, env=env, check=True,
+                       capture_output=True)
+    c_s = time.perf_counter() - t0
+    rows = []
+    shape = detector_shape(base)
+    for state in ("cold", "warm"):
+        t0 = time.perf_counter()
+        proc = subprocess.run([sys.executable, "-m", "nanobrag_torch", "-batch", "batch.txt"],
+                              cwd=work, env=_env(cache), capture_output=True, text=True)
+        ours_s = time.perf_counter() - t0
+        if proc.returncode:
+            raise SystemExit(f"batch failed: {proc.stderr[-2000:]}")
+        worst = min((metrics(np.fromfile(work / f"b{k}.bin", "<f4").reshape(shape),
+                             np.fromfile(work / f"c{k}.bin", "<f4").reshape(shape))
+                     for k in (0, BATCH // 2, BATCH - 1)), key=lambda m: m["correlation"])
+        rows.append(_row(f"{BATCH} x W4 orientations (-batch)", state, c_s, ours_s, worst,
+                         "C: 100 processes; ours: one -batch process; worst of 3 images compared"))
+        _wait_builds(cache)
+    return rows
+
+
+def _still_rows(c_bin: str, cache: Path, work: Path) -> list:
+    flags = cases.args("still")
+    shot = random_shot(7, 0)
+    c_flags = list(flags)
+    i = c_flags.index("-misset")
+    c_flags[i + 1:i + 4] = map(repr, shot["misset"])
+    ref, c_s = run_c(c_bin, c_flags, work, THREADS)
+    script = work / "still.py"
+    script.write_text(STILL_SCRIPT.format(n=STILL_SHOTS))
+    probe = ("import sys\nfrom nanobrag_torch.many import random_shot, simulate_many\n"
+             "img = next(simulate_many(sys.argv[2:], [random_shot(7, 0)])).image\n"
+             "img.float().numpy().tofile(sys.argv[1])\n")
+    rows = []
+    shape = detector_shape(flags)
+    for state in ("cold", "warm"):
+        t0 = time.perf_counter()
+        subprocess.run([sys.executable, str(script), *flags], cwd=work, env=_env(cache), check=True,
+                       capture_output=True)
+        ours_s = (time.perf_counter() - t0) / STILL_SHOTS
+        _wait_builds(cache)
+        rows.append((state, ours_s))
+    subprocess.run([sys.executable, "-c", probe, str(work / "still0.bin"), *flags], cwd=work,
+                   env=_env(cache), check=True, capture_output=True)
+    m = metrics(np.fromfile(work / "still0.bin", "<f4").reshape(shape), ref.reshape(shape))
+    return [_row("still (per image)", state, c_s, s, m,
+                 f"ours: whole process / {STILL_SHOTS} shots of simulate_many, first included; "
+                 "C: one whole process") for state, s in rows]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.cpu_vs_c", description=__doc__.splitlines()[0])
+    ap.add_argument("--c-bin", default=os.environ.get("NB_C_BIN"), required=False)
+    ap.add_argument("--rows", default="W3,batch,still,W1,W2,W4")
+    ap.add_argument("--out", default=str(ROOT / "reports" / "cpu_vs_c.md"))
+    a = ap.parse_args(argv)
+    if not a.c_bin:
+        ap.error("give the nanoBragg.c binary with --c-bin or NB_C_BIN")
+    t_start = time.perf_counter()
+    load, provenance = os.getloadavg(), stamp_line()      # the code measured: stamp it first
+    table = ["| workload | kernel cache | C | ours | ours / C | correlation | sum ratio | notes |",
+             "|---|---|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        cache, work = Path(tmp) / "cache", Path(tmp) / "work"
+        cache.mkdir()
+        work.mkdir()
+        for row in a.rows.split(","):
+            if row == "W3":
+                table += _process_rows("W3", a.c_bin, cache, work, ["cold", "warm"])
+            elif row == "batch":
+                table += _batch_rows(a.c_bin, cache, work)
+            elif row == "still":
+                table += _still_rows(a.c_bin, cache, work)
+            else:
+                table += _process_rows(row, a.c_bin, cache, work, ["as left by the rows above"])
+            print(table[-1], flush=True)
+    text = ["# CPU speed versus nanoBragg.c", "", f"Stamp: {provenance}", "",
+            f"Written by `python -m bench.cpu_vs_c --c-bin nanoBragg --rows {a.rows}` in "
+            f"{time.perf_counter() - t_start:.0f} s (see its module doc for what each row times).  "
+            f"C: nanoBragg.c (`gcc -O3 -fopenmp`, built beside the project, not committed); "
+            f"both with {THREADS} threads, float32 for ours, one after the other in this run.", "",
+            f"Machine load when the run started (1, 5, 15 min): {load[0]:.1f}, {load[1]:.1f}, "
+            f"{load[2]:.1f} on {os.cpu_count()} cores.  The machine is shared with other jobs: "
+            "absolute times are inflated and noisy; the ratios compare runs made seconds apart.",
+            "", *table, ""]
+    Path(a.out).write_text("\n".join(text) + "\n")
+    print(f"wrote {a.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,189 @@
+"""Compiled-kernel packages on disk: load, reject and rebuild, build in the background.
+
+A package ``fused_<variant>.pt2`` lives in `cache_dir` with, while it is being built, a lock
+file ``.lock`` (the builder's pid) and the build's log ``.log``.  A package that fails to
+load (truncated, corrupt, built by a different torch) is moved aside and rebuilt; a
+variant whose build failed (e.g. no C++ compiler) leaves ``.failed`` with the reason, and
+is not tried again until that file is removed.
+
+Background builds run in a separate, detached Python process (``python -m
+nanobrag_torch.backends.aot_cache INPUTS PACKAGE``) so the render goes on eagerly on the
+other core and switches to the compiled kernel as soon as the package appears; a build
+that outlives its process still fills the cache for the next one.  The build's inductor
+artefacts go to ``$NANOBRAG_CACHE/inductor`` unless ``TORCHINDUCTOR_CACHE_DIR`` is set, so
+an empty ``NANOBRAG_CACHE`` is a cold start.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+log = logging.getLogger("nanobrag_torch")
+
+STALE_LOCK_S = 900          # a lock older than this is a dead build
+_children: dict = {}        # package path -> Popen of a build this process started
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("NANOBRAG_CACHE", Path.home() / ".cache" / "nanobrag_torch"))
+
+
+def inductor_env(env: dict | None = None) -> dict:
+    """`env` (default os.environ) with the inductor cache inside our cache directory and
+    the vector ISA taken from the CPU's flags (no probe compilations)."""
+    env = dict(os.environ if env is None else env)
+    env.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir() / "inductor"))
+    env.setdefault("TORCHINDUCTOR_VEC_ISA_OK", "1")    # skip inductor's ~10 s of ISA probe
+    return env                                          # builds: /proc/cpuinfo's flags decide
+
+
+def _side(path: Path, kind: str) -> Path:
+    return path.with_suffix(f".{kind}")
+
+
+def load(path: Path):
+    """A runner ``run(si, fi, values) -> tuple`` for the package at `path`, or None when the
+    package is absent or unusable (then it is moved aside to ``.bad`` so it gets rebuilt)."""
+    if not path.exists():
+        return None
+    try:
+        runner = torch._C._aoti.AOTIModelPackageLoader(str(path), "model", False, 1, -1)
+    except Exception as exc:  # truncated / corrupt zip, missing .so, other torch
+        reject(path, exc)
+        return None
+
+    def run(si, fi, values):
+        return tuple(runner.run([si, fi, *values]))
+    return run
+
+
+def reject(path: Path, exc: BaseException) -> None:
+    """Move an unusable package aside (``.bad``, kept for inspection) so it is rebuilt."""
+    reason = str(exc).splitlines()[0] if str(exc) else ""
+    log.warning("compiled kernel %s unusable (%s: %s); rebuilding it", path.name,
+                type(exc).__name__, reason[:200])
+    try:
+        os.replace(path, _side(path, "bad"))
+    except OSError:
+        pass
+
+
+def failed(path: Path) -> str | None:
+    """The reason an earlier build of this variant failed, or None."""
+    marker = _side(path, "failed")
+    if not marker.exists():
+        return None
+    return marker.read_text().strip() or "unknown"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def building(path: Path) -> bool:
+    """Whether a live build of `path` holds its lock (a stale lock is removed)."""
+    lock = _side(path, "lock")
+    child = _children.get(str(path))
+    if child is not None and child.poll() is not None:       # our build ended (reaped)
+        del _children[str(path)]
+        lock.unlink(missing_ok=True)
+        return False
+    try:
+        pid = int(lock.read_text() or 0)
+        age = time.time() - lock.stat().st_mtime
+    except (OSError, ValueError):
+        return False
+    if pid and _pid_alive(pid) and age < STALE_LOCK_S:
+        return True
+    lock.unlink(missing_ok=True)
+    return False
+
+
+def wait(path: Path, poll_s: float = 0.2) -> bool:
+    """Wait for a running build of `path` to end; whether the package now exists."""
+    waited = False
+    while building(path):
+        waited = True
+        time.sleep(poll_s)
+    return waited and path.exists()
+
+
+def start_build(path: Path, kernel_inputs) -> bool:
+    """Start a detached background build of `path` from `kernel_inputs` (any picklable
+    object `compile_policy.build_package` accepts).  False when one is already running."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if building(path):
+        return False
+    lock = _side(path, "lock")
+    try:
+        fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return False
+    inputs = _side(path, "inputs")
+    torch.save(kernel_inputs, inputs)
+    env = inductor_env()
+    package_root = str(Path(__file__).resolve().parents[2])     # this nanobrag_torch, not another
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    with open(_side(path, "log"), "w") as logf:
+        proc = subprocess.Popen([sys.executable, "-m", "nanobrag_torch.backends.aot_cache",
+                                 str(inputs), str(path)], stdin=subprocess.DEVNULL, stdout=logf,
+                                stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    _children[str(path)] = proc
+    os.write(fd, str(proc.pid).encode())
+    os.close(fd)
+    log.info("building the compiled kernel in the background (pid %d; cached in %s); "
+             "rendering eagerly meanwhile", proc.pid, path.parent)
+    return True
+
+
+def build_now(path: Path, build) -> None:
+    """Run `build(path)` in this process with the inductor cache in our cache directory;
+    a failure leaves ``.failed`` with its reason and re-raises."""
+    from torch._inductor import config
+    old = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = inductor_env()["TORCHINDUCTOR_CACHE_DIR"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with config.patch({"cpp.vec_isa_ok": inductor_env()["TORCHINDUCTOR_VEC_ISA_OK"] == "1"}):
+            build(path)
+        _side(path, "failed").unlink(missing_ok=True)
+    except Exception as exc:
+        _side(path, "failed").write_text(f"{type(exc).__name__}: {str(exc)[:500]}\n")
+        raise
+    finally:
+        if old is None:
+            os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
+
+
+def _worker(inputs: str, package: str) -> int:
+    """Background build entry point: load the pickled kernel inputs, build, clean up."""
+    from .compile_policy import build_package
+    path = Path(package)
+    try:
+        k = torch.load(inputs, weights_only=False)
+        t0 = time.perf_counter()
+        build_now(path, lambda p: build_package(k, p))
+        print(f"built {path.name} in {time.perf_counter() - t0:.1f} s", flush=True)
+        return 0
+    except Exception as exc:  # recorded in .failed; the renders stay eager
+        print(f"build failed: {type(exc).__name__}: {exc}", flush=True)
+        return 1
+    finally:
+        Path(inputs).unlink(missing_ok=True)
+        _side(path, "lock").unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    raise SystemExit(_worker(*sys.argv[1:3]))

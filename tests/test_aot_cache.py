@@ -1,0 +1,52 @@
+"""Compiled-kernel packages on disk: built in the background while the render goes on eagerly,
+and a truncated package is rebuilt (not replaced by the eager kernel on every later render)."""
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from golden_util import GOLDEN, cases, in_golden_dir, parity, passes
+from nanobrag_torch import simulate
+from nanobrag_torch.backends import aot_cache, compile_policy
+
+
+def _packages(cache):
+    return sorted(cache.glob("fused_*.pt2"))
+
+
+def test_background_build_then_truncated_package_rebuilt(monkeypatch, tmp_path, caplog):
+    case = next(c for c in cases() if c["name"] == "mosaic_seeded")
+    golden = np.load(GOLDEN / case["file"])["floatimage"]
+    monkeypatch.setenv("NANOBRAG_CACHE", str(tmp_path))
+    monkeypatch.setattr(compile_policy, "_loaded", {})
+    monkeypatch.setattr(compile_policy, "_seen", {})
+    caplog.set_level(logging.INFO, logger="nanobrag_torch")
+    with in_golden_dir():
+        monkeypatch.setenv("NANOBRAG_COMPILE", "0")
+        eager = simulate(case["physics_args"], dtype="float32").numpy()
+        # auto: the second render of a kind starts a background build and renders eagerly
+        monkeypatch.setenv("NANOBRAG_COMPILE", "auto")
+        simulate(case["physics_args"], dtype="float32")
+        second = simulate(case["physics_args"], dtype="float32").numpy()
+        assert "building the compiled kernel in the background" in caplog.text
+        np.testing.assert_array_equal(second, eager)          # nothing waited for the build
+        lock = next(tmp_path.glob("fused_*.lock"), None)
+        package = lock.with_suffix(".pt2") if lock else _packages(tmp_path)[0]
+        aot_cache.wait(package)
+        assert package.exists(), (tmp_path / package.with_suffix(".log").name).read_text()
+        compiled = simulate(case["physics_args"], dtype="float32").numpy()
+        assert str(package) in compile_policy._loaded
+        corr, ratio, _ = parity(compiled, golden)
+        assert passes(corr, ratio, "float32")
+
+        # a truncated package (and a fresh process: nothing loaded) is moved aside and rebuilt
+        package.write_bytes(package.read_bytes()[: package.stat().st_size // 2])
+        compile_policy._loaded.clear()
+        monkeypatch.setenv("NANOBRAG_COMPILE", "1")
+        caplog.clear()
+        rebuilt = simulate(case["physics_args"], dtype="float32").numpy()
+    assert "unusable" in caplog.text and "rebuilding" in caplog.text
+    assert package.with_suffix(".bad").exists() and package.exists()
+    assert str(package) in compile_policy._loaded          # the rebuilt package is in use
+    np.testing.assert_array_equal(rebuilt, compiled)

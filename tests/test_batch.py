@@ -1,0 +1,39 @@
+"""``nanoBragg -batch FILE``: one run per line in one process; a failing line is reported with
+its line number and the others still run; exit status 2 if any failed."""
+from __future__ import annotations
+
+import numpy as np
+
+from cli_util import eager_engine, run_cli  # noqa: F401  (fixture)
+
+BASE = "-cell 100 100 100 90 90 90 -default_F 100 -N 5 -lambda 6.2 -distance 100 -detpixels 16"
+
+
+def test_batch_runs_every_line_and_reports_the_failing_one(tmp_path):
+    lines = ["# three orientations and one bad line", "",
+             f"{BASE} -misset 10 20 30 -floatfile a.bin -nopgm -nonoise",
+             f"{BASE} -misset 5 0 0 -floatfile 'b c.bin' -nopgm -nonoise",
+             f"{BASE} -no_such_flag 1 -floatfile bad.bin",
+             f"   {BASE} -misset 0 0 45 -floatfile d.bin -nopgm -nonoise"]
+    (tmp_path / "runs.txt").write_text("\n".join(lines) + "\n")
+    status, out, err, _ = run_cli(["-batch", "runs.txt"], tmp_path)
+    assert status == 2
+    assert "runs.txt line 5:" in err and "-no_such_flag" in err
+    assert "1 of 4 runs in runs.txt failed (lines 5)" in err
+    assert not (tmp_path / "bad.bin").exists()
+    for name, misset in (("a.bin", "10 20 30"), ("b c.bin", "5 0 0"), ("d.bin", "0 0 45")):
+        single = tmp_path / "single"
+        single.mkdir(exist_ok=True)
+        args = f"{BASE} -misset {misset} -floatfile one.bin -nopgm -nonoise".split()
+        assert run_cli(args, single)[0] == 0
+        np.testing.assert_array_equal(np.fromfile(tmp_path / name, "<f4"),
+                                      np.fromfile(single / "one.bin", "<f4"))
+
+
+def test_batch_all_good_exits_zero_and_bad_usage_is_an_error(tmp_path):
+    (tmp_path / "ok.txt").write_text(f"{BASE} -floatfile x.bin -nopgm -nonoise\n")
+    assert run_cli(["-batch", "ok.txt"], tmp_path)[0] == 0
+    status, _, err, _ = run_cli(["-batch", "ok.txt", "-N", "3"], tmp_path)
+    assert status == 2 and "-batch FILE takes no other flags" in err
+    status, _, err, _ = run_cli(["-batch", "missing.txt"], tmp_path)
+    assert status == 2 and "missing.txt" in err and "cannot read" in err

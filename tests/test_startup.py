@@ -1,0 +1,23 @@
+"""Start-up: a plain render imports none of numba, triton, h5py, fabio (each is imported
+only by the feature that needs it: noise/mosaic seeds, the Triton backend, datasets)."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+PROBE = """
+import json, sys
+from nanobrag_torch.cli import main
+main(["-cell", "100", "100", "100", "90", "90", "90", "-default_F", "100", "-N", "5",
+      "-lambda", "6.2", "-distance", "100", "-detpixels", "8", "-nonoise", "-nopgm",
+      "-floatfile", sys.argv[1], "-intfile", sys.argv[2]])
+print(json.dumps(sorted(m for m in ("numba", "triton", "h5py", "fabio") if m in sys.modules)))
+"""
+
+
+def test_plain_render_imports_no_optional_heavy_module(tmp_path):
+    out = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path / "f.bin"), str(tmp_path / "i.img")],
+                         capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == []
+    assert (tmp_path / "f.bin").stat().st_size == 8 * 8 * 4
