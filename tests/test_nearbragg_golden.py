@@ -6,6 +6,7 @@ specs/tolerances.toml [nearbragg]); the int file against our own float image by 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -23,10 +24,12 @@ TOL = ALL_TOL["nearbragg"]
 
 
 def metric(ours: np.ndarray, ref: np.ndarray) -> tuple:
+    """(correlation, sum ratio); for signed images (sin/cos) the sum error is taken relative
+    to sum |C| (1 + sum(ours - C)/sum|C|): their plain sum cancels by up to 1000x."""
     a, b = ours.astype(np.float64).ravel(), ref.astype(np.float64).ravel()
     if np.all(b == b[0]) and np.array_equal(a, b):
         return 1.0, 1.0
-    return float(np.corrcoef(a, b)[0, 1]), float(a.sum() / b.sum())
+    return float(np.corrcoef(a, b)[0, 1]), 1.0 + float((a - b).sum() / np.abs(b).sum())
 
 
 def run_case(case: dict, tmp: Path, dtype: str, extra=()) -> Path:
@@ -40,7 +43,6 @@ def run_case(case: dict, tmp: Path, dtype: str, extra=()) -> Path:
 
 
 def main_in(work: Path, argv: list) -> int:
-    import os
     old = os.getcwd()
     os.chdir(work)
     try:
@@ -80,7 +82,14 @@ def check_case(case: dict, work: Path, corr_min: float, ratio_tol: float) -> Non
     np.testing.assert_array_equal(smv.data, expect.astype(np.uint16))
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+# float64 in -quirks c follows the C's operation sequence with numpy's libm (slow): CI runs a
+# subset covering every code path; NEARBRAGG_GOLDEN=all runs all 30 (acceptance evidence).
+FLOAT64_CI = ["few_atoms_defaults", "accumulate_coherent_sincos", "printout_all_detsize",
+              "detpixels_xy_ceil", "oversample_3_roi", "pix0_vector_honoured"]
+FLOAT64 = sorted(CASES) if os.environ.get("NEARBRAGG_GOLDEN") == "all" else FLOAT64_CI
+
+
+@pytest.mark.parametrize("name", FLOAT64)
 def test_golden_float64(name, tmp_path):
     case = CASES[name]
     check_case(case, run_case(case, tmp_path, "float64"), TOL["corr_float64"], TOL["sum_float64"])

@@ -21,11 +21,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from fractions import Fraction
+
 import numpy as np
 import torch
 
 TWOPI_C = 6.28318530717959       # nearBragg.c line 23
 ATOM_CHUNK = 2048                # atoms per block
+_TAU = Fraction("6.28318530717958647692528676655900576839433879875021164194988918")
 BLOCK_TERMS = 1 << 17            # pixel x atom terms per eager block (cache sized)
 
 
@@ -67,12 +70,20 @@ class SourceTerms:
     occ64: torch.Tensor
     phase64: torch.Tensor
     lam: float
+    ref_phase: float = 0.0
+
+
+def exact_phase(length: float, lam: float) -> float:
+    """(6.28318530717959 length/lam) mod 2 pi, exactly (rational arithmetic): a float64
+    product would be off by ~1e-4 rad at 10 m and 1 A."""
+    x = Fraction(TWOPI_C) * Fraction(length) / Fraction(lam)
+    return float(x - math.floor(x / _TAU) * _TAU)
 
 
 def source_terms(atoms: AtomArrays, lam: float, src, dtype, fixed_scale: bool) -> SourceTerms:
     """Per-atom quantities for wavelength `lam` (m) and source point `src` (None: far).
-    `fixed_scale`: amplitude |s|/s2a (unit incident amplitude at the origin) instead of the
-    C's 1/s2a."""
+    `fixed_scale` (``-quirks fixed``): amplitude |s|/s2a (unit incident amplitude at the
+    origin) instead of the C's 1/s2a, and s2a - |s| without the C's rounding of s2a."""
     a = atoms.xyz
     k = TWOPI_C / lam
     aa = (a * a).sum(-1)
@@ -87,7 +98,10 @@ def source_terms(atoms: AtomArrays, lam: float, src, dtype, fixed_scale: bool) -
         s2a = (d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1]) + d[:, 2] * d[:, 2]
         s2a = torch.sqrt(s2a) if s2a.requires_grad or s2a.device.type != "cpu" else _np(np.sqrt, s2a)
         ref = math.sqrt(src[0] ** 2 + src[1] ** 2 + src[2] ** 2)
-        ds = (aa - 2.0 * (a @ s)) / (s2a + ref)          # s2a - |s|, without cancellation
+        if fixed_scale:
+            ds = (aa - 2.0 * (a @ s)) / (s2a + ref)      # |s - a| - ref, no cancellation
+        else:
+            ds = s2a - ref      # exact (Sterbenz); keeps the C's rounding of s2a per atom
         amp_div = s2a / ref if fixed_scale else s2a
         S0 = -d / s2a[:, None]
     phi = torch.remainder(k * ds + atoms.phase, 2 * math.pi)
@@ -95,7 +109,7 @@ def source_terms(atoms: AtomArrays, lam: float, src, dtype, fixed_scale: bool) -
     return SourceTerms(a.to(dtype), aa.to(dtype), (atoms.occ / amp_div).to(dtype), phi.to(dtype),
                        k, ref, atoms.B.to(dtype) if has_B else None,
                        S0.to(dtype) if has_B else None, 1.0 / (lam * 1e10), a, s2a, amp_div,
-                       atoms.occ, atoms.phase, lam)
+                       atoms.occ, atoms.phase, lam, exact_phase(ref, lam))
 
 
 def _dwf(t: SourceTerms, p: torch.Tensor, a: torch.Tensor, a2p: torch.Tensor, sl: slice):
@@ -158,7 +172,7 @@ def amplitude(p64: torch.Tensor, t: SourceTerms, dtype, exact_c: bool = False) -
         im = im + fb.to(torch.float64)
     if exact_c:
         return re, im
-    ref = torch.remainder(t.k * (t.ref + pn64), 2 * math.pi)
+    ref = torch.remainder(t.k * pn64 + t.ref_phase, 2 * math.pi)
     c, s = torch.cos(ref), torch.sin(ref)
     return re * c - im * s, re * s + im * c
 
