@@ -112,23 +112,25 @@ def source_terms(atoms: AtomArrays, lam: float, src, dtype, fixed_scale: bool) -
                        atoms.occ, atoms.phase, lam, exact_phase(ref, lam))
 
 
-def _dwf(t: SourceTerms, p: torch.Tensor, a: torch.Tensor, a2p: torch.Tensor, sl: slice):
-    """exp(-B stol^2), stol = |S - S0|/(2 lambda_A), S = (p - a)/a2p: [n, m]."""
-    d = p[:, None, :] - a[None, :, :]
-    diff = d / a2p[..., None] - t.S0[None, sl, :]
-    stol2 = (diff * diff).sum(-1) * (t.inv_lam_A * t.inv_lam_A * 0.25)
-    return torch.exp(-t.B[None, sl] * stol2)
-
-
-def _relative_block(p, pp, pn, t: SourceTerms, sl: slice):
-    a = t.a[sl]
-    q = torch.addmm(t.aa[None, sl], p, a.T, alpha=-2.0)          # |a|^2 - 2 p.a
+def relative_terms(p, pp, pn, a, aa, w, phi, k, B, S0, inv_lam_A):
+    """The per-(pixel, atom) work in the working dtype, summed over atoms: p [n, 3], pp = |p|^2
+    and pn = |p| [n]; a [m, 3], aa = |a|^2, w, phi [m]; k (rad/m); B [m] and S0 [m, 3] or
+    None (no B factor); inv_lam_A (1/A).  Returns (re, im) [n] without exp(i phi_ref)."""
+    q = torch.addmm(aa[None, :], p, a.T, beta=1.0, alpha=-2.0)      # |a|^2 - 2 p.a
     a2p = torch.sqrt(pp[:, None] + q)
-    phase = torch.add(t.phi[None, sl], q / (a2p + pn[:, None]), alpha=t.k)
-    amp = t.w[None, sl] / a2p
-    if t.B is not None:
-        amp = amp * _dwf(t, p, a, a2p, sl)
+    phase = phi[None, :] + q / (a2p + pn[:, None]) * k
+    amp = w[None, :] / a2p
+    if B is not None:                       # exp(-B stol^2), stol = |S - S0|/(2 lambda_A)
+        S = (p[:, None, :] - a[None, :, :]) / a2p[..., None] - S0[None, :, :]
+        amp = amp * torch.exp(-B[None, :] * ((S * S).sum(-1) * (inv_lam_A * inv_lam_A * 0.25)))
     return (amp * torch.cos(phase)).sum(-1), (amp * torch.sin(phase)).sum(-1)
+
+
+def _relative_block(p, pp, pn, t: SourceTerms, sl: slice, block=None):
+    B = t.B[sl] if t.B is not None else None
+    S0 = t.S0[sl] if t.S0 is not None else None
+    return (block or relative_terms)(p, pp, pn, t.a[sl], t.aa[sl], t.w[sl], t.phi[sl], t.k, B,
+                                     S0, t.inv_lam_A)
 
 
 def _np(fn, x: torch.Tensor) -> torch.Tensor:
@@ -154,9 +156,11 @@ def _exact_block(p64, t: SourceTerms, sl: slice):
     return ((w * _np(np.cos, phase)) / div / a2p).sum(-1), ((w * _np(np.sin, phase)) / div / a2p).sum(-1)
 
 
-def amplitude(p64: torch.Tensor, t: SourceTerms, dtype, exact_c: bool = False) -> tuple:
+def amplitude(p64: torch.Tensor, t: SourceTerms, dtype, exact_c: bool = False,
+              block=None) -> tuple:
     """Complex amplitude sum over atoms at positions p64 [n, 3] (float64 m): (re, im) [n]
-    float64, including the reference phase exp(i k (|s| + |p|))."""
+    float64, including the reference phase exp(i k (|s| + |p|)).  `block`: a compiled
+    `relative_terms` (all atoms in one call)."""
     n, M = p64.shape[0], t.a.shape[0]
     re = p64.new_zeros(n)
     im = p64.new_zeros(n)
@@ -165,18 +169,22 @@ def amplitude(p64: torch.Tensor, t: SourceTerms, dtype, exact_c: bool = False) -
     pn64 = torch.sqrt((p64 * p64).sum(-1))
     p, pn = p64.to(dtype), pn64.to(dtype)
     pp = pn * pn
-    for start in range(0, M, ATOM_CHUNK):
-        sl = slice(start, min(start + ATOM_CHUNK, M))
-        fa, fb = _exact_block(p64, t, sl) if exact_c else _relative_block(p, pp, pn, t, sl)
+    step = M if block is not None else ATOM_CHUNK
+    for start in range(0, M, step):
+        sl = slice(start, min(start + step, M))
+        fa, fb = _exact_block(p64, t, sl) if exact_c else _relative_block(p, pp, pn, t, sl, block)
         re = re + fa.to(torch.float64)
         im = im + fb.to(torch.float64)
-    if exact_c:
-        return re, im
+    return (re, im) if exact_c else with_reference(re, im, t, pn64)
+
+
+def with_reference(re: torch.Tensor, im: torch.Tensor, t: SourceTerms, pn64: torch.Tensor) -> tuple:
+    """(re + i im) exp(i phi_ref), phi_ref = k (|s| + |p|) mod 2 pi, in float64 [n]."""
     ref = torch.remainder(t.k * pn64 + t.ref_phase, 2 * math.pi)
     c, s = torch.cos(ref), torch.sin(ref)
     return re * c - im * s, re * s + im * c
 
 
-def pixel_chunk(n_atoms: int) -> int:
-    """Pixels per block so that a block holds about BLOCK_TERMS pixel-atom terms."""
-    return max(64, BLOCK_TERMS // max(1, min(n_atoms, ATOM_CHUNK)))
+def pixel_chunk(n_atoms: int, terms: int = BLOCK_TERMS, atom_chunk: int = ATOM_CHUNK) -> int:
+    """Pixels per block so that a block holds about `terms` pixel-atom terms."""
+    return max(64, terms // max(1, min(n_atoms, atom_chunk)))

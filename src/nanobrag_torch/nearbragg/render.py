@@ -76,8 +76,10 @@ def _polar(p: torch.Tensor, R: torch.Tensor) -> torch.Tensor:
 
 def render(g: NearSetup, atoms: engine.AtomArrays, *, coherent: bool, fixed: bool,
            polarization: bool, dtype, fluence: float, F_old: tuple | None = None,
-           exact_c: bool = False, amplitude=engine.amplitude, progress=None) -> RenderResult:
-    """Render the ROI.  F_old: (re, im) flat float64 [S*F] read by coherent -accumulate."""
+           exact_c: bool = False, amplitude=engine.amplitude, chunk: int | None = None,
+           progress=None) -> RenderResult:
+    """Render the ROI.  F_old: (re, im) flat float64 [S*F] read by coherent -accumulate;
+    `amplitude`: engine function (eager, compiled or Triton), `chunk`: pixels per block."""
     S, F = g.ypixels, g.xpixels
     idx = torch.arange(S * F)
     xs, ys = idx % F, idx // F
@@ -90,7 +92,7 @@ def render(g: NearSetup, atoms: engine.AtomArrays, *, coherent: bool, fixed: boo
     scale = fluence * R_E_SQR
     out_img, out_I, out_re, out_im = [], [], [], []
     omega_sum = 0.0
-    chunk = engine.pixel_chunk(atoms.count)
+    chunk = chunk or engine.pixel_chunk(atoms.count)
     for start in range(0, idx.numel(), chunk):
         j = idx[start:start + chunk]
         xp, yp = j % F, j // F

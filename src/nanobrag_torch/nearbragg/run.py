@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
@@ -17,7 +18,8 @@ from ..flags import split_args
 from ..io.atomic import read_input
 from ..io.atoms import AtomList, read_atoms
 from ..noise import _c_unsigned, _roi_slices, auto_int_scale, int_image
-from . import engine
+from . import compiled, engine
+from .compiled import compiled_block
 from .backend import select_amplitude
 from .flag_table import FLAGS, RTD_C
 from .geometry import NearSetup, setup
@@ -120,9 +122,16 @@ def simulate_near(argv: list, progress=None, atoms_override: engine.AtomArrays |
     backend, amplitude = select_amplitude(s.backend, s.device, needs_grad=needs_grad)
     exact_c = (s.quirks == "c" and dtype == torch.float64 and backend == "torch"
                and s.device == "cpu" and not needs_grad)
+    chunk = None
+    if backend == "torch" and not exact_c and not needs_grad and s.device == "cpu":
+        terms = g.xpixels * g.ypixels * arrays.count * g.steps
+        block = compiled_block(dtype, bool((arrays.B != 0).any()), terms)
+        if block is not None:
+            amplitude = partial(engine.amplitude, block=block)
+            chunk = engine.pixel_chunk(arrays.count, compiled.BLOCK_TERMS, arrays.count)
     result = render(g, arrays, coherent=s.coherent, fixed=s.quirks == "fixed",
                     polarization=not s.nopolar, dtype=dtype, fluence=s.fluence, F_old=F_old,
-                    exact_c=exact_c, amplitude=amplitude, progress=progress)
+                    exact_c=exact_c, amplitude=amplitude, chunk=chunk, progress=progress)
     shape = (g.ypixels, g.xpixels)
     inside = np.zeros(shape, bool)
     inside[_roi_slices(shape, g.roi)] = True
