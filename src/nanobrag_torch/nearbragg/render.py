@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..errors import NanoBraggError
 from . import engine
 from .geometry import NearSetup
 
@@ -68,6 +69,19 @@ def positions(g: NearSetup, xp: torch.Tensor, yp: torch.Tensor, suby: int, subz:
     return p, omega, R
 
 
+def check_on_pixel(p: torch.Tensor, R: torch.Tensor, xyz: torch.Tensor, radius: torch.Tensor) -> None:
+    """Refuse an atom exactly at a sub-pixel position (the C divides by a zero path there).
+    Only atoms whose distance from the origin lies within this block's [min, max] |p| are
+    compared, so the usual case (atoms near the origin, detector far) costs nothing."""
+    near = (radius >= R.min() * (1 - 1e-9)) & (radius <= R.max() * (1 + 1e-9))
+    if bool(near.any()):
+        hit = (p[:, None, :] == xyz[near][None, :, :]).all(-1)
+        if bool(hit.any()):
+            a = xyz[near][hit.any(0)][0] * 1e10
+            raise NanoBraggError(f"-file: an atom sits exactly on a detector pixel position "
+                                 f"({a[0]:g}, {a[1]:g}, {a[2]:g} A): zero atom-to-pixel path")
+
+
 def _polar(p: torch.Tensor, R: torch.Tensor) -> torch.Tensor:
     """Unpolarised Thomson factor (1 + cos^2 2theta)/2, beam along +x."""
     c = p[:, 0] / R
@@ -93,6 +107,8 @@ def render(g: NearSetup, atoms: engine.AtomArrays, *, coherent: bool, fixed: boo
     out_img, out_I, out_re, out_im = [], [], [], []
     omega_sum = 0.0
     chunk = chunk or engine.pixel_chunk(atoms.count)
+    xyz = atoms.xyz.detach()
+    radius = torch.sqrt((xyz * xyz).sum(-1))
     for start in range(0, idx.numel(), chunk):
         j = idx[start:start + chunk]
         xp, yp = j % F, j // F
@@ -101,6 +117,7 @@ def render(g: NearSetup, atoms: engine.AtomArrays, *, coherent: bool, fixed: boo
         for suby in range(g.oversample):
             for subz in range(g.oversample):
                 p, omega, R = positions(g, xp, yp, suby, subz, fixed)
+                check_on_pixel(p, R, xyz, radius)
                 omega_c = omega if not fixed else positions(g, xp, yp, suby, subz)[1]
                 omega_sum += float(omega_c.sum())
                 weight = omega * (_polar(p, R) if fixed and polarization else 1.0)
