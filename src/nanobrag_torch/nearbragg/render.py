@@ -104,7 +104,8 @@ def render(g: NearSetup, atoms: engine.AtomArrays, *, coherent: bool, fixed: boo
     steps, os2 = g.steps, g.oversample ** 2
     n_gt = steps // os2
     scale = fluence * R_E_SQR
-    out_img, out_I, out_re, out_im = [], [], [], []
+    full = {key: torch.zeros(S * F, dtype=torch.float64)
+            for key in (("image", "I", "re", "im") if coherent else ("image", "I"))}
     omega_sum = 0.0
     chunk = chunk or engine.pixel_chunk(atoms.count)
     xyz = atoms.xyz.detach()
@@ -152,18 +153,9 @@ def render(g: NearSetup, atoms: engine.AtomArrays, *, coherent: bool, fixed: boo
             value = I_w / (os2 if coherent else steps) * scale
         else:
             value = I_raw / steps * omega * scale
-        out_img.append(value)
-        out_I.append(I_raw)
-        out_re.append(F_re)
-        out_im.append(F_im)
+        for key, part in (("image", value), ("I", I_raw), ("re", F_re), ("im", F_im)):
+            if key in full:
+                full[key].index_copy_(0, j, part)
         if progress is not None:
             progress(min(start + chunk, idx.numel()), idx.numel())
-
-    def scatter(parts):
-        full = torch.zeros(S * F, dtype=torch.float64)
-        if parts:
-            full = full.index_put((idx,), torch.cat(parts))
-        return full
-    return RenderResult(scatter(out_img), scatter(out_I),
-                        scatter(out_re) if coherent else None,
-                        scatter(out_im) if coherent else None, omega_sum)
+    return RenderResult(full["image"], full["I"], full.get("re"), full.get("im"), omega_sum)
