@@ -35,6 +35,11 @@ def atoms(tmp_path, text: bytes | str, name="atoms.txt") -> str:
     return name
 
 
+def clean(tmp_path, *names):
+    for name in names or ("floatimage.bin", "intimage.img"):
+        (tmp_path / name).unlink()
+
+
 def assert_error(status, err, pattern, tmp_path, keep=("atoms.txt",)):
     assert status == 2 and err.count("\n") == 1 and err.startswith("nearBragg: error:"), err
     assert pattern in err, err
@@ -59,8 +64,7 @@ def test_malformed_atom_file_c_keeps_fixed_refuses(tmp_path, monkeypatch, capsys
     name = atoms(tmp_path, "CA 25 -70 1.5\n1 2 3\n")
     status, out, _ = run(tmp_path, monkeypatch, capsys, ["-file", name, *TINY])
     assert status == 0 and "counted 2 atoms" in out          # the C's atof reads CA as 0
-    for f in ("floatimage.bin", "intimage.img"):
-        (tmp_path / f).unlink()
+    clean(tmp_path)
     status, _, err = run(tmp_path, monkeypatch, capsys, ["-file", name, *TINY, "-quirks", "fixed"])
     assert_error(status, err, "atoms.txt line 1: 'CA' is not a number", tmp_path)
 
@@ -77,8 +81,7 @@ def test_empty_atom_file_c_keeps_fixed_refuses(tmp_path, monkeypatch, capsys):
     status, _, _ = run(tmp_path, monkeypatch, capsys, ["-file", name, *TINY])
     assert status == 0
     assert not np.fromfile(tmp_path / "floatimage.bin", "<f4").any()
-    for f in ("floatimage.bin", "intimage.img"):
-        (tmp_path / f).unlink()
+    clean(tmp_path)
     status, _, err = run(tmp_path, monkeypatch, capsys, ["-file", name, *TINY, "-quirks", "fixed"])
     assert_error(status, err, "no atoms in the file", tmp_path)
 
@@ -122,8 +125,7 @@ def test_missing_accumulate_files_c_warns_fixed_refuses(tmp_path, monkeypatch, c
     argv = ["-file", name, *TINY, "-coherent", "-accumulate"]
     status, out, _ = run(tmp_path, monkeypatch, capsys, argv)
     assert status == 0 and "WARNING: no sinimage.bin sin-file to read!" in out
-    for f in ("floatimage.bin", "intimage.img", "sinimage.bin", "cosimage.bin"):
-        (tmp_path / f).unlink()
+    clean(tmp_path, "floatimage.bin", "intimage.img", "sinimage.bin", "cosimage.bin")
     status, _, err = run(tmp_path, monkeypatch, capsys, argv + ["-quirks", "fixed"])
     assert_error(status, err, "sinimage.bin: -accumulate: no sin file to read", tmp_path)
 
@@ -168,3 +170,11 @@ def test_gradcheck_positions_occupancy_B():
     B = torch.tensor([0.0, 20.0, 5.0], dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda x, o, b: image(x * 1e-10, o, b), (xyz / 1e-10, occ, B),
                                     eps=1e-6, atol=1e-8, rtol=1e-4)
+
+
+def test_python_m_entry_point(tmp_path):
+    import subprocess
+    import sys
+    proc = subprocess.run([sys.executable, "-m", "nanobrag_torch.nearbragg", "-file", "missing.txt"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and proc.stderr.strip() == "nearBragg: error: missing.txt: cannot read: No such file or directory"

@@ -32,23 +32,15 @@ def metric(ours: np.ndarray, ref: np.ndarray) -> tuple:
     return float(np.corrcoef(a, b)[0, 1]), 1.0 + float((a - b).sum() / np.abs(b).sum())
 
 
-def run_case(case: dict, tmp: Path, dtype: str, extra=()) -> Path:
+def run_case(case: dict, tmp: Path, dtype: str, monkeypatch) -> Path:
+    """The pre_runs, then the case, in one fresh directory holding inputs/."""
     work = tmp / case["name"]
     work.mkdir()
     shutil.copytree(GOLDEN / "inputs", work / "inputs")
-    for pre in case.get("pre_runs", []):
-        assert main_in(work, pre["args"] + ["-dtype", dtype, *extra]) == 0
-    assert main_in(work, case["args"] + ["-dtype", dtype, *extra]) == 0
+    monkeypatch.chdir(work)
+    for args in [pre["args"] for pre in case.get("pre_runs", [])] + [case["args"]]:
+        assert main(args + ["-dtype", dtype]) == 0
     return work
-
-
-def main_in(work: Path, argv: list) -> int:
-    old = os.getcwd()
-    os.chdir(work)
-    try:
-        return main(list(argv))
-    finally:
-        os.chdir(old)
 
 
 def _named(args: list, flag: str, default: str) -> str:
@@ -90,12 +82,12 @@ FLOAT64 = sorted(CASES) if os.environ.get("NEARBRAGG_GOLDEN") == "all" else FLOA
 
 
 @pytest.mark.parametrize("name", FLOAT64)
-def test_golden_float64(name, tmp_path):
+def test_golden_float64(name, tmp_path, monkeypatch):
     case = CASES[name]
-    check_case(case, run_case(case, tmp_path, "float64"), TOL["corr_float64"], TOL["sum_float64"])
+    check_case(case, run_case(case, tmp_path, "float64", monkeypatch), TOL["corr_float64"], TOL["sum_float64"])
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_golden_default_dtype(name, tmp_path):
+def test_golden_default_dtype(name, tmp_path, monkeypatch):
     case = CASES[name]
-    check_case(case, run_case(case, tmp_path, "float32"), TOL["corr_float32"], TOL["sum_float32"])
+    check_case(case, run_case(case, tmp_path, "float32", monkeypatch), TOL["corr_float32"], TOL["sum_float32"])

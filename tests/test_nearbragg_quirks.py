@@ -167,3 +167,15 @@ def test_fixed_int_file_rounding():
     np.testing.assert_array_equal(ints, expect.astype(np.uint16))
     c_ints, _ = _int_run(image, "c", scale=10.0, adc=3.0)
     assert c_ints[1, 1] == 65536 - 27 and c_ints[0, 2] == 10          # wrap and truncation in c
+
+
+# 10. -curved_det as the last argument: ignored (c, the C needs a following argument) / honoured (fixed)
+def test_curved_det_last_argument(tmp_path):
+    path = tmp_path / "atoms.txt"
+    path.write_text("".join("%g %g %g %g 0 %g\n" % tuple(a) for a in ATOMS))
+    base = ["-file", str(path), *BASE, "-dtype", "float64"]
+    flat = simulate_near(base).floatimage
+    assert np.array_equal(simulate_near(base + ["-curved_det"]).floatimage, flat)
+    assert not np.array_equal(simulate_near(base + ["-curved_det", "-noprogress"]).floatimage, flat)
+    close(simulate_near(base + ["-nopolar", "-quirks", "fixed", "-curved_det"]).floatimage,
+          model(ATOMS, curved=True, polar=False))

@@ -14,10 +14,10 @@ import numpy as np
 
 from ..errors import NanoBraggError
 from ..flags import usage
-from ..io.atomic import OutputBatch, check_output_path
+from ..io.atomic import OutputBatch
 from ..io.raw import write_floatfile, write_npy
 from ..io.smv import _g, write_smv
-from ..progress import progress_bar
+from ..progress import checked_render
 from .flag_table import NEARBRAGG_FLAGS, PI_C, RTD_C
 from .render import positions
 from .run import NearRun, int_pixels, parse, roi_stats, simulate_near
@@ -112,14 +112,7 @@ def output_paths(s) -> list:
 
 def _run(argv: list) -> None:
     settings = parse(argv)
-    for path in output_paths(settings):
-        check_output_path(path)
-    bar = progress_bar(settings.progress and not settings.printout)
-    try:
-        r = simulate_near(argv, progress=bar)
-    finally:
-        if bar is not None:
-            bar.close()
+    r = checked_render(settings, output_paths(settings), lambda bar: simulate_near(argv, progress=bar))
     print("nearBragg assumption-free diffraction simulator - James Holton 11-21-17 (nanobrag-torch)")
     for line in header_lines(r):
         print(line)
