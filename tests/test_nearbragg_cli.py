@@ -173,8 +173,11 @@ def test_gradcheck_positions_occupancy_B():
 
 
 def test_python_m_entry_point(tmp_path):
+    import os
     import subprocess
     import sys
+    root = Path(__file__).resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(root / "src"), str(root / "kernels")]))
     proc = subprocess.run([sys.executable, "-m", "nanobrag_torch.nearbragg", "-file", "missing.txt"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 2 and proc.stderr.strip() == "nearBragg: error: missing.txt: cannot read: No such file or directory"
