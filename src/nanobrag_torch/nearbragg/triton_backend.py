@@ -32,19 +32,23 @@ def _atom_table(t: engine.SourceTerms) -> torch.Tensor:
 
 
 def amplitude(p64: torch.Tensor, t: engine.SourceTerms, dtype, exact_c: bool = False) -> tuple:
-    """As `engine.amplitude` (relative phases always: the kernel has no C-sequence mode)."""
+    """As `engine.amplitude` (relative phases always: the kernel has no C-sequence mode).
+    The kernel runs on the GPU (CPU tensors in the interpreter); the results come back to
+    `p64`'s device."""
     n = p64.shape[0]
     pn64 = torch.sqrt((p64 * p64).sum(-1))
-    p, pn = p64.to(dtype), pn64.to(dtype)
-    out_re = torch.zeros(n, dtype=dtype, device=p64.device)
+    dev = "cpu" if os.environ.get("TRITON_INTERPRET") == "1" else "cuda"
+    p, pn = p64.to(dev, dtype), pn64.to(dev, dtype)
+    out_re = torch.zeros(n, dtype=dtype, device=dev)
     out_im = torch.zeros_like(out_re)
     if t.a.shape[0]:
-        params = torch.tensor([t.k, t.inv_lam_A], dtype=dtype, device=p64.device)
+        params = torch.tensor([t.k, t.inv_lam_A], dtype=dtype, device=dev)
         block = _block(n)
         grid = (triton.cdiv(n, block),)
         opts = {} if os.environ.get("TRITON_INTERPRET") == "1" else {"num_warps": K.GPU_WARPS}
         K.near_amplitude_kernel[grid](
             p[:, 0].contiguous(), p[:, 1].contiguous(), p[:, 2].contiguous(), (pn * pn).contiguous(),
-            pn.contiguous(), _atom_table(t), params, out_re, out_im, n, t.a.shape[0],
+            pn.contiguous(), _atom_table(t).to(dev), params, out_re, out_im, n, t.a.shape[0],
             HAS_B=t.B is not None, BLOCK=block, **opts)
-    return engine.with_reference(out_re.to(torch.float64), out_im.to(torch.float64), t, pn64)
+    return engine.with_reference(out_re.to(p64.device, torch.float64),
+                                 out_im.to(p64.device, torch.float64), t, pn64)
