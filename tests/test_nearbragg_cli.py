@@ -181,3 +181,27 @@ def test_python_m_entry_point(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "nanobrag_torch.nearbragg", "-file", "missing.txt"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env)
     assert proc.returncode == 2 and proc.stderr.strip() == "nearBragg: error: missing.txt: cannot read: No such file or directory"
+
+
+@pytest.mark.parametrize("name", ["printout_pixel_debug", "printout_all_detsize"])
+def test_printout_blocks_match_the_c(name, tmp_path, monkeypatch, capsys):
+    """-printout / -printout_pixel blocks against the C's stdout (numbers to 1e-6)."""
+    import re
+    case = CASES[name]
+    log = (GOLDEN / case["stdout_log"]).read_text().splitlines()
+    monkeypatch.chdir(GOLDEN)
+    assert main(case["physics_args"] + ["-dtype", "float64", "-floatfile", str(tmp_path / "f.bin"),
+                                        "-intfile", str(tmp_path / "i.img")]) == 0
+    ours = capsys.readouterr().out.splitlines()
+
+    def blocks(lines):
+        starts = [i for i, line in enumerate(lines) if ": stol =" in line]
+        return [lines[i:i + 6] for i in starts]
+    theirs, mine = blocks(log), blocks(ours)
+    assert len(mine) == len(theirs) > 0
+    number = re.compile(r"-?\d+\.?\d*(?:e[+-]?\d+)?")
+    for a, b in zip(mine, theirs):
+        for x, y in zip(a, b):
+            assert number.sub("#", x) == number.sub("#", y), (x, y)
+            np.testing.assert_allclose([float(v) for v in number.findall(x)],
+                                       [float(v) for v in number.findall(y)], rtol=1e-6, atol=1e-300)
