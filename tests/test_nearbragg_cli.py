@@ -205,3 +205,9 @@ def test_printout_blocks_match_the_c(name, tmp_path, monkeypatch, capsys):
             assert number.sub("#", x) == number.sub("#", y), (x, y)
             np.testing.assert_allclose([float(v) for v in number.findall(x)],
                                        [float(v) for v in number.findall(y)], rtol=1e-6, atol=1e-300)
+
+
+def test_huge_detector_refused_up_front(tmp_path, monkeypatch, capsys):
+    name = atoms(tmp_path, "0 0 0\n")
+    status, _, err = run(tmp_path, monkeypatch, capsys, ["-file", name, "-detpixels", "1000000"])
+    assert_error(status, err, "a 1000000x1000000-pixel detector needs about 48 TB", tmp_path)

@@ -152,7 +152,9 @@ def main(argv: list | None = None) -> int:
     except NanoBraggError as exc:
         print(f"nearBragg: error: {exc}", file=sys.stderr)
         return 2
-    except MemoryError:
+    except (MemoryError, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and "alloc" not in str(exc).lower():
+            raise
         print("nearBragg: error: out of memory (reduce -detpixels, -oversample or the atoms)",
               file=sys.stderr)
         return 2

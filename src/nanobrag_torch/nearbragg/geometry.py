@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import NanoBraggError
+from ..memory import _size, available_bytes
+
+BYTES_PER_PIXEL = 48      # float64 result images (2, 4 coherent), float32 outputs, int image
 
 
 def c_div(a: float, b: float) -> float:
@@ -117,6 +120,10 @@ def setup(s, extent_A: float) -> NearSetup:
     xpixels, ypixels = math.ceil(detsize_x / pixel), math.ceil(detsize_y / pixel)
     if xpixels <= 0 or ypixels <= 0:
         raise NanoBraggError(f"-detsize/-detpixels: the detector has no pixel ({xpixels}x{ypixels})")
+    need, available = xpixels * ypixels * BYTES_PER_PIXEL, available_bytes()
+    if available is not None and need > available:
+        raise NanoBraggError(f"-detpixels/-detsize: a {xpixels}x{ypixels}-pixel detector needs about "
+                             f"{_size(need)} of memory, more than the {_size(available)} available")
     Xbeam = s.Xbeam_m if s.Xbeam_m is not None else (detsize_x - pixel) / 2.0
     Ybeam = s.Ybeam_m if s.Ybeam_m is not None else (detsize_y + pixel) / 2.0
     fdet, sdet, odet = list(s.fdet_vector), list(s.sdet_vector), list(s.odet_vector)
