@@ -185,7 +185,8 @@ def test_python_m_entry_point(tmp_path):
 
 @pytest.mark.parametrize("name", ["printout_pixel_debug", "printout_all_detsize"])
 def test_printout_blocks_match_the_c(name, tmp_path, monkeypatch, capsys):
-    """-printout / -printout_pixel blocks against the C's stdout (numbers to 1e-6)."""
+    """-printout / -printout_pixel blocks and the -debug per-atom trace against the C's
+    stdout (numbers to 1e-6)."""
     import re
     case = CASES[name]
     log = (GOLDEN / case["stdout_log"]).read_text().splitlines()
@@ -196,11 +197,12 @@ def test_printout_blocks_match_the_c(name, tmp_path, monkeypatch, capsys):
 
     def blocks(lines):
         starts = [i for i, line in enumerate(lines) if ": stol =" in line]
-        return [lines[i:i + 6] for i in starts]
+        return [lines[i:i + 6] for i in starts] + [[line for line in lines if " -> " in line]]
     theirs, mine = blocks(log), blocks(ours)
     assert len(mine) == len(theirs) > 0
     number = re.compile(r"-?\d+\.?\d*(?:e[+-]?\d+)?")
     for a, b in zip(mine, theirs):
+        assert len(a) == len(b)
         for x, y in zip(a, b):
             assert number.sub("#", x) == number.sub("#", y), (x, y)
             np.testing.assert_allclose([float(v) for v in number.findall(x)],

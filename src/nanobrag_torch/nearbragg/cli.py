@@ -20,6 +20,7 @@ from ..io.smv import _g, write_smv
 from ..progress import checked_render
 from .flag_table import NEARBRAGG_FLAGS, PI_C, RTD_C
 from .render import positions
+from .trace import atom_trace
 from .run import NearRun, int_pixels, parse, roi_stats, simulate_near
 
 USAGE = "usage: nearBragg -file atom_list.txt [flags]\nflags (as nearBragg.c; see specs/nearbragg.md):"
@@ -72,6 +73,10 @@ def printout_lines(r: NearRun) -> list:
             if s.printout_pixel is not None and (x, y) != tuple(s.printout_pixel):
                 continue
             j = y * F + x
+            if s.debug:
+                v = r.atoms.values
+                out += atom_trace(g, x, y, v[:, :3] / 1e10, v[:, 3], v[:, 4], v[:, 5] / RTD_C,
+                                  s.coherent, s.quirks == "fixed")
             last = g.oversample - 1
             p, omega, R = positions(g, torch.tensor([x]), torch.tensor([y]), last, last,
                                     s.quirks == "fixed")
