@@ -66,7 +66,8 @@ def main(argv: list | None = None) -> int:
             for d in ("float64", "float32"):
                 r = res[d]
                 fails += not r["pass"]
-                cells.append("; ".join(f"{k[:-5]} {c:.9f} / {s - 1:+.1e}" for k, (c, s) in r.items() if k != "pass")
+                metrics = [(k, v) for k, v in r.items() if k != "pass"]
+                cells.append("; ".join(f"{k[:-5]} {c:.9f} / {s - 1:+.1e}" for k, (c, s) in metrics)
                              + ("" if r["pass"] else " **FAIL**"))
             rows.append(f"| {name} | {cells[0]} | {cells[1]} |")
             print(rows[-1], flush=True)
