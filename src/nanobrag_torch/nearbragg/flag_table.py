@@ -1,8 +1,8 @@
 """nearBragg.c's command-line flags (lines 150-405; every alias its ``strstr`` tests accept
 as a whole word) and ours (`-dtype`, `-device`, `-backend`, `-quirks`, `-adc`, `-npyfile`).
 
-The C parses units here: mm -> m, mrad -> rad, percent -> fraction, A -> m for
-`-source_depth`, deg -> rad with its truncated PI.  Four flags the C does not parse at all
+Units are converted here as the C does: mm -> m, mrad -> rad, percent -> fraction, A -> m for
+`-source_depth`, deg -> rad with its truncated PI.  Five flags the C does not parse at all
 (`-hdiv`, `-vdiv`, `-dispstep`, `-depthstep`, `-square_div`: mentioned in its usage text or
 header) are accepted and do nothing, as in the C, with a log line saying so.
 """
