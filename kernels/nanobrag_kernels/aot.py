@@ -1,6 +1,6 @@
 """Ahead-of-time compilation of every accumulation-kernel variant for CUDA targets.
 
-    python -m nanobrag_kernels.aot --arch sm_80 sm_90
+    python -m nanobrag_kernels.aot --arch sm_80 sm_90 [--kernel accumulate|nearbragg]
 
 No GPU is needed: `triton.compile` lowers each variant for ``GPUTarget("cuda", cc, 32)``
 down to a cubin with Triton's bundled ptxas.  One row per variant and architecture gives
@@ -32,8 +32,17 @@ import triton  # noqa: E402
 from triton.backends.compiler import GPUTarget  # noqa: E402
 from triton.backends.nvidia.compiler import get_ptxas  # noqa: E402
 
+from . import nearbragg  # noqa: E402
 from .accumulate import (GPU_BLOCK, GPU_MAXNREG, GPU_WARPS, VARIANTS,  # noqa: E402
                          accumulate_kernel, signature)
+
+# kernel name -> (jit function, signature(dtype), BLOCK, launch options, variants)
+KERNELS = {
+    "accumulate": (accumulate_kernel, signature, GPU_BLOCK, {"num_warps": GPU_WARPS, "maxnreg": GPU_MAXNREG}),
+    "nearbragg": (nearbragg.near_amplitude_kernel, nearbragg.signature, nearbragg.GPU_BLOCK,
+                  {"num_warps": nearbragg.GPU_WARPS}),
+}
+KERNEL_VARIANTS = {"accumulate": VARIANTS, "nearbragg": nearbragg.VARIANTS}
 
 SPILL = re.compile(r"(\d+) bytes spill stores, (\d+) bytes spill loads")
 REGISTERS = re.compile(r"Used (\d+) registers")
@@ -66,20 +75,20 @@ def loop_mix(cubin: bytes, capability: int) -> dict:
     return dict(mix, instructions=sum(ops.values()))
 
 
-def compile_variant(constexprs: dict, dtype: str, capability: int) -> dict:
+def compile_variant(constexprs: dict, dtype: str, capability: int, kernel_name: str = "accumulate") -> dict:
     """Compile one variant to a cubin: registers, spill and shared bytes, loop mix, seconds."""
+    fn, sig, block, options = KERNELS[kernel_name]
     src = triton.compiler.ASTSource(
-        fn=accumulate_kernel, signature=signature(dtype),
-        constexprs=dict(constexprs, BLOCK=GPU_BLOCK),
-        attrs={(i,): [["tt.divisibility", 16]] for i, name in enumerate(accumulate_kernel.arg_names)
+        fn=fn, signature=sig(dtype),
+        constexprs=dict(constexprs, BLOCK=block),
+        attrs={(i,): [["tt.divisibility", 16]] for i, name in enumerate(fn.arg_names)
                if name.endswith("_ptr")})
     log = io.StringIO()
     start = time.perf_counter()
     with triton.knobs.nvidia.scope(), triton.knobs.compilation.scope(), contextlib.redirect_stdout(log):
         triton.knobs.nvidia.dump_ptxas_log = True     # ptxas -v report of this compilation
         triton.knobs.compilation.always_compile = True
-        kernel = triton.compile(src, target=GPUTarget("cuda", capability, 32),
-                                options={"num_warps": GPU_WARPS, "maxnreg": GPU_MAXNREG})
+        kernel = triton.compile(src, target=GPUTarget("cuda", capability, 32), options=options)
     text = log.getvalue()
     spills = SPILL.search(text)
     regs = REGISTERS.search(text)
@@ -93,16 +102,20 @@ def compile_variant(constexprs: dict, dtype: str, capability: int) -> dict:
 def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nanobrag_kernels.aot", description=__doc__.split("\n")[0])
     parser.add_argument("--arch", nargs="+", default=["sm_80", "sm_90"], help="e.g. sm_80 sm_90")
+    parser.add_argument("--kernel", choices=sorted(KERNELS), default="accumulate",
+                        help="accumulate (nanoBragg, default) or nearbragg")
     args = parser.parse_args(argv)
     caps = [(a, _capability(a)) for a in args.arch]
-    print(f"triton {triton.__version__}; BLOCK={GPU_BLOCK} num_warps={GPU_WARPS} maxnreg={GPU_MAXNREG}")
+    _, _, block, options = KERNELS[args.kernel]
+    print(f"triton {triton.__version__}; kernel {args.kernel} BLOCK={block} "
+          + " ".join(f"{k}={v}" for k, v in options.items()))
     print(f"{'variant':<22} {'dtype':<8} {'arch':<6} {'regs':>5} {'spill_B':>8} {'shared_B':>9} "
           f"{'loop':>5} {'fp32':>5} {'fp64':>5} {'mufu':>5} {'ldg':>4} {'s':>5}")
     spilled = 0
     for arch, cc in caps:
         for dtype in ("float32", "float64"):
-            for name, constexprs in VARIANTS.items():
-                r = compile_variant(constexprs, dtype, cc)
+            for name, constexprs in KERNEL_VARIANTS[args.kernel].items():
+                r = compile_variant(constexprs, dtype, cc, args.kernel)
                 spilled += r["spill_bytes"] > 0
                 print(f"{name:<22} {dtype:<8} {arch:<6} {r['registers']:>5} {r['spill_bytes']:>8} "
                       f"{r['shared_bytes']:>9} {r['instructions']:>5} {r['fp32']:>5} {r['fp64']:>5} "

@@ -53,3 +53,17 @@ def progress_bar(enabled: bool, stream: TextIO = sys.stderr) -> ProgressBar | No
     """A bar on ``stream`` when ``enabled`` and ``stream`` is a terminal, else None."""
     isatty = getattr(stream, "isatty", None)
     return ProgressBar(stream) if enabled and isatty is not None and isatty() else None
+
+
+def checked_render(settings, output_paths: list, render: Callable):
+    """The CLIs' render step: refuse unwritable outputs first, then ``render(bar)`` with a
+    progress bar (unless ``-noprogress``/``-printout``), the bar's line ended afterwards."""
+    from .io.atomic import check_output_path
+    for path in output_paths:
+        check_output_path(path)
+    bar = progress_bar(settings.progress and not settings.printout)
+    try:
+        return render(bar)
+    finally:
+        if bar is not None:
+            bar.close()

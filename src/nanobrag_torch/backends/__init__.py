@@ -16,14 +16,19 @@ from ..errors import NanoBraggError
 log = logging.getLogger("nanobrag_torch")
 
 
-def _triton_unavailable(device: str, interpreter_ok: bool) -> str | None:
-    """Why the Triton backend cannot run here, or None if it can."""
+def _import_spots_triton() -> None:
+    from . import triton as triton_backend  # noqa: F401
+
+
+def _triton_unavailable(device: str, interpreter_ok: bool, probe=_import_spots_triton) -> str | None:
+    """Why the Triton backend cannot run here, or None if it can (`probe` imports the
+    backend module in question; ImportError means unavailable)."""
     interpret = interpreter_ok and os.environ.get("TRITON_INTERPRET") == "1"
     if device != "cuda" and not interpret:
         needs = "CUDA, or TRITON_INTERPRET=1" if interpreter_ok else "CUDA"
         return f"device is {device} (Triton needs {needs})"
     try:
-        from . import triton as triton_backend  # noqa: F401
+        probe()
     except ImportError as exc:
         return f"Triton backend not importable ({exc})"
     return None
