@@ -48,17 +48,19 @@ def _take_values(argv: list, i: int, flag: Flag, name: str) -> list:
     return vals
 
 
-def split_args(argv: list) -> list:
-    """Split an argument list into [(flag_name, values)] in order; unknown flags are errors."""
+def split_args(argv: list, table: dict | None = None) -> list:
+    """Split an argument list into [(flag_name, values)] in order; unknown flags are errors.
+    `table` maps names to `Flag` (default: the nanoBragg command line's)."""
+    table = FLAGS if table is None else table
     out, i = [], 0
     argv = [str(a) for a in argv]
     while i < len(argv):
         name = argv[i]
-        flag = FLAGS.get(name)
+        flag = table.get(name)
         if flag is None:
             if not name.startswith("-"):
                 raise NanoBraggError(f"unexpected argument '{name}' (values must follow their flag)")
-            close = difflib.get_close_matches(name, list(FLAGS), n=1, cutoff=0.6)
+            close = difflib.get_close_matches(name, list(table), n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]}?" if close else ""
             raise NanoBraggError(f"unknown flag {name}{hint}")
         vals = _take_values(argv, i, flag, name)
@@ -67,17 +69,18 @@ def split_args(argv: list) -> list:
     return out
 
 
-def apply_flags(settings: Settings, parsed: list, quirks: str) -> None:
+def apply_flags(settings: Settings, parsed: list, quirks: str, table: dict | None = None) -> None:
     """Apply parsed flags in order.  In ``c`` mode reproduce the C's strstr side effects:
     ``-misset_seed N a b`` also runs the ``-misset`` parser, ``-twotheta_axis x y z`` also
     runs ``-twotheta`` (angle x, pivot sample), and ``-curved_det`` as the last argument
-    is ignored."""
+    is ignored.  `table`: as for `split_args`."""
+    table = FLAGS if table is None else table
     for name, vals, is_last in parsed:
         if quirks == "c" and name in ("-curved_det", "-curved_detector") and is_last:
             continue
-        FLAGS[name].apply(settings, name, vals)
+        table[name].apply(settings, name, vals)
         if quirks == "c" and name == "-twotheta_axis":
-            FLAGS["-twotheta"].apply(settings, "-twotheta", vals[:1])
+            table["-twotheta"].apply(settings, "-twotheta", vals[:1])
         if quirks == "c" and name == "-misset_seed":
             # strstr("-misset_seed", "-misset") fires: angles (N, argv[i+2], argv[i+3]) read with atof
             nxt = _raw_after(parsed, name, vals)
@@ -111,11 +114,11 @@ def quirks_mode(parsed: list) -> str:
     return mode
 
 
-def usage() -> str:
-    """One line per flag (aliases together), for -h."""
-    lines = ["usage: nanoBragg -cell a b c al be ga | -mat A.mat  -hkl F.hkl | -default_F F  [flags]",
-             "flags (as nanoBragg.c; see specs/cli.md):"]
-    for flag in _FLAGS:
+def usage(flags: list | None = None, title: str = "") -> str:
+    """One line per flag (aliases together), for -h; `flags`: a flag list (default nanoBragg's)."""
+    lines = [title or "usage: nanoBragg -cell a b c al be ga | -mat A.mat  -hkl F.hkl | -default_F F  [flags]",
+             "flags (as the C program; see specs/cli.md):"]
+    for flag in (_FLAGS if flags is None else flags):
         arity = {0: "", -6: " a [b c al be ga]", -3: " x y z|random"}.get(flag.nargs, " V" * flag.nargs)
         lines.append(f"  {' | '.join(flag.names)}{arity}" + (f"   ({flag.help})" if flag.help else ""))
     return "\n".join(lines)

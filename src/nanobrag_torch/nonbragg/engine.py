@@ -1,0 +1,200 @@
+"""The amorphous-background engine: sum over sub-pixels and sources of sign(F) F^2 polar omega w.
+
+A function of plain tensors (no settings, no files), so that the nonBragg command line and a
+nanoBragg render (through its detector and sources) feed it alike:
+
+    I[p] = sum_{s, n} sign(F) F(stol)^2 * polar(i_n, d) * omega(pos) * w_n
+
+with pos = position of sub-pixel s of pixel p (m, sample at the origin), d its unit vector,
+i_n the incident unit vector of source n, stol = |d - i_n| / (2 lambda_n) in 1/A, F from the
+table window (see `table.py`), omega = pixel^2/R^2 * close/R (or 1/R^2 for a point pixel)
+and w_n the source weight (already divided by the number of steps if wanted).
+
+Vectorised over pixels x sub-pixels x sources, in chunks of pixel rows; float32 or float64;
+any device; differentiable in every tensor input (positions, close distance, weights, table
+coefficients). The C's order-dependent index walk over an unsorted table (``walk``) runs
+sequentially in the C's loop order (numba, CPU, float64).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from numba import njit
+
+from ..physics.polarization import polarization_factor
+from .table import evaluate, lookup_sorted
+
+CHUNK_ELEMENTS = 1 << 21     # pixel x sub-pixel x source evaluations per chunk
+
+
+@dataclass(eq=False)
+class Pixels:
+    """Pixel geometry of one detector: ``fdet``, ``sdet``, ``pix0`` (3,) (m; unit axes and the
+    outer corner of pixel (0, 0)); ``fpixels``, ``spixels``; ``pixel_m``; ``oversample``;
+    ``close_m`` (signed, for omega); ``point_pixel``; ``curved``: None or (distance_m, beam
+    (3,)) to place every pixel at that distance (the C's -curved_det); ``roi`` inclusive
+    (xmin, xmax, ymin, ymax); ``mask`` optional bool [slow, fast] (False = skip)."""
+
+    fdet: torch.Tensor
+    sdet: torch.Tensor
+    pix0: torch.Tensor
+    fpixels: int
+    spixels: int
+    pixel_m: float
+    oversample: int = 1
+    close_m: torch.Tensor | float = 0.1
+    point_pixel: bool = False
+    curved: tuple | None = None
+    roi: tuple | None = None
+    mask: torch.Tensor | None = None
+
+
+@dataclass(eq=False)
+class Beam:
+    """Sources: ``incident`` [N, 3] unit vectors (towards +beam), ``lambda_A`` [N] (A),
+    ``weight`` [N]; polarization ``kahn`` (0 = unpolarized), ``axis`` (3,) E-vector,
+    ``nopolar``."""
+
+    incident: torch.Tensor
+    lambda_A: torch.Tensor
+    weight: torch.Tensor
+    kahn: float | torch.Tensor = 0.0
+    axis: torch.Tensor | None = None
+    nopolar: bool = False
+
+
+@dataclass(eq=False)
+class Rendered:
+    """``image`` [slow, fast] (unscaled sum); ``omega_sum`` (sum of omega over rendered
+    sub-pixels, as the C prints it); ``last``: per pixel [slow, fast] values of the LAST
+    evaluation (stol 1/A, window k, F, polar, omega), for -Fmap, -img and -printout."""
+
+    image: torch.Tensor
+    omega_sum: float
+    last: dict
+
+
+def _positions(px: Pixels, rows: torch.Tensor, dtype, device):
+    """Sub-pixel positions [R, F, S, 3] (m) of pixel rows ``rows`` (C order: subS, subF)."""
+    o = px.oversample
+    sub = px.pixel_m / o
+    subs = torch.arange(o, dtype=torch.float64, device=device)
+    fast = torch.arange(px.fpixels, dtype=torch.float64, device=device)
+    Fdet = sub * (fast[:, None] * o + subs[None, :]) + sub / 2.0                      # [F, o]
+    Sdet = sub * (rows.to(torch.float64)[:, None] * o + subs[None, :]) + sub / 2.0      # [R, o]
+    fdet, sdet, pix0 = (v.to(device=device, dtype=torch.float64) for v in (px.fdet, px.sdet, px.pix0))
+    pos = (Sdet[:, None, :, None, None] * sdet + Fdet[None, :, None, :, None] * fdet + pix0)
+    pos = pos.reshape(rows.numel(), px.fpixels, o * o, 3)
+    if px.curved is not None:
+        distance, beam = px.curved
+        pos = _curve(pos, distance, beam.to(device=device, dtype=torch.float64), sdet, fdet)
+    return pos.to(dtype)
+
+
+def _curve(pos, distance, beam, sdet, fdet):
+    """The C's curved detector: distance*beam rotated about sdet by y/distance, then about
+    fdet by z/distance (y, z: components of the flat position)."""
+    from ..physics.vectors import rotate_axis
+    start = (distance * beam).expand_as(pos)
+    turned = rotate_axis(start, sdet, pos[..., 1] / distance)
+    return rotate_axis(turned, fdet, pos[..., 2] / distance)
+
+
+@njit(cache=True)
+def _walk(stol, table_x, nearest):
+    """The C's persistent index walk (lines 1506-1507) over ``stol`` in loop order."""
+    n = table_x.size
+    out = np.empty(stol.size, dtype=np.int64)
+    for i in range(stol.size):
+        s = stol[i]
+        while nearest < n and s > table_x[nearest]:
+            nearest += 1
+        while nearest >= 2 and s < table_x[nearest]:
+            nearest -= 1
+        out[i] = nearest
+    return out, nearest
+
+
+def render(px: Pixels, beam: Beam, table, *, dtype=torch.float64, device="cpu",
+           walk: bool = False, scale: torch.Tensor | None = None,
+           keep_last: bool = False) -> Rendered:
+    """Unscaled background image [slow, fast]: sum over sub-pixels and sources (see module).
+
+    ``table``: dict of tensors ``x`` [n+4] (1/A), ``coef`` [n+4, 4], ``origin`` [n+4] (a table
+    scale multiplies ``coef`` upstream); ``walk``: reproduce the C's sequential index walk
+    (needed only for unsorted tables); ``scale``: optional per-pixel factor; ``keep_last``:
+    also return the last evaluation per pixel.
+    """
+    o2 = px.oversample ** 2
+    n_src = beam.incident.shape[0]
+    per_row = max(px.fpixels * o2 * n_src, 1)
+    rows_per_chunk = max(1, CHUNK_ELEMENTS // per_row)
+    inc = beam.incident.to(device=device, dtype=dtype)
+    inv_lam = (0.5 / beam.lambda_A).to(device=device, dtype=dtype)
+    w = beam.weight.to(device=device, dtype=dtype)
+    axis = None if beam.axis is None else beam.axis.to(device=device, dtype=dtype)
+    tx = table["x"].to(device=device, dtype=dtype)
+    tx64 = table["x"].detach().cpu().to(torch.float64).numpy()
+    coef = table["coef"].to(device=device, dtype=dtype)
+    origin = table["origin"].to(device=device, dtype=dtype)
+    close = torch.as_tensor(px.close_m).to(device=device, dtype=dtype)
+    area = px.pixel_m * px.pixel_m
+    xmin, xmax, ymin, ymax = px.roi if px.roi is not None else (0, px.fpixels, 0, px.spixels)
+    inside = roi_mask(px.fpixels, px.spixels, (xmin, xmax, ymin, ymax), device)
+    chunks, omega_sum, nearest = [], 0.0, 0
+    last = {key: [] for key in ("stol", "k", "F", "polar", "omega")} if keep_last else None
+    for start in range(0, px.spixels, rows_per_chunk):
+        rows = torch.arange(start, min(start + rows_per_chunk, px.spixels), device=device)
+        keep = inside[rows]                                                  # [R, F]
+        pos = _positions(px, rows, dtype, device)                            # [R, F, S, 3]
+        r2 = (pos * pos).sum(-1)
+        R = torch.sqrt(r2)
+        d = pos / R[..., None]
+        omega = 1.0 / r2 if px.point_pixel else area / r2 * close / R        # [R, F, S]
+        diff = d[..., None, :] - inc                                         # [R, F, S, N, 3]
+        stol = torch.sqrt((diff * diff).sum(-1)) * inv_lam                   # [R, F, S, N]
+        if walk:
+            flat = stol.detach().to(torch.float64).cpu()
+            flat = torch.where(keep[..., None, None].cpu(), flat, torch.nan).reshape(-1).numpy()
+            k_np, nearest = _walk_kept(flat, tx64, nearest)
+            k = torch.from_numpy(k_np).to(device).reshape(stol.shape)
+        else:
+            k = lookup_sorted(tx, stol)
+        F = evaluate(coef, origin, k, stol)
+        polar = (torch.ones_like(stol) if beam.nopolar else
+                 polarization_factor(beam.kahn, inc, d[..., None, :], axis))
+        term = F * F.abs() * polar * w                                      # sign(F) F^2
+        I = (term.sum(-1) * omega).sum(-1)
+        I = torch.where(keep, I, torch.zeros_like(I))
+        if px.mask is not None:
+            I = I * px.mask[rows].to(device=device, dtype=dtype)
+        chunks.append(I)
+        omega_sum += float(torch.where(keep[..., None], omega, torch.zeros_like(omega)).sum())
+        if keep_last:
+            for key, v in (("stol", stol[..., -1, -1]), ("k", k[..., -1, -1]), ("F", F[..., -1, -1]),
+                           ("polar", polar[..., -1, -1]), ("omega", omega[..., -1])):
+                last[key].append(v.detach())
+    image = torch.cat(chunks, 0)
+    if scale is not None:
+        image = image * scale
+    if keep_last:
+        last = {key: torch.cat(v, 0) for key, v in last.items()}
+    return Rendered(image=image, omega_sum=omega_sum, last=last or {})
+
+
+def _walk_kept(flat: np.ndarray, table_x: np.ndarray, nearest: int):
+    """Walk only over evaluations the C makes (NaN marks pixels outside the ROI)."""
+    kept = ~np.isnan(flat)
+    k = np.ones(flat.size, dtype=np.int64)
+    k[kept], nearest = _walk(np.ascontiguousarray(flat[kept]), table_x, nearest)
+    return k, nearest
+
+
+def roi_mask(fpixels: int, spixels: int, roi: tuple, device) -> torch.Tensor:
+    """[slow, fast] bool: inside the inclusive ROI (xmin, xmax, ymin, ymax)."""
+    xmin, xmax, ymin, ymax = roi
+    f = torch.arange(fpixels, device=device)
+    s = torch.arange(spixels, device=device)
+    return (((s >= ymin) & (s <= ymax))[:, None] & ((f >= xmin) & (f <= xmax))[None, :])

@@ -1,0 +1,106 @@
+"""The structure-factor table model of nonBragg.c (lines 1224-1256, 1506-1510, polint 2181).
+
+The C extends the file rows (stol converted to 1/m) by two sentinel rows at each end
+(-1e99, -1e98 with the first valid F; 1e98, 1e99 with the last valid F), finds an index
+``nearest`` and evaluates the 4-point Lagrange polynomial through extended rows
+nearest-1 .. nearest+2. Here each possible window k (extended index 1 .. n+1) is turned once
+into a cubic in ``t = stol - origin_k`` (stol in 1/A) whose coefficients are computed in
+float64 from the window's real rows only: a sentinel's Lagrange term is below 1e-80 of the
+others, so windows touching the ends are the line/parabola through their real rows, exactly
+what the C evaluates (the linear extrapolation beyond the table, NOTES "Structure-factor
+table"). A window with two equal stol values gives NaN coefficients, as the C's division by 0.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..errors import NanoBraggError
+
+# table file units -> stol in 1/A (the C's stol_file_mult / 1e10)
+UNIT_TO_STOL = {"stol": 1.0, "4stol": 0.25, "Q": 1.0 / math.pi / 4.0}
+
+
+@dataclass(frozen=True, eq=False)
+class AmorphousTable:
+    """x: extended stol [n+4] (1/A, sentinels +-1e98/1e99 as in the C, scaled to 1/A);
+    F: extended F [n+4]; coef: [n+4, 4] cubic coefficients of window k (c0 + c1 t + c2 t^2 +
+    c3 t^3, rows 0 and n+2, n+3 unused); origin: [n+4] t origin of window k (1/A);
+    sorted: rows non-decreasing (the C's index walk is then history-free);
+    file_mult: file units -> 1/A; rows: n."""
+
+    x: np.ndarray
+    F: np.ndarray
+    coef: np.ndarray
+    origin: np.ndarray
+    sorted: bool
+    file_mult: float
+    rows: int
+
+
+def build_table(x_file: np.ndarray, F_file: np.ndarray, unit: str, quirks: str) -> AmorphousTable:
+    """Extended table from file rows (``x_file`` in file units, ``F_file`` NaN where missing).
+
+    ``c``: rows in file order, a missing F is 0 and not used for the end values (as the C).
+    ``fixed``: rows sorted by stol (stable); repeated stol values are refused.
+    """
+    mult = UNIT_TO_STOL[unit]
+    x = np.asarray(x_file, dtype=np.float64) * mult
+    F = np.asarray(F_file, dtype=np.float64)
+    if quirks == "fixed":
+        order = np.argsort(x, kind="stable")
+        x, F = x[order], F[order]
+        dup = np.flatnonzero(np.diff(x) == 0)
+        if dup.size:
+            raise NanoBraggError(f"stol table: repeated stol value {x[dup[0]] / mult:g} (the "
+                                 "interpolation would divide by zero)")
+    valid = ~np.isnan(F)
+    if not valid.any():
+        raise NanoBraggError("stol table: no row has an F value")
+    low, high = F[valid][0], F[valid][-1]
+    F = np.where(valid, F, 0.0)
+    n = x.size
+    ext_x = np.concatenate([[-1e89, -1e88], x, [1e88, 1e89]])   # 1e98/1e99 (1/m) in 1/A
+    ext_F = np.concatenate([[low, low], F, [high, high]])
+    coef = np.full((n + 4, 4), np.nan)
+    origin = np.zeros(n + 4)
+    for k in range(1, n + 2):
+        nodes = [j for j in range(k - 1, k + 3) if 2 <= j <= n + 1]
+        xs, fs = ext_x[nodes], ext_F[nodes]
+        origin[k] = ext_x[min(max(k, 2), n + 1)]
+        coef[k] = _local_cubic(xs - origin[k], fs)
+    is_sorted = bool(np.all(np.diff(x) >= 0))
+    return AmorphousTable(x=ext_x, F=ext_F, coef=coef, origin=origin, sorted=is_sorted,
+                          file_mult=mult, rows=n)
+
+
+@np.errstate(all="ignore")
+def _local_cubic(t: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Monomial coefficients [4] of the Lagrange polynomial through (t_j, f_j), 2-4 nodes."""
+    c = np.zeros(4)
+    for j in range(t.size):
+        poly = np.array([1.0])
+        denom = 1.0
+        for m in range(t.size):
+            if m != j:
+                poly = np.convolve(poly, [-t[m], 1.0])
+                denom *= t[j] - t[m]
+        c[:poly.size] += poly * (f[j] / denom)
+    return c
+
+
+def lookup_sorted(table_x: torch.Tensor, stol: torch.Tensor) -> torch.Tensor:
+    """Window index k for a non-decreasing table: the last extended row with x <= stol
+    (>= 1), which is where the C's walk ends whatever its start. table_x: [n+4]; stol: any shape."""
+    k = torch.searchsorted(table_x, stol.contiguous(), right=True) - 1
+    return k.clamp_(1, table_x.numel() - 3)
+
+
+def evaluate(coef: torch.Tensor, origin: torch.Tensor, k: torch.Tensor, stol: torch.Tensor) -> torch.Tensor:
+    """F at ``stol`` (1/A) with window ``k`` (same shape): Horner on the window's cubic."""
+    c = coef[k]
+    t = stol - origin[k]
+    return c[..., 0] + t * (c[..., 1] + t * (c[..., 2] + t * c[..., 3]))
