@@ -15,11 +15,12 @@ import re
 
 from .errors import NanoBraggError
 from .flag_kinds import RTD, Flag
+from . import flags_background
 from .flag_table import NANOBRAGG_FLAGS
 from .settings import Settings
 
 # Every flag of the nanoBragg command line: the C's, then each feature's own table.
-_FLAGS: list[Flag] = [*NANOBRAGG_FLAGS]
+_FLAGS: list[Flag] = [*NANOBRAGG_FLAGS, *flags_background.FLAGS]
 
 FLAGS: dict = {name: flag for flag in _FLAGS for name in flag.names}
 

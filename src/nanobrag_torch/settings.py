@@ -139,3 +139,6 @@ class Settings:
     backend: str = "auto"
     device: str = "cpu"
     quirks: str = "c"
+
+    # --- amorphous background components (flags_background.py; nonbragg/components.py) ---
+    backgrounds: list = field(default_factory=list)

@@ -18,6 +18,7 @@ from .config import SimulationConfig, resolve
 from .errors import NanoBraggError
 from .io.smv import read_smv
 from .memory import check_fits
+from .nonbragg.components import render_components, split_params
 from .params import to_internal
 from .precompute import Precomputed, precompute
 from .scaling import to_photons
@@ -93,6 +94,7 @@ def render(s: Settings, cfg: SimulationConfig, params: dict | None = None, *,
     """One image of a configured run: precompute (reusing the pieces in `shared`, see
     `precompute`), accumulate, scale.  `run` is `configure` + `render`; `many.simulate_many`
     calls `render` once per shot with one `shared` dict."""
+    params, bg_params = split_params(params)
     with record_function("nb.setup"):
         pre = _precompute(cfg, params, shared)
     name, accumulate = select_backend(cfg.backend, cfg.device, needs_grad=pre.needs_grad)
@@ -101,6 +103,10 @@ def render(s: Settings, cfg: SimulationConfig, params: dict | None = None, *,
         I_geom, omega_sum = accumulate(pre, torch_dtype, cfg.device, progress=progress)
     with record_function("nb.scaling"):
         image = to_photons(pre, I_geom, torch_dtype)
+    if s.backgrounds:
+        with record_function("nb.background"):
+            image = image + render_components(pre, s.backgrounds, s.beamsize_m, torch_dtype,
+                                              cfg.device, bg_params).to(torch_dtype)
     return Result(image=image, pre=pre, settings=s, backend=name, omega_sum=omega_sum)
 
 

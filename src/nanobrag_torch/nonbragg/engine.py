@@ -24,6 +24,7 @@ import torch
 from numba import njit
 
 from ..physics.polarization import polarization_factor
+from .fast import background_rows
 from .table import evaluate, lookup_sorted
 
 CHUNK_ELEMENTS = 1 << 21     # pixel x sub-pixel x source evaluations per chunk
@@ -127,6 +128,8 @@ def render(px: Pixels, beam: Beam, table, *, dtype=torch.float64, device="cpu",
     (needed only for unsorted tables); ``scale``: optional per-pixel factor; ``keep_last``:
     also return the last evaluation per pixel.
     """
+    if _compiled_ok(px, beam, table, walk, device, keep_last):
+        return _render_compiled(px, beam, table, dtype, scale)
     o2 = px.oversample ** 2
     n_src = beam.incident.shape[0]
     per_row = max(px.fpixels * o2 * n_src, 1)
@@ -182,6 +185,33 @@ def render(px: Pixels, beam: Beam, table, *, dtype=torch.float64, device="cpu",
     if keep_last:
         last = {key: torch.cat(v, 0) for key, v in last.items()}
     return Rendered(image=image, omega_sum=omega_sum, last=last or {})
+
+
+def _compiled_ok(px: Pixels, beam: Beam, table: dict, walk: bool, device, keep_last: bool) -> bool:
+    """The compiled path (fast.py) serves CPU renders of flat detectors over sorted tables
+    that need neither gradients nor the last-evaluation maps."""
+    tensors = [px.fdet, px.sdet, px.pix0, px.close_m, beam.incident, beam.lambda_A, beam.weight,
+               beam.kahn, *table.values()]
+    grad = any(isinstance(t, torch.Tensor) and t.requires_grad for t in tensors)
+    return (str(device) == "cpu" and not walk and px.curved is None and not keep_last and not grad)
+
+
+def _render_compiled(px: Pixels, beam: Beam, table: dict, dtype, scale) -> Rendered:
+    f64 = lambda t: np.ascontiguousarray(torch.as_tensor(t).detach().cpu().to(torch.float64).numpy())
+    roi = np.array(px.roi if px.roi is not None else (0, px.fpixels, 0, px.spixels), dtype=np.int64)
+    out = np.zeros((px.spixels, px.fpixels))
+    axis = f64(beam.axis) if beam.axis is not None else np.array([0.0, 0.0, 1.0])
+    omega_sum = background_rows(
+        f64(px.fdet), f64(px.sdet), f64(px.pix0), px.fpixels, px.spixels, float(px.pixel_m),
+        px.oversample, float(torch.as_tensor(px.close_m)), px.point_pixel, roi, f64(beam.incident),
+        f64(0.5 / beam.lambda_A), f64(beam.weight), float(beam.kahn), axis, beam.nopolar,
+        f64(table["x"]), f64(table["coef"]), f64(table["origin"]), out)
+    image = torch.from_numpy(out)
+    if px.mask is not None:
+        image = image * px.mask.to(torch.float64)
+    if scale is not None:
+        image = image * scale
+    return Rendered(image=image.to(dtype), omega_sum=float(omega_sum), last={})
 
 
 def _walk_kept(flat: np.ndarray, table_x: np.ndarray, nearest: int):

@@ -65,31 +65,39 @@ def build_table(x_file: np.ndarray, F_file: np.ndarray, unit: str, quirks: str) 
     n = x.size
     ext_x = np.concatenate([[-1e89, -1e88], x, [1e88, 1e89]])   # 1e98/1e99 (1/m) in 1/A
     ext_F = np.concatenate([[low, low], F, [high, high]])
-    coef = np.full((n + 4, 4), np.nan)
+    k = np.arange(1, n + 2)
     origin = np.zeros(n + 4)
-    for k in range(1, n + 2):
-        nodes = [j for j in range(k - 1, k + 3) if 2 <= j <= n + 1]
-        xs, fs = ext_x[nodes], ext_F[nodes]
-        origin[k] = ext_x[min(max(k, 2), n + 1)]
-        coef[k] = _local_cubic(xs - origin[k], fs)
+    origin[1:n + 2] = ext_x[np.clip(k, 2, n + 1)]
+    coef = np.full((n + 4, 4), np.nan)
+    coef[1:n + 2] = _window_cubics(ext_x, ext_F, k, origin[1:n + 2], n)
     is_sorted = bool(np.all(np.diff(x) >= 0))
     return AmorphousTable(x=ext_x, F=ext_F, coef=coef, origin=origin, sorted=is_sorted,
                           file_mult=mult, rows=n)
 
 
 @np.errstate(all="ignore")
-def _local_cubic(t: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """Monomial coefficients [4] of the Lagrange polynomial through (t_j, f_j), 2-4 nodes."""
-    c = np.zeros(4)
-    for j in range(t.size):
-        poly = np.array([1.0])
-        denom = 1.0
-        for m in range(t.size):
-            if m != j:
-                poly = np.convolve(poly, [-t[m], 1.0])
-                denom *= t[j] - t[m]
-        c[:poly.size] += poly * (f[j] / denom)
-    return c
+def _window_cubics(ext_x, ext_F, k, origin, n) -> np.ndarray:
+    """Monomial coefficients [K, 4] in t = stol - origin of the Lagrange polynomial through the
+    real rows among extended rows k-1 .. k+2 of each window k [K] (sentinel rows left out)."""
+    nodes = k[:, None] + np.arange(-1, 3)[None, :]                       # [K, 4]
+    valid = (nodes >= 2) & (nodes <= n + 1)
+    t = ext_x[np.clip(nodes, 0, n + 3)] - origin[:, None]
+    f = ext_F[np.clip(nodes, 0, n + 3)]
+    coef = np.zeros((k.size, 4))
+    for j in range(4):
+        poly = np.zeros((k.size, 4))
+        poly[:, 0] = 1.0
+        denom = np.ones(k.size)
+        for m in range(4):
+            if m == j:
+                continue
+            use = valid[:, m]
+            shifted = np.zeros_like(poly)
+            shifted[:, 1:] = poly[:, :-1]                                 # poly * t
+            poly = np.where(use[:, None], shifted - t[:, m:m + 1] * poly, poly)
+            denom = np.where(use, denom * (t[:, j] - t[:, m]), denom)
+        coef += np.where(valid[:, j:j + 1], poly * (f[:, j] / denom)[:, None], 0.0)
+    return coef
 
 
 def lookup_sorted(table_x: torch.Tensor, stol: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,109 @@
+"""Amorphous components added to a nanoBragg render ("spots plus background in one render").
+
+Each `Component` is one nonBragg.c sample (table, size, density, molecular weight or molecule
+count, oversampling) rendered with the engine on the spots render's own detector (pix0, axes,
+close distance, ROI, mask, curved/point-pixel), sources (directions, wavelengths; weights as
+nonBragg uses them: file weights / number of sources) and polarization, with its fluence;
+the sample is clipped by the shared -beamsize as nonBragg does. The result equals nonBragg.c's
+image for the same geometry (specs/nonbragg.md gives the beam-centre mapping).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import NanoBraggError
+from ..io.stol import read_stol
+from . import engine
+from .setup import AVOGADRO, R_E_SQR
+from .table import build_table
+
+
+@dataclass
+class Component:
+    """One amorphous sample: ``table`` (file or built-in name) in ``unit`` (stol|4stol|Q);
+    sizes (m; x along the beam), density (g/m^3), molecular weight (g/mol), molecules
+    (0: from the density), oversample (sub-pixels per axis)."""
+
+    table: str
+    unit: str = "stol"
+    sample_x_m: float = 1e-4
+    sample_y_m: float = 1e-4
+    sample_z_m: float = 1e-4
+    density_g_m3: float = 1.0e6
+    molecular_weight: float = 18.0
+    molecules: float = 0.0
+    oversample: int = 1
+
+
+# differentiable overrides of component i, in the flags' units -> internal units
+BG_PARAMS = {"thick": ("thickness", 1e-3), "density": ("density", 1e6), "table_scale": ("table_scale", 1.0)}
+
+
+def split_params(params: dict | None) -> tuple:
+    """(spots params, background params): ``bg{i}_thick`` (mm), ``bg{i}_density`` (g/cm^3)
+    and ``bg{i}_table_scale`` (multiplies F) of component i, converted to m and g/m^3."""
+    spots, bg = {}, {}
+    for name, value in (params or {}).items():
+        head, _, key = name.partition("_")
+        if head.startswith("bg") and head[2:].isdigit() and key in BG_PARAMS:
+            internal, scale = BG_PARAMS[key]
+            bg[f"{head}_{internal}"] = value * scale if scale != 1.0 else value
+        else:
+            spots[name] = value
+    return (spots or None) if params is None else spots, bg
+
+
+def molecules_of(c: Component, beamsize_m: float, params: dict | None = None, index: int = 0):
+    """nonBragg's molecule count (lines 861-878): y/z clipped by the beam, -molecules wins.
+    ``params`` may give tensors ``bg{index}_thickness`` (m) and ``bg{index}_density`` (g/m^3)."""
+    p = params or {}
+    y, z = c.sample_y_m, c.sample_z_m
+    if beamsize_m >= 0:
+        y, z = min(y, beamsize_m), min(z, beamsize_m)
+    x = p.get(f"bg{index}_thickness", c.sample_x_m)
+    volume = x * y * z
+    density = p.get(f"bg{index}_density", c.density_g_m3)
+    if c.molecules != 0:
+        density = c.molecules / (c.sample_x_m * y * z) / AVOGADRO * c.molecular_weight
+    return volume * density * AVOGADRO / c.molecular_weight
+
+
+def render_components(pre, components: list, beamsize_m: float, dtype, device,
+                      params: dict | None = None) -> torch.Tensor:
+    """Sum of the components' images [slow, fast] (photons/pixel) on ``pre``'s geometry.
+
+    ``pre``: the spots render's `Precomputed` (detector, sources, cfg, mask, fluence);
+    ``params``: tensors ``bg{i}_thickness``, ``bg{i}_density``, ``bg{i}_table_scale``."""
+    p = params or {}
+    cfg, det, src = pre.cfg, pre.detector, pre.sources
+    n = src.count
+    weight = src.weight / n if cfg.beam.sourcefile is not None else src.weight
+    beam = engine.Beam(incident=-src.direction, lambda_A=src.lambda_m * 1e10, weight=weight,
+                       kahn=cfg.beam.polarization_kahn, axis=torch.tensor(cfg.beam.polar, dtype=torch.float64),
+                       nopolar=cfg.beam.nopolar)
+    d = cfg.detector
+    total = None
+    for i, c in enumerate(components):
+        rows = read_stol(c.table, cfg.quirks)
+        table = build_table(rows.x, rows.F, c.unit, cfg.quirks)
+        coef = torch.from_numpy(table.coef)
+        if f"bg{i}_table_scale" in p:
+            coef = coef * p[f"bg{i}_table_scale"]
+        px = engine.Pixels(fdet=det.fdet, sdet=det.sdet, pix0=det.pix0_m, fpixels=d.fpixels,
+                           spixels=d.spixels, pixel_m=d.pixel_size_m, oversample=c.oversample,
+                           close_m=det.close_distance_m, point_pixel=d.point_pixel,
+                           curved=(det.distance_m, det.beam) if d.curved else None, roi=d.roi,
+                           mask=pre.mask)
+        out = engine.render(px, beam, {"x": torch.from_numpy(table.x), "coef": coef,
+                                       "origin": torch.from_numpy(table.origin)},
+                            dtype=dtype, device=device,
+                            walk=cfg.quirks == "c" and not table.sorted)
+        scale = R_E_SQR * pre.fluence * molecules_of(c, beamsize_m, p, i) / c.oversample ** 2
+        image = out.image * scale
+        if bool(torch.isnan(image.detach()).any()):
+            raise NanoBraggError(f"-bg_stol {c.table}: the table gives NaN pixels (repeated stol "
+                                 "values); remove the duplicate rows or use -quirks fixed")
+        total = image if total is None else total + image
+    return total
