@@ -174,7 +174,7 @@ def render(px: Pixels, beam: Beam, table, *, dtype=torch.float64, device="cpu",
         if px.mask is not None:
             I = I * px.mask[rows].to(device=device, dtype=dtype)
         chunks.append(I)
-        omega_sum += float(torch.where(keep[..., None], omega, torch.zeros_like(omega)).sum())
+        omega_sum += float(torch.where(keep[..., None], omega, torch.zeros_like(omega)).sum().detach())
         if keep_last:
             for key, v in (("stol", stol[..., -1, -1]), ("k", k[..., -1, -1]), ("F", F[..., -1, -1]),
                            ("polar", polar[..., -1, -1]), ("omega", omega[..., -1])):

@@ -68,7 +68,7 @@ def build_table(x_file: np.ndarray, F_file: np.ndarray, unit: str, quirks: str) 
     k = np.arange(1, n + 2)
     origin = np.zeros(n + 4)
     origin[1:n + 2] = ext_x[np.clip(k, 2, n + 1)]
-    coef = np.full((n + 4, 4), np.nan)
+    coef = np.zeros((n + 4, 4))          # rows 0, n+2, n+3: never used
     coef[1:n + 2] = _window_cubics(ext_x, ext_F, k, origin[1:n + 2], n)
     is_sorted = bool(np.all(np.diff(x) >= 0))
     return AmorphousTable(x=ext_x, F=ext_F, coef=coef, origin=origin, sorted=is_sorted,
