@@ -99,14 +99,17 @@ def render(s: Settings, cfg: SimulationConfig, params: dict | None = None, *,
         pre = _precompute(cfg, params, shared)
     name, accumulate = select_backend(cfg.backend, cfg.device, needs_grad=pre.needs_grad)
     torch_dtype = DTYPES[cfg.dtype]
+    background = None
+    if s.backgrounds:           # before the spots: the compiled CPU path then has the cores
+        with record_function("nb.background"):
+            background = render_components(pre, s.backgrounds, s.beamsize_m, torch_dtype,
+                                           cfg.device, bg_params)
     with record_function("nb.accumulate"):
         I_geom, omega_sum = accumulate(pre, torch_dtype, cfg.device, progress=progress)
     with record_function("nb.scaling"):
         image = to_photons(pre, I_geom, torch_dtype)
-    if s.backgrounds:
-        with record_function("nb.background"):
-            image = image + render_components(pre, s.backgrounds, s.beamsize_m, torch_dtype,
-                                              cfg.device, bg_params).to(torch_dtype)
+    if background is not None:
+        image = image + background.to(torch_dtype)
     return Result(image=image, pre=pre, settings=s, backend=name, omega_sum=omega_sum)
 
 

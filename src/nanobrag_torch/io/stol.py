@@ -66,13 +66,33 @@ def resolve_table_path(name: str | os.PathLike) -> str:
 
 def read_stol(name: str | os.PathLike, quirks: str = "c") -> StolTable:
     """Read a table file (path or packaged name) as nonBragg.c does (``c``) or strictly.
+    Parsed tables are cached per (path, size, modification time, quirks).
 
     Raises:
         NanoBraggError: missing file, a malformed row (named by line), a non-finite value,
             or fewer than two rows.
     """
     path = resolve_table_path(name)
-    text = read_input(path).decode("latin-1")
+    try:
+        st = os.stat(path)
+        key = (os.path.abspath(path), st.st_size, st.st_mtime_ns, quirks)
+    except OSError:
+        key = None
+    if key is not None and key in _CACHE:
+        return _CACHE[key]
+    table = _parse(path, read_input(path).decode("latin-1"), quirks)
+    if key is not None:
+        if len(_CACHE) >= 16:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = table
+    return table
+
+
+_CACHE: dict = {}
+
+
+def _parse(path: str, text: str, quirks: str) -> StolTable:
+    """Rows of ``text`` (the file ``path``) as described in the module doc."""
     lines = text.split("\n")
     rows, comments = [], 0
     for lineno, line in enumerate(lines, start=1):

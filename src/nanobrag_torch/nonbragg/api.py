@@ -80,18 +80,19 @@ def render_job(job: Job, params: dict | None = None, keep_last: bool = False) ->
     beam = engine.Beam(incident=job.incident, lambda_A=job.lambda_m * 1e10, weight=job.weight,
                        kahn=s.polarization_kahn, axis=job.polar, nopolar=s.nopolar)
     walk = s.quirks == "c" and not job.table.sorted
-    out = engine.render(pixels_of(job, detector), beam, table_tensors(job, p.get("table_scale"), device),
-                        dtype=dtype, device=device, walk=walk, keep_last=keep_last or s.Fmap)
     molecules = job.molecules
     if "thickness" in p or "density" in p:
         x, y, z = job.sample
         molecules = (p.get("thickness", x) * y * z * p.get("density", job.density)
                      * AVOGADRO / s.molecular_weight)
-    image = out.image * (R_E_SQR * job.fluence / job.steps) * molecules
+    out = engine.render(pixels_of(job, detector), beam, table_tensors(job, p.get("table_scale"), device),
+                        dtype=dtype, device=device, walk=walk, keep_last=keep_last or s.Fmap,
+                        scale=(R_E_SQR * job.fluence / job.steps) * molecules)
+    image = out.image
     if s.Fmap:
         inside = engine.roi_mask(job.fpixels, job.spixels, job.roi, device)
         image = torch.where(inside, out.last["F"], torch.zeros_like(image))
-    if bool(torch.isnan(image.detach()).any()):
+    if engine.has_nan(out) if not s.Fmap else bool(torch.isnan(image.detach()).any()):
         raise NanoBraggError(f"{s.stolfile}: the table gives NaN pixels (repeated stol values make "
                              "the C's 4-point interpolation divide by zero; remove the duplicate rows "
                              "or the comment lines, or run with -quirks fixed)")

@@ -9,6 +9,7 @@ image for the same geometry (specs/nonbragg.md gives the beam-centre mapping).
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -17,7 +18,7 @@ from ..errors import NanoBraggError
 from ..io.stol import read_stol
 from . import engine
 from .setup import AVOGADRO, R_E_SQR
-from .table import build_table
+from .table import AmorphousTable, build_table
 
 
 @dataclass
@@ -55,6 +56,18 @@ def split_params(params: dict | None) -> tuple:
     return (spots or None) if params is None else spots, bg
 
 
+_TABLES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def load_table(name: str, unit: str, quirks: str) -> AmorphousTable:
+    """The table model of file/built-in ``name`` (parsed rows cached by io.stol, models here)."""
+    rows = read_stol(name, quirks)
+    per_rows = _TABLES.setdefault(rows, {})
+    if (unit, quirks) not in per_rows:
+        per_rows[(unit, quirks)] = build_table(rows.x, rows.F, unit, quirks)
+    return per_rows[(unit, quirks)]
+
+
 def molecules_of(c: Component, beamsize_m: float, params: dict | None = None, index: int = 0):
     """nonBragg's molecule count (lines 861-878): y/z clipped by the beam, -molecules wins.
     ``params`` may give tensors ``bg{index}_thickness`` (m) and ``bg{index}_density`` (g/m^3)."""
@@ -84,26 +97,28 @@ def render_components(pre, components: list, beamsize_m: float, dtype, device,
                        kahn=cfg.beam.polarization_kahn, axis=torch.tensor(cfg.beam.polar, dtype=torch.float64),
                        nopolar=cfg.beam.nopolar)
     d = cfg.detector
-    total = None
+    groups: dict = {}                 # oversample -> (tables, scales, any unsorted)
     for i, c in enumerate(components):
-        rows = read_stol(c.table, cfg.quirks)
-        table = build_table(rows.x, rows.F, c.unit, cfg.quirks)
+        table = load_table(c.table, c.unit, cfg.quirks)
         coef = torch.from_numpy(table.coef)
         if f"bg{i}_table_scale" in p:
             coef = coef * p[f"bg{i}_table_scale"]
+        scale = R_E_SQR * pre.fluence * molecules_of(c, beamsize_m, p, i) / c.oversample ** 2
+        tables, scales, unsorted = groups.get(c.oversample, ([], [], False))
+        tables.append({"x": torch.from_numpy(table.x), "coef": coef, "origin": torch.from_numpy(table.origin)})
+        scales.append(scale)
+        groups[c.oversample] = (tables, scales, unsorted or not table.sorted)
+    total = None
+    for oversample, (tables, scales, unsorted) in groups.items():
         px = engine.Pixels(fdet=det.fdet, sdet=det.sdet, pix0=det.pix0_m, fpixels=d.fpixels,
-                           spixels=d.spixels, pixel_m=d.pixel_size_m, oversample=c.oversample,
+                           spixels=d.spixels, pixel_m=d.pixel_size_m, oversample=oversample,
                            close_m=det.close_distance_m, point_pixel=d.point_pixel,
                            curved=(det.distance_m, det.beam) if d.curved else None, roi=d.roi,
                            mask=pre.mask)
-        out = engine.render(px, beam, {"x": torch.from_numpy(table.x), "coef": coef,
-                                       "origin": torch.from_numpy(table.origin)},
-                            dtype=dtype, device=device,
-                            walk=cfg.quirks == "c" and not table.sorted)
-        scale = R_E_SQR * pre.fluence * molecules_of(c, beamsize_m, p, i) / c.oversample ** 2
-        image = out.image * scale
-        if bool(torch.isnan(image.detach()).any()):
-            raise NanoBraggError(f"-bg_stol {c.table}: the table gives NaN pixels (repeated stol "
-                                 "values); remove the duplicate rows or use -quirks fixed")
-        total = image if total is None else total + image
+        out = engine.render(px, beam, tables, dtype=dtype, device=device, scale=scales,
+                            walk=cfg.quirks == "c" and unsorted)
+        if engine.has_nan(out):
+            raise NanoBraggError("-bg_stol: a table gives NaN pixels (repeated stol values); "
+                                 "remove the duplicate rows or use -quirks fixed")
+        total = out.image if total is None else total + out.image
     return total

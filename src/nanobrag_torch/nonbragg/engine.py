@@ -124,12 +124,20 @@ def render(px: Pixels, beam: Beam, table, *, dtype=torch.float64, device="cpu",
     """Unscaled background image [slow, fast]: sum over sub-pixels and sources (see module).
 
     ``table``: dict of tensors ``x`` [n+4] (1/A), ``coef`` [n+4, 4], ``origin`` [n+4] (a table
-    scale multiplies ``coef`` upstream); ``walk``: reproduce the C's sequential index walk
-    (needed only for unsorted tables); ``scale``: optional per-pixel factor; ``keep_last``:
+    scale multiplies ``coef`` upstream), or a list of them (summed, each times its entry of a
+    ``scale`` list; one pass over the geometry on the compiled path); ``walk``: reproduce the
+    C's sequential index walk (needed only for unsorted tables); ``scale``: optional factor (number or 0-d tensor); ``keep_last``:
     also return the last evaluation per pixel.
     """
-    if _compiled_ok(px, beam, table, walk, device, keep_last):
-        return _render_compiled(px, beam, table, dtype, scale)
+    tables = table if isinstance(table, list) else [table]
+    scales = scale if isinstance(scale, list) else [scale] * len(tables)
+    if _compiled_ok(px, beam, tables, scales, walk, device, keep_last):
+        return _render_compiled(px, beam, tables, dtype, scales)
+    if len(tables) > 1:
+        parts = [render(px, beam, t, dtype=dtype, device=device, walk=walk, scale=sc)
+                 for t, sc in zip(tables, scales)]
+        return Rendered(image=sum(p.image for p in parts), omega_sum=parts[0].omega_sum, last={})
+    table, scale = tables[0], scales[0]
     o2 = px.oversample ** 2
     n_src = beam.incident.shape[0]
     per_row = max(px.fpixels * o2 * n_src, 1)
@@ -187,31 +195,48 @@ def render(px: Pixels, beam: Beam, table, *, dtype=torch.float64, device="cpu",
     return Rendered(image=image, omega_sum=omega_sum, last=last or {})
 
 
-def _compiled_ok(px: Pixels, beam: Beam, table: dict, walk: bool, device, keep_last: bool) -> bool:
+def has_nan(out: Rendered) -> bool:
+    """Whether the rendered image holds NaN pixels (counted by the compiled path)."""
+    if "nan_pixels" in out.last:
+        return out.last["nan_pixels"] > 0
+    return bool(torch.isnan(out.image.detach()).any())
+
+
+def _compiled_ok(px: Pixels, beam: Beam, tables: list, scales: list, walk: bool, device,
+                 keep_last: bool) -> bool:
     """The compiled path (fast.py) serves CPU renders of flat detectors over sorted tables
     that need neither gradients nor the last-evaluation maps."""
     tensors = [px.fdet, px.sdet, px.pix0, px.close_m, beam.incident, beam.lambda_A, beam.weight,
-               beam.kahn, *table.values()]
+               beam.kahn, *scales, *(v for t in tables for v in t.values())]
     grad = any(isinstance(t, torch.Tensor) and t.requires_grad for t in tensors)
     return (str(device) == "cpu" and not walk and px.curved is None and not keep_last and not grad)
 
 
-def _render_compiled(px: Pixels, beam: Beam, table: dict, dtype, scale) -> Rendered:
+def _render_compiled(px: Pixels, beam: Beam, tables: list, dtype, scales: list) -> Rendered:
+    """All tables in one pass of the compiled kernel (geometry shared); tables padded to one
+    length (padding never reached: each table's walk stops at its own last window)."""
     f64 = lambda t: np.ascontiguousarray(torch.as_tensor(t).detach().cpu().to(torch.float64).numpy())
     roi = np.array(px.roi if px.roi is not None else (0, px.fpixels, 0, px.spixels), dtype=np.int64)
-    out = np.zeros((px.spixels, px.fpixels))
+    length = max(int(t["x"].numel()) for t in tables)
+    tx = np.full((len(tables), length), np.inf)
+    coef = np.zeros((len(tables), length, 4))
+    origin = np.zeros((len(tables), length))
+    lasts = np.zeros(len(tables), dtype=np.int64)
+    for i, t in enumerate(tables):
+        n = int(t["x"].numel())
+        tx[i, :n], coef[i, :n], origin[i, :n], lasts[i] = f64(t["x"]), f64(t["coef"]), f64(t["origin"]), n - 3
+    plain = [1.0 if sc is None else float(sc) for sc in scales]
+    out = np.zeros((px.spixels, px.fpixels), dtype=np.float32 if dtype == torch.float32 else np.float64)
     axis = f64(beam.axis) if beam.axis is not None else np.array([0.0, 0.0, 1.0])
-    omega_sum = background_rows(
+    omega_sum, nans = background_rows(
         f64(px.fdet), f64(px.sdet), f64(px.pix0), px.fpixels, px.spixels, float(px.pixel_m),
         px.oversample, float(torch.as_tensor(px.close_m)), px.point_pixel, roi, f64(beam.incident),
         f64(0.5 / beam.lambda_A), f64(beam.weight), float(beam.kahn), axis, beam.nopolar,
-        f64(table["x"]), f64(table["coef"]), f64(table["origin"]), out)
+        tx, coef, origin, lasts, np.array(plain), out)
     image = torch.from_numpy(out)
     if px.mask is not None:
-        image = image * px.mask.to(torch.float64)
-    if scale is not None:
-        image = image * scale
-    return Rendered(image=image.to(dtype), omega_sum=float(omega_sum), last={})
+        image = image * px.mask.to(image.dtype)
+    return Rendered(image=image, omega_sum=float(omega_sum), last={"nan_pixels": int(nans)})
 
 
 def _walk_kept(flat: np.ndarray, table_x: np.ndarray, nearest: int):
