@@ -125,7 +125,7 @@ def render(px: Pixels, beam: Beam, table, *, dtype=torch.float64, device="cpu",
 
     ``table``: dict of tensors ``x`` [n+4] (1/A), ``coef`` [n+4, 4], ``origin`` [n+4] (a table
     scale multiplies ``coef`` upstream), or a list of them (summed, each times its entry of a
-    ``scale`` list; one pass over the geometry on the compiled path); ``walk``: reproduce the
+    ``scale`` list); ``walk``: reproduce the
     C's sequential index walk (needed only for unsorted tables); ``scale``: optional factor (number or 0-d tensor); ``keep_last``:
     also return the last evaluation per pixel.
     """
@@ -213,26 +213,20 @@ def _compiled_ok(px: Pixels, beam: Beam, tables: list, scales: list, walk: bool,
 
 
 def _render_compiled(px: Pixels, beam: Beam, tables: list, dtype, scales: list) -> Rendered:
-    """All tables in one pass of the compiled kernel (geometry shared); tables padded to one
-    length (padding never reached: each table's walk stops at its own last window)."""
+    """Each table through the compiled kernel, adding into one image."""
     f64 = lambda t: np.ascontiguousarray(torch.as_tensor(t).detach().cpu().to(torch.float64).numpy())
     roi = np.array(px.roi if px.roi is not None else (0, px.fpixels, 0, px.spixels), dtype=np.int64)
-    length = max(int(t["x"].numel()) for t in tables)
-    tx = np.full((len(tables), length), np.inf)
-    coef = np.zeros((len(tables), length, 4))
-    origin = np.zeros((len(tables), length))
-    lasts = np.zeros(len(tables), dtype=np.int64)
-    for i, t in enumerate(tables):
-        n = int(t["x"].numel())
-        tx[i, :n], coef[i, :n], origin[i, :n], lasts[i] = f64(t["x"]), f64(t["coef"]), f64(t["origin"]), n - 3
-    plain = [1.0 if sc is None else float(sc) for sc in scales]
     out = np.zeros((px.spixels, px.fpixels), dtype=np.float32 if dtype == torch.float32 else np.float64)
     axis = f64(beam.axis) if beam.axis is not None else np.array([0.0, 0.0, 1.0])
-    omega_sum, nans = background_rows(
-        f64(px.fdet), f64(px.sdet), f64(px.pix0), px.fpixels, px.spixels, float(px.pixel_m),
-        px.oversample, float(torch.as_tensor(px.close_m)), px.point_pixel, roi, f64(beam.incident),
-        f64(0.5 / beam.lambda_A), f64(beam.weight), float(beam.kahn), axis, beam.nopolar,
-        tx, coef, origin, lasts, np.array(plain), out)
+    geometry = (f64(px.fdet), f64(px.sdet), f64(px.pix0), px.fpixels, px.spixels, float(px.pixel_m),
+                px.oversample, float(torch.as_tensor(px.close_m)), px.point_pixel, roi,
+                f64(beam.incident), f64(0.5 / beam.lambda_A), f64(beam.weight), float(beam.kahn), axis,
+                beam.nopolar)
+    nans = 0
+    for t, sc in zip(tables, scales):
+        omega_sum, n = background_rows(*geometry, f64(t["x"]), f64(t["coef"]), f64(t["origin"]),
+                                       1.0 if sc is None else float(sc), out)
+        nans += n
     image = torch.from_numpy(out)
     if px.mask is not None:
         image = image * px.mask.to(image.dtype)

@@ -4,7 +4,8 @@ Used by `engine.render` when nothing needs gradients, the device is the CPU, the
 flat and the table is sorted (the C's index walk is then history-free, so rows can run in
 parallel): the same sum as the vectorised torch path (same window cubics, same order of the
 sub-pixel and source loops), one fused loop per pixel with a per-row index walk instead of a
-binary search. The torch path stays the reference for every other case.
+binary search; several tables (components) add into one image, one pass each. The torch
+path stays the reference for every other case.
 """
 from __future__ import annotations
 
@@ -16,27 +17,25 @@ from numba import njit, prange
 
 @njit(cache=True, parallel=True, fastmath=False)
 def background_rows(fdet, sdet, pix0, fpixels, spixels, pixel, oversample, close, point_pixel,
-                    roi, inc, inv2lam, weight, kahn, axis, nopolar, tx, coef, origin, lasts, scales,
-                    out):
-    """Fill ``out`` [spixels, fpixels] (float32 or float64) with sum over tables t of
-    scales[t] times the sum of table t (tx [T, L], coef [T, L, 4], origin [T, L], lasts [T]:
-    last window of each); returns (sum of omega over the ROI, number of NaN pixels)."""
+                    roi, inc, inv2lam, weight, kahn, axis, nopolar, tx, coef, origin, scale, out):
+    """Add ``scale`` times the sum to ``out`` [spixels, fpixels] (float32 or float64, zeroed by
+    the caller; the tables of several components add up); returns (sum of omega over the ROI,
+    number of NaN pixels)."""
     sub = pixel / oversample
     area_close = pixel * pixel * close
     n_src = inc.shape[0]
-    n_tab = tx.shape[0]
+    last = tx.size - 3
     omega_rows = np.zeros(spixels)
     nan_rows = np.zeros(spixels, dtype=np.int64)
     for s in prange(spixels):
         if s < roi[2] or s > roi[3]:
             continue
-        k = np.ones(n_tab, dtype=np.int64)
-        acc = np.zeros(n_tab)
+        k = 1
         omega_row = 0.0
         for f in range(fpixels):
             if f < roi[0] or f > roi[1]:
                 continue
-            acc[:] = 0.0
+            acc = 0.0
             for ss in range(oversample):
                 Sdet = sub * (s * oversample + ss) + sub / 2.0
                 for ff in range(oversample):
@@ -49,31 +48,27 @@ def background_rows(fdet, sdet, pix0, fpixels, spixels, pixel, oversample, close
                     dx, dy, dz = x * inv_R, y * inv_R, z * inv_R
                     omega = inv_R * inv_R if point_pixel else area_close * inv_R * inv_R * inv_R
                     omega_row += omega
+                    Ipix = 0.0
                     for n in range(n_src):
                         ix, iy, iz = inc[n, 0], inc[n, 1], inc[n, 2]
                         sx, sy, sz = dx - ix, dy - iy, dz - iz
                         stol = math.sqrt(sx * sx + sy * sy + sz * sz) * inv2lam[n]
+                        while k < last and stol >= tx[k + 1]:
+                            k += 1
+                        while k > 1 and stol < tx[k]:
+                            k -= 1
+                        t = stol - origin[k]
+                        F = coef[k, 0] + t * (coef[k, 1] + t * (coef[k, 2] + t * coef[k, 3]))
                         polar = 1.0
                         if not nopolar:
                             c2 = ix * dx + iy * dy + iz * dz
                             polar = 0.5 * (1.0 + c2 * c2)
                             if kahn != 0.0:
                                 polar -= 0.5 * kahn * _cos2psi(inc[n], dx, dy, dz, axis) * (1.0 - c2 * c2)
-                        for t in range(n_tab):
-                            kt = k[t]
-                            while kt < lasts[t] and stol >= tx[t, kt + 1]:
-                                kt += 1
-                            while kt > 1 and stol < tx[t, kt]:
-                                kt -= 1
-                            k[t] = kt
-                            u = stol - origin[t, kt]
-                            F = coef[t, kt, 0] + u * (coef[t, kt, 1] + u * (coef[t, kt, 2] + u * coef[t, kt, 3]))
-                            acc[t] += F * abs(F) * polar * omega * weight[n]     # the C's order
-            total = 0.0
-            for t in range(n_tab):
-                total += acc[t] * scales[t]
-            out[s, f] = total
-            if total != total:
+                        Ipix += F * abs(F) * polar * omega * weight[n]     # the C's order
+                    acc += Ipix
+            out[s, f] += acc * scale
+            if acc != acc:
                 nan_rows[s] += 1
         omega_rows[s] = omega_row
     return omega_rows.sum(), nan_rows.sum()
