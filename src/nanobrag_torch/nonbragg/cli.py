@@ -78,7 +78,7 @@ def _render(argv: list) -> None:
     need_last = bool(s.printout or s.imgfile)
     result = api.render_job(job, keep_last=need_last)
     image = result.image.detach().cpu().to(torch.float32).numpy()
-    last = {k: v.cpu().numpy() for k, v in result.rendered.last.items()}
+    last = {k: v.cpu().numpy() for k, v in result.rendered.last.items() if isinstance(v, torch.Tensor)}
     if s.printout:
         for line in printout_lines(job, image, last):
             print(line)
