@@ -41,11 +41,13 @@ class Result:
         return self.pre.cfg
 
 
-def _apply_header(s: Settings, path: str, is_mask: bool) -> None:
-    """The C's -mask / -img header block: geometry defaults from an SMV header."""
+def apply_header(s, path: str, is_mask: bool, exact_keys: bool = False):
+    """The C's -mask / -img header block: geometry defaults from an SMV header (nonBragg's
+    -img block is the same with ``is_mask``'s BEAM_CENTER_Y rule). ``exact_keys``: read
+    KEY=value fields instead of the C's last substring match. Returns the `SMVImage`."""
     img = read_smv(path)
     s.fpixels, s.spixels = img.width, img.height
-    v = img.value_of
+    v = _exact_value(img, path) if exact_keys else img.value_of
     if not math.isnan(v("PIXEL_SIZE")):
         s.pixel_size_m = v("PIXEL_SIZE") / 1000.0
     s.detsize_f_m = s.pixel_size_m * s.fpixels
@@ -59,6 +61,17 @@ def _apply_header(s: Settings, path: str, is_mask: bool) -> None:
     if not math.isnan(v("BEAM_CENTER_Y")):
         y = v("BEAM_CENTER_Y") / 1000.0
         s.Ybeam_m = s.detsize_s_m - y if is_mask else y
+    return img
+
+
+def _exact_value(img, path: str):
+    def value(key: str) -> float:
+        text = img.fields.get(key)
+        try:
+            return float(text) if text is not None else math.nan
+        except ValueError:
+            raise NanoBraggError(f"{path}: header {key}={text} is not a number") from None
+    return value
 
 
 def parse(args) -> Settings:
@@ -73,9 +86,9 @@ def parse(args) -> Settings:
         if name == "-img":
             s.imgfile = vals[0]
     if s.maskfile:
-        _apply_header(s, s.maskfile, True)
+        apply_header(s, s.maskfile, True)
     if s.imgfile:
-        _apply_header(s, s.imgfile, False)
+        apply_header(s, s.imgfile, False)
     flagmod.apply_flags(s, parsed, quirks)
     return s
 

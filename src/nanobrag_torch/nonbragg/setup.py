@@ -15,7 +15,6 @@ import torch
 
 from ..config import BeamConfig, DetectorConfig, _auto_range_steps, _sanitize
 from ..errors import NanoBraggError
-from ..io.smv import read_smv
 from ..io.sources import read_sources
 from ..io.stol import read_stol
 from ..models.beam import build_sources
@@ -64,33 +63,12 @@ class Job:
 
 
 def apply_img_header(s: NonBraggSettings, quirks: str) -> None:
-    """The C's -img block (lines 313-357): geometry from the SMV header, before the flags.
-    ``c``: ValueOf (last substring match: DISTANCE may read CLOSE_DISTANCE, ORGX XDS_ORGX);
-    ``fixed``: exact keys. TWOTHETA is read into a scratch variable by the C: ignored."""
-    img = read_smv(s.imgfile)
-    if quirks == "c":
-        value = img.value_of
-    else:
-        def value(key):
-            text = img.fields.get(key)
-            try:
-                return float(text) if text is not None else math.nan
-            except ValueError:
-                raise NanoBraggError(f"{s.imgfile}: header {key}={text} is not a number") from None
-    s.fpixels, s.spixels = img.width, img.height
-    if not math.isnan(value("PIXEL_SIZE")):
-        s.pixel_size_m = value("PIXEL_SIZE") / 1000.0
-    s.detsize_f_m = s.pixel_size_m * s.fpixels
-    s.detsize_s_m = s.pixel_size_m * s.spixels
-    for key, attr, unit in (("DISTANCE", "distance_m", 1e-3), ("CLOSE_DISTANCE", "close_distance_m", 1e-3),
-                            ("WAVELENGTH", "lambda0_m", 1e-10), ("BEAM_CENTER_X", "Xbeam_m", 1e-3),
-                            ("ORGX", "ORGX_px", 1.0), ("ORGY", "ORGY_px", 1.0),
-                            ("PHI", "phi0_rad", 1 / RTD), ("OSC_RANGE", "osc_rad", 1 / RTD)):
-        if not math.isnan(value(key)):
-            setattr(s, attr, value(key) * unit)
-    if not math.isnan(value("BEAM_CENTER_Y")):
-        s.Ybeam_m = s.detsize_s_m - value("BEAM_CENTER_Y") / 1000.0
-    s.img_pixels = img.data
+    """The C's -img block (lines 313-357), before the flags: nanoBragg's header block with
+    BEAM_CENTER_Y measured from the far edge. ``c``: ValueOf's last substring match
+    (DISTANCE may read CLOSE_DISTANCE, ORGX XDS_ORGX); ``fixed``: exact keys. The C reads
+    TWOTHETA into a scratch variable: ignored."""
+    from ..simulate import apply_header        # simulate imports this package (via flags)
+    s.img_pixels = apply_header(s, s.imgfile, True, exact_keys=quirks == "fixed").data
 
 
 def _pixel_count(detsize: float, pixel: float, requested: int, quirks: str) -> int:
