@@ -17,7 +17,7 @@ import torch
 from ..errors import NanoBraggError
 from ..io.stol import read_stol
 from . import engine
-from .setup import AVOGADRO, R_E_SQR
+from ..precompute import AVOGADRO, R_E_SQR
 from .table import AmorphousTable, build_table
 
 

@@ -17,6 +17,7 @@ from ..io.pgm import write_pgm
 from ..io.raw import write_floatfile
 from ..io.smv import _g, write_smv
 from ..noise import auto_int_scale, auto_pgm_scale, image_stats, int_image, noise_image, pgm_image
+from ..precompute import R_E_SQR
 from .setup import RTD, Job
 
 
@@ -89,7 +90,7 @@ def stolout(job: Job, last: dict, image_in: np.ndarray) -> tuple:
     deviate = (image_in.astype(np.float32) - np.float32(s.adc_offset)) / np.float32(s.gain)
     sign = np.where(deviate < 0, -1.0, 1.0)
     with np.errstate(all="ignore"):
-        F_pix = (sign * np.sqrt(np.abs(deviate) / polar / omega / job.fluence / 7.94079248018965e-30
+        F_pix = (sign * np.sqrt(np.abs(deviate) / polar / omega / job.fluence / R_E_SQR
                                 / job.molecules * job.steps)).astype(np.float32)
     invalid = ~_inside(job, image_in.shape)
     for value in s.ignore_values:

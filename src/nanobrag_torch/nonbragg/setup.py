@@ -19,12 +19,11 @@ from ..io.sources import read_sources
 from ..io.stol import read_stol
 from ..models.beam import build_sources
 from ..models.detector import Detector, build_detector
+from ..precompute import AVOGADRO, R_E_SQR
 from ..physics.vectors import cross, dot, rotate_xyz, unitize, vec
 from .settings import NonBraggSettings
 from .table import AmorphousTable, build_table
 
-R_E_SQR = 7.94079248018965e-30
-AVOGADRO = 6.02214179e23
 RTD = 180.0 * (1.0 / math.pi)
 
 
