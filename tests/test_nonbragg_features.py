@@ -261,3 +261,18 @@ def test_twotheta_axis_and_curved_last(quirks):
     assert s.curved_detector == (quirks == "fixed")
     s = parse(["-stol", "water", "-twotheta_axis", "7", "0", "-1", "-quirks", quirks])
     assert (s.twotheta_rad, s.pivot) == ((7 / (180 / math.pi), "sample") if quirks == "c" else (0.0, "beam"))
+
+
+@pytest.mark.parametrize("extra", [
+    ["-oversample", "2", "-polar", "0.8", "-polar_vector", "0", "1", "0.2", "-roi", "2", "9", "1", "7"],
+    ["-hdivrange", "20", "-hdivsteps", "3", "-dispersion", "2", "-dispsteps", "2", "-point_pixel"],
+    ["-sourcefile", str(NB / "inputs" / "sources_weighted.txt"), "-nopolar", "-twotheta", "10"],
+])
+def test_compiled_path_equals_torch_path(extra):
+    """The numba CPU path (default for these renders) against the vectorised torch path
+    (forced by asking for the last-evaluation maps), both float64."""
+    args = ["-stol", "water", "-detpixels", "12", "-pixel", "0.5", "-distance", "30", "-dtype", "float64", *extra]
+    compiled = run(args).image.numpy()
+    torch_path = run(args, keep_last=True).image.numpy()
+    np.testing.assert_allclose(compiled, torch_path, rtol=REL, atol=REL * np.abs(torch_path).max())
+    assert np.abs(compiled).max() > 0
