@@ -1,10 +1,10 @@
 """The nonBragg Python API: ``background(args)`` renders the float image nonBragg.c writes.
 
 Flags -> `NonBraggSettings` -> `setup.resolve` (models) -> `engine.render` -> photons.
-``params`` may replace, with (differentiable) tensors: ``thickness`` (sample size along the
-beam, m), ``density`` (g/m^3), ``table_scale`` (multiplies every F), and the detector's
-``distance``/``close_distance``/``Xbeam``/``Ybeam``/``detector_rotx|y|z``/``twotheta``
-(m, rad; as `models.detector.build_detector` takes them).
+``params`` may replace, with (differentiable) tensors in the flags' units (as nanoBragg's
+`simulate` params, specs/params.md): ``thickness`` (sample size along the beam, mm),
+``density`` (g/cm^3), ``table_scale`` (multiplies every F), and the detector's ``distance``,
+``close_distance``, ``Xbeam``, ``Ybeam`` (mm), ``detector_rotx|y|z``, ``twotheta`` (deg).
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import torch
 from .. import flags as flagmod
 from ..errors import NanoBraggError
 from ..models.detector import build_detector
+from ..params import to_internal
 from . import engine
 from .flag_table import FLAGS
 from .settings import NonBraggSettings
@@ -74,7 +75,7 @@ def render_job(job: Job, params: dict | None = None, keep_last: bool = False) ->
     if device == "cuda" and not torch.cuda.is_available():
         raise NanoBraggError("-device cuda: no CUDA device is available")
     detector = job.detector
-    geo = {k: p[k] for k in GEOMETRY_PARAMS if k in p}
+    geo = to_internal({k: p[k] for k in GEOMETRY_PARAMS if k in p})
     if geo:
         detector = build_detector(detector.cfg, detector.beam, geo)
     beam = engine.Beam(incident=job.incident, lambda_A=job.lambda_m * 1e10, weight=job.weight,
@@ -83,8 +84,9 @@ def render_job(job: Job, params: dict | None = None, keep_last: bool = False) ->
     molecules = job.molecules
     if "thickness" in p or "density" in p:
         x, y, z = job.sample
-        molecules = (p.get("thickness", x) * y * z * p.get("density", job.density)
-                     * AVOGADRO / s.molecular_weight)
+        thick = p["thickness"] * 1e-3 if "thickness" in p else x
+        density = p["density"] * 1e6 if "density" in p else job.density
+        molecules = thick * y * z * density * AVOGADRO / s.molecular_weight
     out = engine.render(pixels_of(job, detector), beam, table_tensors(job, p.get("table_scale"), device),
                         dtype=dtype, device=device, walk=walk, keep_last=keep_last or s.Fmap,
                         scale=(R_E_SQR * job.fluence / job.steps) * molecules)

@@ -121,23 +121,29 @@ def _walk(stol, table_x, nearest):
 def render(px: Pixels, beam: Beam, table, *, dtype=torch.float64, device="cpu",
            walk: bool = False, scale: torch.Tensor | None = None,
            keep_last: bool = False) -> Rendered:
-    """Unscaled background image [slow, fast]: sum over sub-pixels and sources (see module).
+    """Background image [slow, fast]: ``scale`` x the sum over sub-pixels and sources (module doc).
 
     ``table``: dict of tensors ``x`` [n+4] (1/A), ``coef`` [n+4, 4], ``origin`` [n+4] (a table
     scale multiplies ``coef`` upstream), or a list of them (summed, each times its entry of a
-    ``scale`` list); ``walk``: reproduce the
-    C's sequential index walk (needed only for unsorted tables); ``scale``: optional factor (number or 0-d tensor); ``keep_last``:
-    also return the last evaluation per pixel.
+    ``scale`` list); ``walk``: reproduce the C's sequential index walk (needed only for
+    unsorted tables); ``scale``: optional factor (number or 0-d tensor); ``keep_last``: also
+    return the last evaluation per pixel. The compiled CPU path serves what it can
+    (`_compiled_ok`), the vectorised torch path the rest.
     """
     tables = table if isinstance(table, list) else [table]
     scales = scale if isinstance(scale, list) else [scale] * len(tables)
     if _compiled_ok(px, beam, tables, scales, walk, device, keep_last):
         return _render_compiled(px, beam, tables, dtype, scales)
-    if len(tables) > 1:
-        parts = [render(px, beam, t, dtype=dtype, device=device, walk=walk, scale=sc)
-                 for t, sc in zip(tables, scales)]
-        return Rendered(image=sum(p.image for p in parts), omega_sum=parts[0].omega_sum, last={})
-    table, scale = tables[0], scales[0]
+    parts = [_render_torch(px, beam, t, dtype, device, walk, sc, keep_last)
+             for t, sc in zip(tables, scales)]
+    if len(parts) == 1:
+        return parts[0]
+    return Rendered(image=sum(p.image for p in parts), omega_sum=parts[0].omega_sum, last={})
+
+
+def _render_torch(px: Pixels, beam: Beam, table: dict, dtype, device, walk: bool, scale,
+                  keep_last: bool) -> Rendered:
+    """The vectorised torch path for one table: chunks of pixel rows x sub-pixels x sources."""
     o2 = px.oversample ** 2
     n_src = beam.incident.shape[0]
     per_row = max(px.fpixels * o2 * n_src, 1)
@@ -213,20 +219,25 @@ def _compiled_ok(px: Pixels, beam: Beam, tables: list, scales: list, walk: bool,
 
 
 def _render_compiled(px: Pixels, beam: Beam, tables: list, dtype, scales: list) -> Rendered:
-    """Each table through the compiled kernel, adding into one image."""
+    """All tables through the compiled kernel in one pass over the geometry (fast.py); tables
+    padded to one length with +inf window starts (never reached: each walk stops at its last)."""
     f64 = lambda t: np.ascontiguousarray(torch.as_tensor(t).detach().cpu().to(torch.float64).numpy())
     roi = np.array(px.roi if px.roi is not None else (0, px.fpixels, 0, px.spixels), dtype=np.int64)
+    length = max(int(t["x"].numel()) for t in tables)
+    tx = np.full((len(tables), length), np.inf)
+    coef = np.zeros((len(tables), length, 4))
+    origin = np.zeros((len(tables), length))
+    lasts = np.zeros(len(tables), dtype=np.int64)
+    for i, t in enumerate(tables):
+        n = int(t["x"].numel())
+        tx[i, :n], coef[i, :n], origin[i, :n], lasts[i] = f64(t["x"]), f64(t["coef"]), f64(t["origin"]), n - 3
     out = np.zeros((px.spixels, px.fpixels), dtype=np.float32 if dtype == torch.float32 else np.float64)
     axis = f64(beam.axis) if beam.axis is not None else np.array([0.0, 0.0, 1.0])
-    geometry = (f64(px.fdet), f64(px.sdet), f64(px.pix0), px.fpixels, px.spixels, float(px.pixel_m),
-                px.oversample, float(torch.as_tensor(px.close_m)), px.point_pixel, roi,
-                f64(beam.incident), f64(0.5 / beam.lambda_A), f64(beam.weight), float(beam.kahn), axis,
-                beam.nopolar)
-    nans = 0
-    for t, sc in zip(tables, scales):
-        omega_sum, n = background_rows(*geometry, f64(t["x"]), f64(t["coef"]), f64(t["origin"]),
-                                       1.0 if sc is None else float(sc), out)
-        nans += n
+    omega_sum, nans = background_rows(
+        f64(px.fdet), f64(px.sdet), f64(px.pix0), px.fpixels, px.spixels, float(px.pixel_m),
+        px.oversample, float(torch.as_tensor(px.close_m)), px.point_pixel, roi, f64(beam.incident),
+        f64(0.5 / beam.lambda_A), f64(beam.weight), float(beam.kahn), axis, beam.nopolar,
+        tx, coef, origin, lasts, np.array([1.0 if sc is None else float(sc) for sc in scales]), out)
     image = torch.from_numpy(out)
     if px.mask is not None:
         image = image * px.mask.to(image.dtype)
