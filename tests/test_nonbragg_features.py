@@ -276,3 +276,21 @@ def test_compiled_path_equals_torch_path(extra):
     torch_path = run(args, keep_last=True).image.numpy()
     np.testing.assert_allclose(compiled, torch_path, rtol=REL, atol=REL * np.abs(torch_path).max())
     assert np.abs(compiled).max() > 0
+
+
+def test_component_cache_follows_geometry_and_scale():
+    """Cached component images are reused only for the same geometry, table and scale."""
+    from nanobrag_torch.nonbragg import components
+    base = ["-default_F", "1e-6", "-cell", "50", "50", "50", "90", "90", "90", "-N", "1", "-detpixels", "8",
+            "-dtype", "float64", "-bg_stol", "water"]
+    components._IMAGES.clear()
+    first = nb_run(base + ["-distance", "50"]).image.numpy()
+    again = nb_run(base + ["-distance", "50"]).image.numpy()
+    moved = nb_run(base + ["-distance", "60"]).image.numpy()
+    thicker = nb_run(base + ["-distance", "50", "-bg_thick", "0.2"]).image.numpy()
+    components._IMAGES.clear()
+    fresh = nb_run(base + ["-distance", "60"]).image.numpy()
+    np.testing.assert_array_equal(first, again)
+    np.testing.assert_array_equal(moved, fresh)
+    assert not np.allclose(first, moved)
+    np.testing.assert_allclose(thicker, 2 * first, rtol=REL)

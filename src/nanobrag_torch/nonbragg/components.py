@@ -9,9 +9,12 @@ image for the same geometry (specs/nonbragg.md gives the beam-centre mapping).
 """
 from __future__ import annotations
 
+import hashlib
 import weakref
+from collections import OrderedDict
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ..errors import NanoBraggError
@@ -88,37 +91,97 @@ def render_components(pre, components: list, beamsize_m: float, dtype, device,
     """Sum of the components' images [slow, fast] (photons/pixel) on ``pre``'s geometry.
 
     ``pre``: the spots render's `Precomputed` (detector, sources, cfg, mask, fluence);
-    ``params``: tensors ``bg{i}_thickness``, ``bg{i}_density``, ``bg{i}_table_scale``."""
+    ``params``: tensors ``bg{i}_thickness``, ``bg{i}_density``, ``bg{i}_table_scale``.
+    A component's unscaled image depends on the detector, the sources and the table only
+    (not on the crystal), so it is kept for later renders of the same geometry (the last
+    `CACHE_SIZE` images; not when the geometry or the table carries gradients): renders of
+    many crystals on one detector pay for the background once."""
     p = params or {}
     cfg, det, src = pre.cfg, pre.detector, pre.sources
-    n = src.count
-    weight = src.weight / n if cfg.beam.sourcefile is not None else src.weight
+    weight = src.weight / src.count if cfg.beam.sourcefile is not None else src.weight
     beam = engine.Beam(incident=-src.direction, lambda_A=src.lambda_m * 1e10, weight=weight,
                        kahn=cfg.beam.polarization_kahn, axis=torch.tensor(cfg.beam.polar, dtype=torch.float64),
                        nopolar=cfg.beam.nopolar)
     d = cfg.detector
-    groups: dict = {}                 # oversample -> (tables, scales, any unsorted)
+    geometry = _geometry_digest(pre, beam)
+    parts = []
     for i, c in enumerate(components):
         table = load_table(c.table, c.unit, cfg.quirks)
         coef = torch.from_numpy(table.coef)
         if f"bg{i}_table_scale" in p:
             coef = coef * p[f"bg{i}_table_scale"]
+        key = None if geometry is None or coef.requires_grad else (
+            geometry, table.digest, c.oversample, cfg.quirks, str(dtype), str(device))
         scale = R_E_SQR * pre.fluence * molecules_of(c, beamsize_m, p, i) / c.oversample ** 2
-        tables, scales, unsorted = groups.get(c.oversample, ([], [], False))
-        tables.append({"x": torch.from_numpy(table.x), "coef": coef, "origin": torch.from_numpy(table.origin)})
-        scales.append(scale)
-        groups[c.oversample] = (tables, scales, unsorted or not table.sorted)
+        parts.append((c, table, coef, key, scale))
+    combined = None
+    if all(key is not None and not isinstance(scale, torch.Tensor) for _, _, _, key, scale in parts):
+        combined = tuple((key, float(scale)) for _, _, _, key, scale in parts)
+        if combined in _IMAGES:
+            _IMAGES.move_to_end(combined)
+            return _IMAGES[combined]
     total = None
-    for oversample, (tables, scales, unsorted) in groups.items():
-        px = engine.Pixels(fdet=det.fdet, sdet=det.sdet, pix0=det.pix0_m, fpixels=d.fpixels,
-                           spixels=d.spixels, pixel_m=d.pixel_size_m, oversample=oversample,
-                           close_m=det.close_distance_m, point_pixel=d.point_pixel,
-                           curved=(det.distance_m, det.beam) if d.curved else None, roi=d.roi,
-                           mask=pre.mask)
-        out = engine.render(px, beam, tables, dtype=dtype, device=device, scale=scales,
-                            walk=cfg.quirks == "c" and unsorted)
-        if engine.has_nan(out):
-            raise NanoBraggError("-bg_stol: a table gives NaN pixels (repeated stol values); "
-                                 "remove the duplicate rows or use -quirks fixed")
-        total = out.image if total is None else total + out.image
+    for c, table, coef, key, scale in parts:
+        image = _IMAGES.get(key) if key is not None else None
+        if image is None:
+            px = engine.Pixels(fdet=det.fdet, sdet=det.sdet, pix0=det.pix0_m, fpixels=d.fpixels,
+                               spixels=d.spixels, pixel_m=d.pixel_size_m, oversample=c.oversample,
+                               close_m=det.close_distance_m, point_pixel=d.point_pixel,
+                               curved=(det.distance_m, det.beam) if d.curved else None, roi=d.roi,
+                               mask=pre.mask)
+            out = engine.render(px, beam, {"x": torch.from_numpy(table.x), "coef": coef,
+                                           "origin": torch.from_numpy(table.origin)},
+                                dtype=dtype, device=device, walk=cfg.quirks == "c" and not table.sorted)
+            if engine.has_nan(out):
+                raise NanoBraggError(f"-bg_stol {c.table}: the table gives NaN pixels (repeated stol "
+                                     "values); remove the duplicate rows or use -quirks fixed")
+            image = out.image
+            _remember(key, image)
+        else:
+            _IMAGES.move_to_end(key)
+        total = _add_scaled(total, image, scale)
+    _remember(combined, total)
     return total
+
+
+CACHE_SIZE = 8
+# (geometry, table, oversample, quirks, dtype, device) -> unscaled image of one component;
+# ((component key, scale), ...) -> the scaled sum of a render's components
+_IMAGES: OrderedDict = OrderedDict()
+
+
+def _remember(key, image: torch.Tensor) -> None:
+    if key is not None and not image.requires_grad:
+        _IMAGES[key] = image
+        while len(_IMAGES) > CACHE_SIZE:
+            _IMAGES.popitem(last=False)
+
+
+def _add_scaled(total, image: torch.Tensor, scale):
+    """total + image x scale; in place with numpy (one thread, no temporaries) on the CPU
+    when nothing carries gradients, else with torch."""
+    plain = not isinstance(scale, torch.Tensor) and not image.requires_grad and image.device.type == "cpu"
+    if not plain or (total is not None and total.requires_grad):
+        return image * scale if total is None else total + image * scale
+    if total is None:
+        total = torch.empty_like(image)
+        np.multiply(image.numpy(), scale, out=total.numpy(), casting="unsafe")
+        return total
+    out = total.numpy()
+    out += (image.numpy() * scale).astype(out.dtype, copy=False)
+    return total
+
+
+def _geometry_digest(pre, beam: engine.Beam) -> str | None:
+    """A digest of everything a component image depends on besides its table, or None when
+    some of it carries gradients."""
+    det, d = pre.detector, pre.cfg.detector
+    tensors = [det.fdet, det.sdet, det.pix0_m, det.close_distance_m, det.distance_m, det.beam,
+               beam.incident, beam.lambda_A, beam.weight]
+    if any(isinstance(t, torch.Tensor) and t.requires_grad for t in tensors):
+        return None
+    h = hashlib.sha1(repr((d.fpixels, d.spixels, d.pixel_size_m, d.point_pixel, d.curved, d.roi,
+                           beam.kahn, pre.cfg.beam.polar, beam.nopolar)).encode())
+    for t in tensors + ([pre.mask] if pre.mask is not None else []):
+        h.update(torch.as_tensor(t).detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()

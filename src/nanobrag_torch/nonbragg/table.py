@@ -12,6 +12,7 @@ table"). A window with two equal stol values gives NaN coefficients, as the C's 
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 
@@ -30,7 +31,7 @@ class AmorphousTable:
     F: extended F [n+4]; coef: [n+4, 4] cubic coefficients of window k (c0 + c1 t + c2 t^2 +
     c3 t^3, rows 0 and n+2, n+3 unused); origin: [n+4] t origin of window k (1/A);
     sorted: rows non-decreasing (the C's index walk is then history-free);
-    file_mult: file units -> 1/A; rows: n."""
+    file_mult: file units -> 1/A; rows: n; digest: of x and coef (identifies the table)."""
 
     x: np.ndarray
     F: np.ndarray
@@ -39,6 +40,7 @@ class AmorphousTable:
     sorted: bool
     file_mult: float
     rows: int
+    digest: str
 
 
 def build_table(x_file: np.ndarray, F_file: np.ndarray, unit: str, quirks: str) -> AmorphousTable:
@@ -71,8 +73,9 @@ def build_table(x_file: np.ndarray, F_file: np.ndarray, unit: str, quirks: str) 
     coef = np.zeros((n + 4, 4))          # rows 0, n+2, n+3: never used
     coef[1:n + 2] = _window_cubics(ext_x, ext_F, k, origin[1:n + 2], n)
     is_sorted = bool(np.all(np.diff(x) >= 0))
+    digest = hashlib.sha1(ext_x.tobytes() + coef.tobytes() + bytes(is_sorted)).hexdigest()
     return AmorphousTable(x=ext_x, F=ext_F, coef=coef, origin=origin, sorted=is_sorted,
-                          file_mult=mult, rows=n)
+                          file_mult=mult, rows=n, digest=digest)
 
 
 @np.errstate(all="ignore")
