@@ -18,7 +18,7 @@ from .config import SimulationConfig, resolve
 from .errors import NanoBraggError
 from .io.smv import read_smv
 from .memory import check_fits
-from .nonbragg.components import render_components, split_params
+from .nonbragg.components import add_background, render_components, split_params
 from .params import to_internal
 from .precompute import Precomputed, precompute
 from .scaling import to_photons
@@ -122,7 +122,7 @@ def render(s: Settings, cfg: SimulationConfig, params: dict | None = None, *,
     with record_function("nb.scaling"):
         image = to_photons(pre, I_geom, torch_dtype)
     if background is not None:
-        image = image + background.to(torch_dtype)
+        image = add_background(image, background)
     return Result(image=image, pre=pre, settings=s, backend=name, omega_sum=omega_sum)
 
 
