@@ -294,3 +294,10 @@ def test_component_cache_follows_geometry_and_scale():
     np.testing.assert_array_equal(moved, fresh)
     assert not np.allclose(first, moved)
     np.testing.assert_allclose(thicker, 2 * first, rtol=REL)
+
+
+def test_img_with_other_pixel_count_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    img = str(NB / "inputs" / "header_96x80.img")
+    assert main(["-stol", "air", "-img", img, "-detpixels", "64"]) == 2
+    assert "-img" in capsys.readouterr().err and list(tmp_path.iterdir()) == []

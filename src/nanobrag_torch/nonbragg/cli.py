@@ -69,6 +69,10 @@ def printout_lines(job, image: np.ndarray, last: dict) -> list:
 def _render(argv: list) -> None:
     s = api.parse(argv)
     job = resolve(s)
+    if s.imgfile and s.img_pixels.shape != (job.spixels, job.fpixels):
+        raise NanoBraggError(f"-img {s.imgfile}: the image is {s.img_pixels.shape[1]}x"
+                             f"{s.img_pixels.shape[0]} pixels but the detector is "
+                             f"{job.fpixels}x{job.spixels} (keep the image's pixel count and size)")
     paths = [s.floatfile, s.intfile, s.pgmfile, s.noisefile if s.calculate_noise else None,
              s.stoloutfile if s.imgfile else None]
     for path in filter(None, paths):
