@@ -115,10 +115,10 @@ def quirks_mode(parsed: list) -> str:
     return mode
 
 
-def usage(flags: list | None = None, title: str = "") -> str:
+def usage(flags: list | None = None, title: str = "", spec: str = "specs/cli.md") -> str:
     """One line per flag (aliases together), for -h; `flags`: a flag list (default nanoBragg's)."""
     lines = [title or "usage: nanoBragg -cell a b c al be ga | -mat A.mat  -hkl F.hkl | -default_F F  [flags]",
-             "flags (as the C program; see specs/cli.md):"]
+             f"flags (as the C program; see {spec}):"]
     for flag in (_FLAGS if flags is None else flags):
         arity = {0: "", -6: " a [b c al be ga]", -3: " x y z|random"}.get(flag.nargs, " V" * flag.nargs)
         lines.append(f"  {' | '.join(flag.names)}{arity}" + (f"   ({flag.help})" if flag.help else ""))

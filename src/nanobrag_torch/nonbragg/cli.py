@@ -101,7 +101,7 @@ def main(argv: list | None = None) -> int:
     """Run ``argv`` (default sys.argv[1:]); exit status 0, or 2 after a one-line error."""
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv in ([], ["-h"], ["--help"], ["-help"]):
-        print(usage(NONBRAGG_FLAGS, "usage: nonBragg -stol water.stol [flags]"))
+        print(usage(NONBRAGG_FLAGS, "usage: nonBragg -stol water.stol [flags]", "specs/nonbragg.md"))
         return 0 if argv else 2
     try:
         _render(argv)
