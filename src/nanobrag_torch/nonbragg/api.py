@@ -19,7 +19,7 @@ from ..params import to_internal
 from . import engine
 from .flag_table import FLAGS
 from .settings import NonBraggSettings
-from .setup import AVOGADRO, R_E_SQR, Job, apply_img_header, resolve
+from .setup import R_E_SQR, Job, apply_img_header, resolve, sample_block
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 GEOMETRY_PARAMS = ("distance", "close_distance", "Xbeam", "Ybeam", "detector_rotx",
@@ -85,8 +85,8 @@ def render_job(job: Job, params: dict | None = None, keep_last: bool = False) ->
     if "thickness" in p or "density" in p:
         x, y, z = job.sample
         thick = p["thickness"] * 1e-3 if "thickness" in p else x
-        density = p["density"] * 1e6 if "density" in p else job.density
-        molecules = thick * y * z * density * AVOGADRO / s.molecular_weight
+        density = p["density"] * 1e6 if "density" in p else s.density_g_m3
+        molecules = sample_block(thick, y, z, density, s.molecular_weight, s.molecules, -1.0)[2]
     out = engine.render(pixels_of(job, detector), beam, table_tensors(job, p.get("table_scale"), device),
                         dtype=dtype, device=device, walk=walk, keep_last=keep_last or s.Fmap,
                         scale=(R_E_SQR * job.fluence / job.steps) * molecules)

@@ -20,7 +20,8 @@ import torch
 from ..errors import NanoBraggError
 from ..io.stol import read_stol
 from . import engine
-from ..precompute import AVOGADRO, R_E_SQR
+from .setup import sample_block
+from ..precompute import R_E_SQR
 from .table import AmorphousTable, build_table
 
 
@@ -72,18 +73,12 @@ def load_table(name: str, unit: str, quirks: str) -> AmorphousTable:
 
 
 def molecules_of(c: Component, beamsize_m: float, params: dict | None = None, index: int = 0):
-    """nonBragg's molecule count (lines 861-878): y/z clipped by the beam, -molecules wins.
-    ``params`` may give tensors ``bg{index}_thickness`` (m) and ``bg{index}_density`` (g/m^3)."""
+    """nonBragg's molecule count for component ``c`` (`setup.sample_block`); ``params`` may
+    give tensors ``bg{index}_thickness`` (m) and ``bg{index}_density`` (g/m^3)."""
     p = params or {}
-    y, z = c.sample_y_m, c.sample_z_m
-    if beamsize_m >= 0:
-        y, z = min(y, beamsize_m), min(z, beamsize_m)
-    x = p.get(f"bg{index}_thickness", c.sample_x_m)
-    volume = x * y * z
-    density = p.get(f"bg{index}_density", c.density_g_m3)
-    if c.molecules != 0:
-        density = c.molecules / (c.sample_x_m * y * z) / AVOGADRO * c.molecular_weight
-    return volume * density * AVOGADRO / c.molecular_weight
+    return sample_block(p.get(f"bg{index}_thickness", c.sample_x_m), c.sample_y_m, c.sample_z_m,
+                        p.get(f"bg{index}_density", c.density_g_m3), c.molecular_weight,
+                        c.molecules, beamsize_m)[2]
 
 
 def render_components(pre, components: list, beamsize_m: float, dtype, device,

@@ -70,6 +70,25 @@ def apply_img_header(s: NonBraggSettings, quirks: str) -> None:
     s.img_pixels = apply_header(s, s.imgfile, True, exact_keys=quirks == "fixed").data
 
 
+def sample_block(x, y: float, z: float, density, molecular_weight: float, molecules: float,
+                 beamsize_m: float) -> tuple:
+    """nonBragg's sample block (lines 861-878): y ("high") and z ("wide") clipped by a beam of
+    ``beamsize_m`` >= 0 (with the C's WARNING lines), ``molecules`` != 0 overrides the density.
+    Sizes in m, density in g/m^3; ``x`` and ``density`` may be tensors. Returns
+    ((x, y, z), density, molecules, warnings)."""
+    sample, warnings = [x, y, z], []
+    if beamsize_m >= 0:
+        for i, word in ((1, "high"), (2, "wide")):
+            if beamsize_m < sample[i]:
+                warnings.append(f"WARNING: clipping sample ({sample[i]:g} m {word}) with beam "
+                                f"({beamsize_m:g} m)")
+                sample[i] = beamsize_m
+    volume = sample[0] * sample[1] * sample[2]
+    if molecules != 0:
+        density = molecules / volume / AVOGADRO * molecular_weight
+    return tuple(sample), density, volume * density * AVOGADRO / molecular_weight, warnings
+
+
 def _pixel_count(detsize: float, pixel: float, requested: int, quirks: str) -> int:
     """C: ceil(detsize/pixel) even after detsize = pixel*N (N+1 for many N); fixed: N."""
     if quirks == "fixed" and requested:
@@ -102,22 +121,12 @@ def resolve(s: NonBraggSettings) -> Job:
     roi = list(s.roi)
     roi = (max(roi[0], 0), fpixels if roi[1] < 0 else roi[1], max(roi[2], 0), spixels if roi[3] < 0 else roi[3])
 
-    warnings = []
     fluence = s.fluence_per_m2
-    sample = [s.sample_x_m, s.sample_y_m, s.sample_z_m]
     if s.flux_per_s != 0.0 and s.exposure_s > 0.0 and s.beamsize_m >= 0:
         fluence = s.flux_per_s * s.exposure_s / s.beamsize_m / s.beamsize_m
-    if s.beamsize_m >= 0:
-        for i, word in ((1, "high"), (2, "wide")):
-            if s.beamsize_m < sample[i]:
-                warnings.append(f"WARNING: clipping sample ({sample[i]:g} m {word}) with beam "
-                                f"({s.beamsize_m:g} m)")
-                sample[i] = s.beamsize_m
-    volume = sample[0] * sample[1] * sample[2]
-    density = s.density_g_m3
-    if s.molecules != 0:
-        density = s.molecules / volume / AVOGADRO * s.molecular_weight
-    molecules = volume * density * AVOGADRO / s.molecular_weight
+    sample, density, molecules, warnings = sample_block(
+        s.sample_x_m, s.sample_y_m, s.sample_z_m, s.density_g_m3, s.molecular_weight, s.molecules,
+        s.beamsize_m)
 
     beam, _ = unitize(vec(s.beam_vector))
     fdet, _ = unitize(vec(s.fdet_vector))
@@ -169,7 +178,7 @@ def resolve(s: NonBraggSettings) -> Job:
     return Job(s=s, fpixels=fpixels, spixels=spixels, detsize=(det_f, det_s), detector=det,
                header=header, source_xyz=xyz, incident=incident, lambda_m=lam, weight=weight,
                divsteps=divsteps, lambdas=lambdas, div=(*h, *v, *d), table=table,
-               sample=tuple(sample), density=density, molecules=molecules, fluence=fluence,
+               sample=sample, density=density, molecules=molecules, fluence=fluence,
                oversample=oversample, steps=incident.shape[0] * oversample ** 2, roi=roi,
                polar=polar, warnings=warnings)
 
