@@ -16,12 +16,14 @@ import re
 from .errors import NanoBraggError
 from .flag_kinds import RTD, Flag
 from . import flags_formats
+from . import flags_background
 from .flag_table import NANOBRAGG_FLAGS
 from . import flags_detector
 from .settings import Settings
 
 # Every flag of the nanoBragg command line: the C's, then each feature's own table.
-_FLAGS: list[Flag] = [*NANOBRAGG_FLAGS, *flags_formats.FLAGS, *flags_detector.FLAGS]
+_FLAGS: list[Flag] = [*NANOBRAGG_FLAGS, *flags_formats.FLAGS, *flags_detector.FLAGS,
+                      *flags_background.FLAGS]
 
 FLAGS: dict = {name: flag for flag in _FLAGS for name in flag.names}
 
@@ -71,17 +73,18 @@ def split_args(argv: list, table: dict | None = None) -> list:
     return out
 
 
-def apply_flags(settings: Settings, parsed: list, quirks: str) -> None:
+def apply_flags(settings: Settings, parsed: list, quirks: str, table: dict | None = None) -> None:
     """Apply parsed flags in order.  In ``c`` mode reproduce the C's strstr side effects:
     ``-misset_seed N a b`` also runs the ``-misset`` parser, ``-twotheta_axis x y z`` also
     runs ``-twotheta`` (angle x, pivot sample), and ``-curved_det`` as the last argument
-    is ignored."""
+    is ignored.  `table`: as for `split_args`."""
+    table = FLAGS if table is None else table
     for name, vals, is_last in parsed:
         if quirks == "c" and name in ("-curved_det", "-curved_detector") and is_last:
             continue
-        FLAGS[name].apply(settings, name, vals)
+        table[name].apply(settings, name, vals)
         if quirks == "c" and name == "-twotheta_axis":
-            FLAGS["-twotheta"].apply(settings, "-twotheta", vals[:1])
+            table["-twotheta"].apply(settings, "-twotheta", vals[:1])
         if quirks == "c" and name == "-misset_seed":
             # strstr("-misset_seed", "-misset") fires: angles (N, argv[i+2], argv[i+3]) read with atof
             nxt = _raw_after(parsed, name, vals)

@@ -158,3 +158,6 @@ class Settings:
     cxifile: str | None = None          # CrystFEL-style HDF5 slab (with -geomfile)
     geomfile: str | None = None         # CrystFEL .geom describing the slab
     exptfile: str | None = None         # dxtbx experiment list of the simulated experiment
+
+    # --- amorphous background components (flags_background.py; nonbragg/components.py) ---
+    backgrounds: list = field(default_factory=list)

@@ -20,6 +20,7 @@ from .constants import RTD
 from .errors import NanoBraggError
 from .io.smv import read_smv
 from .memory import check_fits
+from .nonbragg.components import add_background, render_components, split_params
 from .params import to_internal
 from .precompute import Precomputed, precompute
 from .scaling import to_photons
@@ -41,11 +42,13 @@ class Result:
         return self.pre.cfg
 
 
-def _apply_header(s: Settings, path: str, is_mask: bool) -> None:
-    """The C's -mask / -img header block: geometry defaults from an SMV header."""
+def apply_header(s, path: str, is_mask: bool, exact_keys: bool = False):
+    """The C's -mask / -img header block: geometry defaults from an SMV header (nonBragg's
+    -img block is the same with ``is_mask``'s BEAM_CENTER_Y rule). ``exact_keys``: read
+    KEY=value fields instead of the C's last substring match. Returns the `SMVImage`."""
     img = read_smv(path)
     s.fpixels, s.spixels = img.width, img.height
-    v = img.value_of
+    v = _exact_value(img, path) if exact_keys else img.value_of
     if not math.isnan(v("PIXEL_SIZE")):
         s.pixel_size_m = v("PIXEL_SIZE") / 1000.0
     s.detsize_f_m = s.pixel_size_m * s.fpixels
@@ -59,6 +62,17 @@ def _apply_header(s: Settings, path: str, is_mask: bool) -> None:
     if not math.isnan(v("BEAM_CENTER_Y")):
         y = v("BEAM_CENTER_Y") / 1000.0
         s.Ybeam_m = s.detsize_s_m - y if is_mask else y
+    return img
+
+
+def _exact_value(img, path: str):
+    def value(key: str) -> float:
+        text = img.fields.get(key)
+        try:
+            return float(text) if text is not None else math.nan
+        except ValueError:
+            raise NanoBraggError(f"{path}: header {key}={text} is not a number") from None
+    return value
 
 
 def parse(args) -> Settings:
@@ -76,9 +90,9 @@ def parse(args) -> Settings:
         if name == "-img":
             s.imgfile = vals[0]
     if s.maskfile:
-        _apply_header(s, s.maskfile, True)
+        apply_header(s, s.maskfile, True)
     if s.imgfile:
-        _apply_header(s, s.imgfile, False)
+        apply_header(s, s.imgfile, False)
     if s.detector_file:
         flags_detector.load_detector(s, parsed)
     flagmod.apply_flags(s, parsed, quirks)
@@ -115,7 +129,11 @@ def render(s: Settings, cfg: SimulationConfig, params: dict | None = None, *,
     `precompute`), accumulate, scale.  `run` is `configure` + `render`; `many.simulate_many`
     calls `render` once per shot with one `shared` dict.  A multi-panel config (``-detector``)
     renders every panel (`panel_render.render_panels`)."""
+    params, bg_params = split_params(params)
     if cfg.panels is not None:
+        if s.backgrounds or bg_params:
+            raise NanoBraggError("-bg_stol: amorphous components are not available with -detector "
+                                 "(multi-panel) renders yet; render them with one panel")
         from .panel_render import render_panels
         return render_panels(s, cfg, params, shared=shared, progress=progress)
     if {"panel_offset", "panel_rotation"} & (params or {}).keys():
@@ -124,11 +142,18 @@ def render(s: Settings, cfg: SimulationConfig, params: dict | None = None, *,
         pre = _precompute(cfg, params, shared)
     name, accumulate = select_backend(cfg.backend, cfg.device, needs_grad=pre.needs_grad)
     torch_dtype = DTYPES[cfg.dtype]
+    background = None
+    if s.backgrounds:           # before the spots: the compiled CPU path then has the cores
+        with record_function("nb.background"):
+            background = render_components(pre, s.backgrounds, s.beamsize_m, torch_dtype,
+                                           cfg.device, bg_params)
     with record_function("nb.accumulate"):
         I_geom, omega_sum = accumulate(pre.inputs, pre.flags, torch_dtype, cfg.device, progress=progress)
     I_geom = I_geom[0]                       # [n_panels, slow, fast] -> one panel
     with record_function("nb.scaling"):
         image = to_photons(pre, I_geom, torch_dtype)
+    if background is not None:
+        image = add_background(image, background)
     return Result(image=image, pre=pre, settings=s, backend=name, omega_sum=omega_sum)
 
 

@@ -1,0 +1,114 @@
+"""``nonBragg`` command line (``python -m nanobrag_torch.nonbragg``): nonBragg.c's flags and files.
+
+Writes what the C writes: the float image, the SMV int image and the PGM always, the SMV noise
+image unless ``-nonoise``, and with ``-img`` the ``-stolout`` table. Output paths are checked
+before rendering and all files appear together after it. User errors print one line
+``nonBragg: error: ...`` on stderr and exit with status 2, writing no file.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import torch
+
+from ..errors import NanoBraggError, exit_status
+from ..flags import usage
+from ..io.atomic import OutputBatch, check_output_path
+from . import api, outputs
+from .flag_table import NONBRAGG_FLAGS
+from .setup import resolve
+
+
+def _vec(v) -> str:
+    return " ".join("%g" % x for x in v.tolist())
+
+
+def summary_lines(job) -> list:
+    """What the C prints before rendering (geometry, sources, sample)."""
+    s, d, h = job.s, job.detector, job.header
+    lines = ["nonBragg amorphous material diffraction simulator (nanobrag_torch)",
+             "pivoting detector around " + ("sample" if s.pivot == "sample" else "direct beam spot"),
+             f"reading {s.stolfile}", *job.warnings,
+             f"  created a total of {job.incident.shape[0]} sources:"]
+    for xyz, w, lam in zip(job.source_xyz.tolist(), job.weight.tolist(), job.lambda_m.tolist()):
+        lines.append("%g %g %g   %g %g" % (*xyz, w, lam))
+    lines += [f"  {job.table.rows + 4} initialized F points",
+              f"  incident fluence: {job.fluence:g} photons/m^2",
+              "  sample is %g m thick x %g m high x %g m wide, %g g/cm^3 and %g g/mol (%g molecules)"
+              % (*job.sample, job.density / 1e6, s.molecular_weight, job.molecules),
+              "  distance=%g detsize=%gx%g  pixel=%g meters (%dx%d pixels)"
+              % (h["distance"], *job.detsize, s.pixel_size_m, job.fpixels, job.spixels),
+              "  Xbeam=%g Ybeam=%g" % (h["Xbeam"], h["Ybeam"]),
+              f"  detector origin: {_vec(d.pix0_m)}",
+              f"  DIRECTION_OF_DETECTOR_X-AXIS= {_vec(d.fdet)}",
+              f"  DIRECTION_OF_DETECTOR_Y-AXIS= {_vec(d.sdet)}",
+              f"  INCIDENT_BEAM_DIRECTION= {_vec(d.beam)}",
+              "  roi: %d < x < %d && %d < y < %d" % job.roi,
+              f"  {job.divsteps} divergence steps", f"  {job.incident.shape[0]} sources",
+              f"  {job.oversample} pixel oversample steps"]
+    return lines
+
+
+def printout_lines(job, image: np.ndarray, last: dict) -> list:
+    """-printout / -printout_pixel f s: the C's per-pixel block (F printed as 0: the C prints
+    an uninitialised variable; I is the weight of the last source)."""
+    s = job.s
+    f0, s0 = s.printout_pixel if s.printout_pixel else (-1, -1)
+    lines = []
+    for spix in range(job.spixels):
+        for fpix in range(job.fpixels):
+            if f0 >= 0 and (fpix, spix) != (f0, s0):
+                continue
+            w = float(job.weight[-1])
+            lines += [f"{fpix:4d} {spix:4d} : stol = {float(last['stol'][spix, fpix]) * 1e10:g}",
+                      " F=0    I = %g" % w, "I/steps %15.10g" % (w / job.steps),
+                      "polar   %15.10g" % float(last["polar"][spix, fpix]),
+                      "omega   %15.10g" % float(last["omega"][spix, fpix]),
+                      "pixel   %15.10g" % float(image[spix, fpix])]
+    return lines
+
+
+def _render(argv: list) -> None:
+    s = api.parse(argv)
+    job = resolve(s)
+    if s.imgfile and s.img_pixels.shape != (job.spixels, job.fpixels):
+        raise NanoBraggError(f"-img {s.imgfile}: the image is {s.img_pixels.shape[1]}x"
+                             f"{s.img_pixels.shape[0]} pixels but the detector is "
+                             f"{job.fpixels}x{job.spixels} (keep the image's pixel count and size)")
+    paths = [s.floatfile, s.intfile, s.pgmfile, s.noisefile if s.calculate_noise else None,
+             s.stoloutfile if s.imgfile else None]
+    for path in filter(None, paths):
+        check_output_path(path)
+    for line in summary_lines(job):
+        print(line)
+    need_last = bool(s.printout or s.imgfile)
+    result = api.render_job(job, keep_last=need_last)
+    image = result.image.detach().cpu().to(torch.float32).numpy()
+    last = {k: v.cpu().numpy() for k, v in result.rendered.last.items() if isinstance(v, torch.Tensor)}
+    if s.printout:
+        for line in printout_lines(job, image, last):
+            print(line)
+    print("solid angle subtended by detector = %g steradian" % result.rendered.omega_sum)
+    stol_lines, n_last = None, None
+    if s.imgfile:
+        stol_lines, warnings, n_last = outputs.stolout(job, result.rendered.last, s.img_pixels)
+        for line in warnings:
+            print(line)
+    stats = outputs.statistics(job, image, n_last)
+    with OutputBatch() as batch:
+        outputs.write_all(job, image, stats, batch, stol_lines=stol_lines)
+
+
+def main(argv: list | None = None) -> int:
+    """Run ``argv`` (default sys.argv[1:]); exit status 0, or 2 after a one-line error."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv in ([], ["-h"], ["--help"], ["-help"]):
+        print(usage(NONBRAGG_FLAGS, "usage: nonBragg -stol water.stol [flags]\n"
+                    "flags (as nonBragg.c; see specs/nonbragg.md):"))
+        return 0 if argv else 2
+    try:
+        return exit_status("nonBragg", _render, argv)
+    except MemoryError:
+        print("nonBragg: error: out of memory (reduce -detpixels or -oversample)", file=sys.stderr)
+        return 2

@@ -1,0 +1,203 @@
+"""Amorphous components added to a nanoBragg render ("spots plus background in one render").
+
+Each `Component` is one nonBragg.c sample (table, size, density, molecular weight or molecule
+count, oversampling) rendered with the engine on the spots render's own detector (pix0, axes,
+close distance, ROI, mask, curved/point-pixel), sources (directions, wavelengths; weights as
+nonBragg uses them: file weights / number of sources) and polarization, with its fluence;
+the sample is clipped by the shared -beamsize as nonBragg does. The result equals nonBragg.c's
+image for the same geometry (specs/nonbragg.md gives the beam-centre mapping).
+"""
+from __future__ import annotations
+
+import hashlib
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..errors import NanoBraggError
+from ..io.stol import read_stol
+from . import engine
+from ..precompute import AVOGADRO, R_E_SQR
+from .table import AmorphousTable, build_table
+
+
+@dataclass
+class Component:
+    """One amorphous sample: ``table`` (file or built-in name) in ``unit`` (stol|4stol|Q);
+    sizes (m; x along the beam), density (g/m^3), molecular weight (g/mol), molecules
+    (0: from the density), oversample (sub-pixels per axis)."""
+
+    table: str
+    unit: str = "stol"
+    sample_x_m: float = 1e-4
+    sample_y_m: float = 1e-4
+    sample_z_m: float = 1e-4
+    density_g_m3: float = 1.0e6
+    molecular_weight: float = 18.0
+    molecules: float = 0.0
+    oversample: int = 1
+
+
+def sample_block(x, y: float, z: float, density, molecular_weight: float, molecules: float,
+                 beamsize_m: float) -> tuple:
+    """nonBragg's sample block (lines 861-878): y ("high") and z ("wide") clipped by a beam of
+    ``beamsize_m`` >= 0 (with the C's WARNING lines), ``molecules`` != 0 overrides the density.
+    Sizes in m, density in g/m^3; ``x`` and ``density`` may be tensors. Returns
+    ((x, y, z), density, molecules, warnings)."""
+    sample, warnings = [x, y, z], []
+    if beamsize_m >= 0:
+        for i, word in ((1, "high"), (2, "wide")):
+            if beamsize_m < sample[i]:
+                warnings.append(f"WARNING: clipping sample ({sample[i]:g} m {word}) with beam "
+                                f"({beamsize_m:g} m)")
+                sample[i] = beamsize_m
+    volume = sample[0] * sample[1] * sample[2]
+    if molecules != 0:
+        density = molecules / volume / AVOGADRO * molecular_weight
+    return tuple(sample), density, volume * density * AVOGADRO / molecular_weight, warnings
+
+
+# differentiable overrides of component i, in the flags' units -> internal units
+BG_PARAMS = {"thick": ("thickness", 1e-3), "density": ("density", 1e6), "table_scale": ("table_scale", 1.0)}
+
+
+def split_params(params: dict | None) -> tuple:
+    """(spots params, background params): ``bg{i}_thick`` (mm), ``bg{i}_density`` (g/cm^3)
+    and ``bg{i}_table_scale`` (multiplies F) of component i, converted to m and g/m^3."""
+    spots, bg = {}, {}
+    for name, value in (params or {}).items():
+        head, _, key = name.partition("_")
+        if head.startswith("bg") and head[2:].isdigit() and key in BG_PARAMS:
+            internal, scale = BG_PARAMS[key]
+            bg[f"{head}_{internal}"] = value * scale if scale != 1.0 else value
+        else:
+            spots[name] = value
+    return (spots or None) if params is None else spots, bg
+
+
+_TABLES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def load_table(name: str, unit: str, quirks: str) -> AmorphousTable:
+    """The table model of file/built-in ``name`` (parsed rows cached by io.stol, models here)."""
+    rows = read_stol(name, quirks)
+    per_rows = _TABLES.setdefault(rows, {})
+    if (unit, quirks) not in per_rows:
+        per_rows[(unit, quirks)] = build_table(rows.x, rows.F, unit, quirks)
+    return per_rows[(unit, quirks)]
+
+
+def molecules_of(c: Component, beamsize_m: float, params: dict | None = None, index: int = 0):
+    """nonBragg's molecule count for component ``c`` (`setup.sample_block`); ``params`` may
+    give tensors ``bg{index}_thickness`` (m) and ``bg{index}_density`` (g/m^3)."""
+    p = params or {}
+    return sample_block(p.get(f"bg{index}_thickness", c.sample_x_m), c.sample_y_m, c.sample_z_m,
+                        p.get(f"bg{index}_density", c.density_g_m3), c.molecular_weight,
+                        c.molecules, beamsize_m)[2]
+
+
+def render_components(pre, components: list, beamsize_m: float, dtype, device,
+                      params: dict | None = None) -> torch.Tensor:
+    """Sum of the components' images [slow, fast] (photons/pixel) on ``pre``'s geometry.
+
+    ``pre``: the spots render's `Precomputed` (detector, sources, cfg, mask, fluence);
+    ``params``: tensors ``bg{i}_thickness``, ``bg{i}_density``, ``bg{i}_table_scale``.
+    A component's unscaled image depends on the detector, the sources and the table only
+    (not on the crystal), so it is kept for later renders of the same geometry (the last
+    `CACHE_SIZE` images; not when the geometry or the table carries gradients): renders of
+    many crystals on one detector pay for the background once."""
+    p = params or {}
+    cfg, src = pre.cfg, pre.sources
+    weight = src.weight / src.count if cfg.beam.sourcefile is not None else src.weight
+    _, beam = engine.from_contract(pre.inputs, pre.flags, weight, 1)
+    geometry = _geometry_digest(pre, beam)
+    parts = []
+    for i, c in enumerate(components):
+        table = load_table(c.table, c.unit, cfg.quirks)
+        coef = torch.from_numpy(table.coef)
+        if f"bg{i}_table_scale" in p:
+            coef = coef * p[f"bg{i}_table_scale"]
+        key = None if geometry is None or coef.requires_grad else (
+            geometry, table.digest, c.oversample, cfg.quirks, str(dtype), str(device))
+        scale = R_E_SQR * pre.fluence * molecules_of(c, beamsize_m, p, i) / c.oversample ** 2
+        parts.append((c, table, coef, key, scale))
+    combined = None
+    if all(key is not None and not isinstance(scale, torch.Tensor) for _, _, _, key, scale in parts):
+        combined = tuple((key, float(scale)) for _, _, _, key, scale in parts)
+        if combined in _IMAGES:
+            _IMAGES.move_to_end(combined)
+            return _IMAGES[combined]
+    total = None
+    for c, table, coef, key, scale in parts:
+        image = _IMAGES.get(key) if key is not None else None
+        if image is None:
+            px, _ = engine.from_contract(pre.inputs, pre.flags, weight, c.oversample)
+            out = engine.render(px, beam, {"x": torch.from_numpy(table.x), "coef": coef,
+                                           "origin": torch.from_numpy(table.origin)},
+                                dtype=dtype, device=device, walk=cfg.quirks == "c" and not table.sorted)
+            if engine.has_nan(out):
+                raise NanoBraggError(f"-bg_stol {c.table}: the table gives NaN pixels (repeated stol "
+                                     "values); remove the duplicate rows or use -quirks fixed")
+            image = out.image
+            _remember(key, image)
+        else:
+            _IMAGES.move_to_end(key)
+        total = _add_scaled(total, image, scale)
+    _remember(combined, total)
+    return total
+
+
+CACHE_SIZE = 8
+# (geometry, table, oversample, quirks, dtype, device) -> unscaled image of one component;
+# ((component key, scale), ...) -> the scaled sum of a render's components
+_IMAGES: OrderedDict = OrderedDict()
+
+
+def _remember(key, image: torch.Tensor) -> None:
+    if key is not None and not image.requires_grad:
+        _IMAGES[key] = image
+        while len(_IMAGES) > CACHE_SIZE:
+            _IMAGES.popitem(last=False)
+
+
+def add_background(image: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+    """The spots ``image`` plus ``background`` (both [slow, fast]); in place with numpy on the
+    CPU when neither carries gradients (one pass, no torch thread pool), else with torch."""
+    if image.requires_grad or background.requires_grad or image.device.type != "cpu":
+        return image + background.to(image.dtype)
+    out = image.numpy()
+    out += background.numpy().astype(out.dtype, copy=False)
+    return image
+
+
+def _add_scaled(total, image: torch.Tensor, scale):
+    """total + image x scale; in place with numpy (one thread, no temporaries) on the CPU
+    when nothing carries gradients, else with torch."""
+    plain = not isinstance(scale, torch.Tensor) and not image.requires_grad and image.device.type == "cpu"
+    if not plain or (total is not None and total.requires_grad):
+        return image * scale if total is None else total + image * scale
+    if total is None:
+        total = torch.empty_like(image)
+        np.multiply(image.numpy(), scale, out=total.numpy(), casting="unsafe")
+        return total
+    out = total.numpy()
+    out += (image.numpy() * scale).astype(out.dtype, copy=False)
+    return total
+
+
+def _geometry_digest(pre, beam: engine.Beam) -> str | None:
+    """A digest of everything a component image depends on besides its table, or None when
+    some of it carries gradients."""
+    inp, fl = pre.inputs, pre.flags
+    tensors = [inp.fdet, inp.sdet, inp.pix0, inp.close_distance, inp.distance, inp.beam,
+               beam.incident, beam.lambda_A, beam.weight, beam.axis, torch.as_tensor(beam.kahn)]
+    if any(isinstance(t, torch.Tensor) and t.requires_grad for t in tensors):
+        return None
+    h = hashlib.sha1(repr((inp.fpixels, inp.spixels, float(inp.pixel_size), fl.point_pixel, fl.curved,
+                           inp.roi, beam.nopolar)).encode())
+    for t in tensors + ([inp.mask] if inp.mask is not None else []):
+        h.update(torch.as_tensor(t).detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
