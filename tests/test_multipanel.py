@@ -345,3 +345,14 @@ def test_panel_sensor_from_the_file(tmp_path):
     alone = simulate(BASE + flags)
     assert float((alone - r.image[0]).abs().max()) <= T["panel_vs_single_rel_max"] * float(r.image.max())
     assert float((r.image[0] - simulate(BASE + flags[:-4])).abs().max()) > 1e-3 * float(r.image.max())
+
+
+def test_background_components_with_detector_file_refused(tmp_path):
+    from cli_util import run_cli
+    geom = _write(tmp_path, "tiny.geom", TINY_GEOM)
+    args = ["-detector", geom, *"-cell 30 30 30 90 90 90 -default_F 100 -N 3".split(),
+            "-bg_stol", "water", "-floatfile", "f.bin"]
+    status, out, err, _ = run_cli(args, tmp_path)
+    assert status == 2 and "-bg_stol" in err and "-detector" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.geom"]
