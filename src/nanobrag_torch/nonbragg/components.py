@@ -21,23 +21,17 @@ from ..errors import NanoBraggError
 from ..io.stol import read_stol
 from . import engine
 from ..precompute import AVOGADRO, R_E_SQR
+from .settings import Sample
 from .table import AmorphousTable, build_table
 
 
 @dataclass
-class Component:
-    """One amorphous sample: ``table`` (file or built-in name) in ``unit`` (stol|4stol|Q);
-    sizes (m; x along the beam), density (g/m^3), molecular weight (g/mol), molecules
-    (0: from the density), oversample (sub-pixels per axis)."""
+class Component(Sample):
+    """One amorphous sample (`Sample`'s fields): ``table`` (file or built-in name) in ``unit``
+    (stol|4stol|Q), oversample (sub-pixels per axis)."""
 
-    table: str
+    table: str = ""
     unit: str = "stol"
-    sample_x_m: float = 1e-4
-    sample_y_m: float = 1e-4
-    sample_z_m: float = 1e-4
-    density_g_m3: float = 1.0e6
-    molecular_weight: float = 18.0
-    molecules: float = 0.0
     oversample: int = 1
 
 

@@ -15,16 +15,23 @@ from ..settings import Settings
 
 
 @dataclass
-class NonBraggSettings(Settings):
-    """Every user-settable quantity of nonBragg.c, with the C defaults."""
+class Sample:
+    """nonBragg.c's amorphous sample and its defaults: sizes (m; x along the beam), density
+    (g/m^3), molecular weight (g/mol), molecules (0: from the density)."""
 
-    # sample (sample_x is along the beam); nanoBragg's crystal defaults to 0 (from N)
     sample_x_m: float = 1e-4
     sample_y_m: float = 1e-4
     sample_z_m: float = 1e-4
     density_g_m3: float = 1.0e6
     molecular_weight: float = 18.0
     molecules: float = 0.0
+
+
+@dataclass
+class NonBraggSettings(Sample, Settings):
+    """Every user-settable quantity of nonBragg.c, with the C defaults (the sample block of
+    `Sample`, first in the bases so its defaults win over nanoBragg's crystal size of 0)."""
+
     # table (stolfile is nanoBragg's field)
     stol_unit: str = "stol"              # stol | 4stol | Q (file units)
     source_distance_m: float = 10.0      # printed source positions only
