@@ -19,7 +19,7 @@ from .models.crystal import Crystal, build_crystal, orientations
 from .models.detector import Detector, build_detector
 from .models.structure_factors import StructureFactors, build_structure_factors
 from .errors import NanoBraggError
-from .noise import CRandom
+from .crandom import CRandom
 
 R_E_SQR = 7.94079248018965e-30       # Thomson cross section, m^2 (as the C)
 AVOGADRO = 6.02214179e23
