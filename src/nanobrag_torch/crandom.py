@@ -39,8 +39,10 @@ _ISET, _GSET, _OLDM, _G, _SQ, _ALXM = range(6)
 
 @njit(cache=True)
 def _f32(x):
-    """Round a double to the nearest float32 (C assignment to ``float``); overflow gives inf."""
-    return float(np.float32(x))
+    """Round a double to the nearest float32 (C assignment to ``float``); overflow gives inf.
+    The result is typed float64: numba would otherwise carry float32 values on and call the
+    float32 ``logf``/``expf`` where the C calls the double ``log``/``exp``."""
+    return np.float64(np.float32(x))
 
 
 @njit(cache=True)

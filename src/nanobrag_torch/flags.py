@@ -48,17 +48,24 @@ def _take_values(argv: list, i: int, flag: Flag, name: str) -> list:
     return vals
 
 
-def split_args(argv: list) -> list:
-    """Split an argument list into [(flag_name, values)] in order; unknown flags are errors."""
+def split_args(argv: list, table: dict | None = None, positional=None) -> list:
+    """Split an argument list into [(flag_name, values, is_last)] in order; unknown flags are
+    errors. ``table`` maps names to `Flag` (default: the nanoBragg command line's);
+    ``positional(arg)`` says whether a bare argument is accepted (as ``("", [arg], ...)``)."""
+    table = FLAGS if table is None else table
     out, i = [], 0
     argv = [str(a) for a in argv]
     while i < len(argv):
         name = argv[i]
-        flag = FLAGS.get(name)
+        flag = table.get(name)
         if flag is None:
+            if positional is not None and positional(name):
+                out.append(("", [name], i == len(argv) - 1))
+                i += 1
+                continue
             if not name.startswith("-"):
                 raise NanoBraggError(f"unexpected argument '{name}' (values must follow their flag)")
-            close = difflib.get_close_matches(name, list(FLAGS), n=1, cutoff=0.6)
+            close = difflib.get_close_matches(name, list(table), n=1, cutoff=0.6)
             hint = f"; did you mean {close[0]}?" if close else ""
             raise NanoBraggError(f"unknown flag {name}{hint}")
         vals = _take_values(argv, i, flag, name)
@@ -104,6 +111,7 @@ def _raw_after(parsed, name, vals):
 
 
 def quirks_mode(parsed: list) -> str:
+    """The last ``-quirks`` value of a parsed command line (default ``c``)."""
     mode = "c"
     for name, vals, _ in parsed:
         if name == "-quirks":
@@ -111,11 +119,11 @@ def quirks_mode(parsed: list) -> str:
     return mode
 
 
-def usage() -> str:
-    """One line per flag (aliases together), for -h."""
-    lines = ["usage: nanoBragg -cell a b c al be ga | -mat A.mat  -hkl F.hkl | -default_F F  [flags]",
-             "flags (as nanoBragg.c; see specs/cli.md):"]
-    for flag in _FLAGS:
+def usage(flags: list | None = None, title: str | None = None) -> str:
+    """One line per flag (aliases together), for -h; default: the nanoBragg command line."""
+    lines = [title or "usage: nanoBragg -cell a b c al be ga | -mat A.mat  -hkl F.hkl | "
+             "-default_F F  [flags]\nflags (as nanoBragg.c; see specs/cli.md):"]
+    for flag in _FLAGS if flags is None else flags:
         arity = {0: "", -6: " a [b c al be ga]", -3: " x y z|random"}.get(flag.nargs, " V" * flag.nargs)
         lines.append(f"  {' | '.join(flag.names)}{arity}" + (f"   ({flag.help})" if flag.help else ""))
     return "\n".join(lines)

@@ -33,7 +33,7 @@ def _noise_block(means, st, fs, adc, totals, out):
     overloads = totals[1]
     for i in range(means.shape[0]):
         for j in range(means.shape[1]):
-            test = _poidev(float(means[i, j]), st, fs)
+            test = _poidev(np.float64(means[i, j]), st, fs)
             photons += test
             test += adc
             if test > 65535.0:

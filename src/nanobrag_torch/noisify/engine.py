@@ -1,0 +1,154 @@
+"""noisify.c's pixel passes, compiled with numba: photon scale, noise passes 1 and 2, and the
+integer conversions of the SMV outputs.
+
+Images are flat float32 arrays in C pixel order (fast index fastest), [pixels]. The random
+state is a :class:`nanobrag_torch.crandom.CRandom` (one shared ran1 shuffle table, gaussdev
+spare and poidev cache) plus the two seed variables ``seeds`` (int64 [2]: seed, calib_seed),
+which the C passes by pointer to the same generator. Pass 1 is one sequential random stream;
+pass 2 is sequential only when readout noise draws from the stream, parallel otherwise.
+
+Integer conversions reproduce gcc's x86-64 code: ``(unsigned short) adu`` truncates to int32
+(NaN and out-of-range give INT_MIN) and keeps the low 16 bits; ``(unsigned int) adu`` truncates
+to int64 and keeps the low 32 bits, except in the noiseless image, whose vectorised loop
+converts blocks of 8 pixels through int32 (``c_blocks``).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ..crandom import _IDUM, _f32, _gaussdev, _poidev
+
+_INT32_MIN = -2147483648
+_INT64_MIN = -(1 << 63)
+
+
+@njit(cache=True, inline="always")
+def c_int32(x):
+    """gcc's double -> int conversion (cvttsd2si): truncation, INT_MIN for NaN/out of range."""
+    if not (x > -2147483649.0 and x < 2147483648.0):
+        return _INT32_MIN
+    return np.int64(x)
+
+
+@njit(cache=True, inline="always")
+def _c_int64(x):
+    if not (x >= -9223372036854775808.0 and x < 9223372036854775808.0):
+        return _INT64_MIN
+    return np.int64(x)
+
+
+@njit(cache=True, parallel=True)
+def photon_image(values, factor, scale, out):
+    """``out[i] = (float)(((fluence*r_e^2) * scale) * (double)values[i])`` (``factor`` is
+    fluence*r_e^2). Returns max_I, the running strict maximum of the input from 0.0."""
+    n = values.size
+    for i in prange(n):
+        out[i] = factor * scale * np.float64(values[i])
+    max_I = 0.0
+    for i in range(n):
+        v = np.float64(values[i])
+        if max_I < v:
+            max_I = v
+    return max_I
+
+
+@njit(cache=True)
+def noise_pass1(photon, flicker, calibration, seeds, st, fs, cst, cfs):
+    """Flicker, calibration and Poisson noise in place on ``photon`` (float32 [pixels]), in
+    pixel order; returns the double sum of the counts (the C's ``sum``). The calibration
+    draws use the state ``cst``/``cfs``: the same arrays as ``st``/``fs`` in the C (one shared
+    table and spare), a generator of its own in ``-quirks fixed``."""
+    total = 0.0
+    for i in range(photon.size):
+        p = np.float64(photon[i])
+        if flicker > 0.0:
+            st[_IDUM] = seeds[0]
+            p *= 1.0 + flicker * _gaussdev(st, fs)
+            seeds[0] = st[_IDUM]
+        if calibration > 0.0:
+            cst[_IDUM] = seeds[1]
+            p *= 1.0 + calibration * _gaussdev(cst, cfs)
+            seeds[1] = cst[_IDUM]
+        st[_IDUM] = seeds[0]
+        count = _poidev(_f32(p), st, fs)
+        seeds[0] = st[_IDUM]
+        photon[i] = count
+        total += np.float64(photon[i])
+    return total
+
+
+@njit(cache=True, inline="always")
+def _convert(adu, bits, out, i):
+    """Clip and store one pixel as the C's pass 2; returns 1 for an overload of ``bits``."""
+    over = 0
+    if adu > 2147483647.0:
+        adu = 2147483647.0
+        if bits == 32:
+            over = 1
+    if bits == 32:
+        out[i] = _c_int64(adu) & 0xFFFFFFFF
+        return over
+    if adu > 65535.0:
+        adu = 65535.0
+        over = 1
+    out[i] = c_int32(adu) & 0xFFFF
+    return over
+
+
+@njit(cache=True)
+def noise_pass2_serial(photon, gain, adc, readout, bits, seeds, st, fs, out):
+    """Gain, ADC offset and readout noise (one gaussdev per pixel from the seed stream), then
+    the C's clipping and conversion into ``out`` (uint16 or uint32 [pixels]). Returns
+    (double sum of ``photon`` in order, overloads)."""
+    total = 0.0
+    overloads = 0
+    for i in range(photon.size):
+        total += np.float64(photon[i])
+        adu = np.float64(photon[i]) * gain + adc
+        if readout > 0.0:
+            st[_IDUM] = seeds[0]
+            adu += readout * _gaussdev(st, fs)
+            seeds[0] = st[_IDUM]
+        overloads += _convert(adu, bits, out, i)
+    return total, overloads
+
+
+@njit(cache=True, parallel=True)
+def noise_pass2_parallel(photon, gain, adc, bits, out):
+    """Pass 2 without readout noise (no random draws): as :func:`noise_pass2_serial`."""
+    n = photon.size
+    overloads = 0
+    for i in prange(n):
+        overloads += _convert(np.float64(photon[i]) * gain + adc, bits, out, i)
+    total = 0.0
+    for i in range(n):
+        total += np.float64(photon[i])
+    return total, overloads
+
+
+@njit(cache=True, parallel=True)
+def noiseless_ints(photon, gain, adc, c_blocks, out16, out32):
+    """The noiseless image: ``adu = photon*gain + adc`` clipped at 2147483647 then 65535 (both
+    before conversion), truncated. ``out16`` always (it feeds the PGM); ``out32`` when not
+    None. With ``c_blocks`` the 32-bit values of the first ``pixels - pixels % 8`` pixels go
+    through int32 as gcc's vectorised loop does (NaN -> 2147483648), the tail through int64."""
+    n = photon.size
+    blocked = n - n % 8 if c_blocks else 0
+    for i in prange(n):
+        adu = np.float64(photon[i]) * gain + adc
+        if adu > 2147483647.0:
+            adu = 2147483647.0
+        if adu > 65535.0:
+            adu = 65535.0
+        wide = c_int32(adu)
+        out16[i] = wide & 0xFFFF
+        if out32 is not None:
+            out32[i] = (wide if i < blocked else _c_int64(adu)) & 0xFFFFFFFF
+
+
+@njit(cache=True, parallel=True)
+def pgm_bytes(int16, out):
+    """PGM pixels: the 16-bit noiseless value capped at 255."""
+    for i in prange(int16.size):
+        out[i] = min(int16[i], 255)
