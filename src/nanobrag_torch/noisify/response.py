@@ -110,12 +110,7 @@ def respond(photon: np.ndarray, X: int, Y: int, r: Response, out=print,
         out(f"  applying PSF width = {_g(r.psf_fwhm_um)} um")
         photon = _psf(photon, X, Y, r, out)
     noisy = np.empty(photon.size, dtype=np.uint32 if r.bits == 32 else np.uint16)
-    if r.readout > 0.0:
-        total, overloads = engine.noise_pass2_serial(photon, float(r.gain), float(r.adc),
-                                                     float(r.readout), r.bits, seeds, rng.ints,
-                                                     rng.floats, noisy)
-    else:
-        total, overloads = engine.noise_pass2_parallel(photon, float(r.gain), float(r.adc),
-                                                       r.bits, noisy)
+    total, overloads = engine.noise_pass2(photon, float(r.gain), float(r.adc), float(r.readout),
+                                          r.bits, seeds, rng.ints, rng.floats, noisy)
     out(f"{total:.0f} photons on noise image ({overloads} overloads)")
     return ResponseImages(int_image, int16, noisy, before, total, int(overloads))
