@@ -174,8 +174,10 @@ def apply_psf(image: np.ndarray, X: int, Y: int, kind: int, fwhm: float, user_ra
             return np.zeros_like(image)
         radius = int(auto_radius(kind, fwhm, max_I))
         out(f"  auto-selected psf_radius = {radius} pixels")
-        if radius == 0:
+        if radius == 0 or (fixed and radius < 0):
             radius = 1
+        radius = max(radius, 0)  # INT_MIN (max_I < 0.01): every source's radius is too
+
     maxwidth = max(X, Y)
     radius = min(radius, maxwidth)
     kernel = psf_kernel(kind, fwhm, radius)
