@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..crandom import _GSET, _IDUM, _ISET, _f32, _gaussdev, _poidev, _ran1
+from ..crandom import _GSET, _IDUM, _ISET, _f32, _ran1
 
 _INT32_MIN = -2147483648
 _INT64_MIN = -(1 << 63)
@@ -53,31 +53,6 @@ def photon_image(values, factor, scale, out):
         if max_I < v:
             max_I = v
     return max_I
-
-
-@njit(cache=True)
-def noise_pass1(photon, flicker, calibration, seeds, st, fs, cst, cfs):
-    """Flicker, calibration and Poisson noise in place on ``photon`` (float32 [pixels]), in
-    pixel order; returns the double sum of the counts (the C's ``sum``). The calibration
-    draws use the state ``cst``/``cfs``: the same arrays as ``st``/``fs`` in the C (one shared
-    table and spare), a generator of its own in ``-quirks fixed``."""
-    total = 0.0
-    for i in range(photon.size):
-        p = np.float64(photon[i])
-        if flicker > 0.0:
-            st[_IDUM] = seeds[0]
-            p *= 1.0 + flicker * _gaussdev(st, fs)
-            seeds[0] = st[_IDUM]
-        if calibration > 0.0:
-            cst[_IDUM] = seeds[1]
-            p *= 1.0 + calibration * _gaussdev(cst, cfs)
-            seeds[1] = cst[_IDUM]
-        st[_IDUM] = seeds[0]
-        count = _poidev(_f32(p), st, fs)
-        seeds[0] = st[_IDUM]
-        photon[i] = count
-        total += np.float64(photon[i])
-    return total
 
 
 @njit(cache=True, inline="always")

@@ -15,6 +15,7 @@ from ..crandom import _OLDM, CRandom
 from ..io.smv import _g
 from . import engine
 from .psf import FIBER, GAUSS, apply_psf
+from .stream import noise_pass1
 from .settings import DEFAULT_CALIB_SEED
 
 _PSF_KINDS = {"gauss": GAUSS, "fiber": FIBER}
@@ -103,8 +104,8 @@ def respond(photon: np.ndarray, X: int, Y: int, r: Response, out=print,
         return ResponseImages(int_image, int16, None, math.nan, math.nan, 0)
     st = NoiseState(r) if state is None else state
     rng, calib, seeds = st.rng, st.calib, st.seeds
-    before = engine.noise_pass1(photon, float(r.flicker), float(r.calibration), seeds,
-                                rng.ints, rng.floats, calib.ints, calib.floats)
+    before = noise_pass1(photon, float(r.flicker), float(r.calibration), seeds, rng.ints,
+                         rng.floats, calib.ints, calib.floats, calib is rng)
     if psf_active(r):
         out(f"{before:.0f} photons on noise image before PSF")
         out(f"  applying PSF width = {_g(r.psf_fwhm_um)} um")
