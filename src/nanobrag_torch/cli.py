@@ -23,6 +23,7 @@ from .io.png import write_png
 from .io.raw import write_floatfile, write_npy
 from .io.smv import smv_fields, write_smv
 from .models.structure_factors import hkl_table
+from .noisify import chain
 from .noise import auto_int_scale, auto_pgm_scale, int_image, noise_image, pgm_image
 from .progress import progress_bar
 from .simulate import RTD, parse, run
@@ -46,7 +47,7 @@ def output_paths(s) -> list:
     """Every file the run will write, from the settings (checked before rendering)."""
     paths = [s.floatfile, s.npyfile, s.pngfile, s.intfile, s.pgmfile if s.write_pgm else None,
              s.noisefile if s.calculate_noise else None, s.dumpfile if s.hklfile else None]
-    return [p for p in paths if p]
+    return [p for p in paths if p] + chain.output_paths(s)
 
 
 def write_outputs(r, image: np.ndarray, stats: tuple, batch: OutputBatch, out=print) -> None:
@@ -81,6 +82,8 @@ def write_outputs(r, image: np.ndarray, stats: tuple, batch: OutputBatch, out=pr
         out(f"{photons:.0f} photons on noise image ({overloads} overloads)")
         out(f"writing {s.noisefile} as 2-byte integers")
         write_smv(s.noisefile, noisy, _smv_fields(r, True), batch)
+    if chain.requested(s):
+        chain.write_response(s, image, batch, out)
 
 
 def _render(argv: list) -> None:

@@ -14,12 +14,13 @@ import difflib
 import re
 
 from .errors import NanoBraggError
+from . import flags_response
 from .flag_kinds import RTD, Flag
 from .flag_table import NANOBRAGG_FLAGS
 from .settings import Settings
 
 # Every flag of the nanoBragg command line: the C's, then each feature's own table.
-_FLAGS: list[Flag] = [*NANOBRAGG_FLAGS]
+_FLAGS: list[Flag] = [*NANOBRAGG_FLAGS, *flags_response.FLAGS]
 
 FLAGS: dict = {name: flag for flag in _FLAGS for name in flag.names}
 

@@ -96,7 +96,8 @@ def _check_values(s: NoisifySettings, values: np.ndarray, out) -> None:
         out(f"WARNING: negative intensity in {s.floatfile}: {_g(float(value))}")
 
 
-def _header_fields(s: NoisifySettings, X: int, Y: int) -> bytes:
+def header_bytes(s: NoisifySettings, X: int, Y: int) -> bytes:
+    """noisify.c's own 512-byte SMV header (both outputs)."""
     fields = [("HEADER_BYTES", "512"), ("DIM", "2"), ("BYTE_ORDER", "little_endian"),
               ("TYPE", "long_integer" if s.bits == 32 else "unsigned_short"),
               ("SIZE1", "%d" % X), ("SIZE2", "%d" % Y), ("PIXEL_SIZE", _g(s.pixel_m * 1000.0)),
@@ -116,7 +117,7 @@ def response_of(s: NoisifySettings, pixel_m: float) -> Response:
     return Response(gain=s.quantum_gain, adc=s.adc_offset, readout=s.readout_noise if noise else 0.0,
                     flicker=s.flicker_noise if noise else 0.0,
                     calibration=s.calibration_noise if noise else 0.0,
-                    seed=s.seed if s.seed is not None else -int(time.time()),
+                    seed=s.seed if s.seed is not None else -int(time.time()),  # the C's default
                     calib_seed=s.calib_seed, psf=kind if fwhm_f32 > 0 else "none",
                     psf_fwhm=fwhm_f32 / pixel_m, psf_radius=int(s.psf_radius), bits=s.bits,
                     noise=noise, quirks=s.quirks, psf_fwhm_um=fwhm_f32 * 1e6)
@@ -158,7 +159,7 @@ def run(argv: list, out=print) -> None:
     if not r.noise and r.psf != "none":
         out(f"  applying PSF to noiseless image width = {_g(r.psf_fwhm)} pixels")
     images = respond(photon, X, Y, r, out)
-    head = header if header is not None else _header_fields(s, X, Y)
+    head = header if header is not None else header_bytes(s, X, Y)
     with OutputBatch() as batch:
         size = 4 if s.bits == 32 else 2
         out(f"writing {s.intfile} as {X * Y} {size}-byte integers")
