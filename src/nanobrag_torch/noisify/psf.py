@@ -72,43 +72,92 @@ def auto_radius(kind, fwhm, max_I):
     return c_int32(1 + np.ceil(fwhm * FIBER_G * (max_I / lost)))
 
 
+@njit(cache=True)
+def _radius_lost(v, kind, fwhm, user_radius, maxwidth, fixed):
+    """One source's radius (int; <= 0: no deposits, INT_MIN for NaN/huge as the C) and the
+    light its truncated kernel loses (double), for a source value v > 0."""
+    g = fwhm * FIBER_G
+    if user_radius != 0:
+        r = user_radius
+    else:
+        noise = math.sqrt(v) / 10.0
+        if kind == GAUSS:
+            rf = 1 + np.ceil(math.sqrt(-math.log(noise / v) / _LOG16) * fwhm)
+        else:
+            rf = 1 + np.ceil(g * (v / noise))
+        if fixed:                  # the C: NaN (v < 0.01) or overflow -> INT_MIN
+            rf = 1.0 if math.isnan(rf) else min(rf, maxwidth)
+        r = c_int32(rf)
+    if r == 0:
+        r = 1
+    if r > maxwidth:
+        r = maxwidth
+    if kind == GAUSS:
+        t = np.float64(r) / fwhm
+        return r, v * math.exp(-_LOG16 * (t * t))
+    rr = np.int32(np.int64(r) * np.int64(r) & 0xFFFFFFFF)   # int product, wraps
+    return r, v * g / math.sqrt(g * g + rr)
+
+
+_TABLE = 4096            # sources with integer values up to this use a precomputed table
+
+
 @njit(cache=True, parallel=True)
 def _source_radii(image, kind, fwhm, user_radius, maxwidth, fixed, radii, lost):
-    """Per-source radius (int32, 0 = skipped source) and lost light (double), as the C."""
-    g = fwhm * FIBER_G
+    """Per-source radius (int32; 0 = skipped source, -1 = no deposits) and lost light."""
+    table_r = np.empty(_TABLE + 1, dtype=np.int64)
+    table_lost = np.empty(_TABLE + 1)
+    for n in prange(1, _TABLE + 1):
+        table_r[n], table_lost[n] = _radius_lost(np.float64(n), kind, fwhm, user_radius,
+                                                 maxwidth, fixed)
     for i in prange(image.size):
         v = np.float64(image[i])
         radii[i] = 0
         lost[i] = 0.0
         if v <= 0.0 or (fixed and not math.isfinite(v)):
             continue
-        if user_radius != 0:
-            r = user_radius
+        if v <= _TABLE and v == np.floor(v):
+            r, lost[i] = table_r[np.int64(v)], table_lost[np.int64(v)]
         else:
-            noise = math.sqrt(v) / 10.0
-            if kind == GAUSS:
-                rf = 1 + np.ceil(math.sqrt(-math.log(noise / v) / _LOG16) * fwhm)
-            else:
-                rf = 1 + np.ceil(g * (v / noise))
-            if fixed:                  # the C: NaN (v < 0.01) or overflow -> INT_MIN
-                rf = 1.0 if math.isnan(rf) else min(rf, maxwidth)
-            r = c_int32(rf)
-        if r == 0:
-            r = 1
-        if r > maxwidth:
-            r = maxwidth
-        if kind == GAUSS:
-            t = np.float64(r) / fwhm
-            lost[i] = v * math.exp(-_LOG16 * (t * t))
-        else:
-            rr = np.int32(np.int64(r) * np.int64(r) & 0xFFFFFFFF)   # int product, wraps
-            lost[i] = v * g / math.sqrt(g * g + rr)
+            r, lost[i] = _radius_lost(v, kind, fwhm, user_radius, maxwidth, fixed)
         radii[i] = r if r > 0 else -1          # INT_MIN (NaN/huge): no deposits
 
 
+_LIST_RMAX = 64          # offset lists for the interior fast path up to this radius
+
+
+@njit(cache=True)
+def _offset_lists(kernel, rmax, X):
+    """For r = 1..rmax: the (j offset, kernel value) of every deposit of an interior source, in
+    the C's order (dx outer, dy inner; nonzero entries within the circle r)."""
+    half = kernel.shape[0] // 2
+    starts = np.zeros(rmax + 2, dtype=np.int64)
+    count = 0
+    for r in range(1, rmax + 1):
+        starts[r] = count
+        count += (2 * r + 1) ** 2
+    starts[rmax + 1] = count
+    dj = np.empty(count, dtype=np.int64)
+    kv = np.empty(count)
+    for r in range(1, rmax + 1):
+        n = starts[r]
+        for dx in range(-r, r + 1):
+            for dy in range(-r, r + 1):
+                value = kernel[half + dy, half + dx]
+                if value != 0.0 and dx * dx + dy * dy <= r * r:
+                    dj[n] = dy * X + dx
+                    kv[n] = value
+                    n += 1
+        starts[r] = starts[r] | (n << 32)     # low: first entry, high: end
+    return starts, dj, kv
+
+
 @njit(cache=True, parallel=True)
-def _deposit(image, X, Y, kernel, radii, rmax, xmax, nbands, out):
-    """Band-parallel deposits; x up to ``xmax`` (the C: X, one past the last column)."""
+def _deposit(image, X, Y, kernel, radii, rmax, xmax, nbands, lists, out):
+    """Band-parallel deposits; x up to ``xmax`` (the C: X, one past the last column). A
+    source whose whole disc lies inside the image and the band walks its offset list."""
+    starts, dj, kv = lists
+    fast = starts.size - 2
     size = kernel.shape[0]
     half = size // 2
     flat = kernel.ravel()
@@ -129,6 +178,11 @@ def _deposit(image, X, Y, kernel, radii, rmax, xmax, nbands, out):
             v = np.float64(image[i])
             x0 = i % X
             y0 = i // X
+            if r <= fast and x0 >= r and x0 + r < X and y0 - r >= ya and y0 + r < yb:
+                begin, end = starts[r] & 0xFFFFFFFF, starts[r] >> 32
+                for n in range(begin, end):
+                    out[i + dj[n]] = np.float64(out[i + dj[n]]) + v * kv[n]
+                continue
             lo = max(-r, ya - 1 - y0)
             hi = min(r, yb - y0)
             for dx in range(-r, r + 1):
@@ -187,8 +241,9 @@ def apply_psf(image: np.ndarray, X: int, Y: int, kind: int, fwhm: float, user_ra
     total_lost = float(_sequential_sum(lost))
     result = np.zeros(image.size, dtype=np.float32)
     rmax = int(radii.max(initial=0))
+    lists = _offset_lists(kernel, min(rmax, radius, _LIST_RMAX), X)
     _deposit(image, X, Y, kernel, radii, rmax, X - 1 if fixed else X,
-             max(1, min(Y, 8 * get_num_threads())), result)
+             max(1, min(Y, 8 * get_num_threads())), lists, result)
     out(f"adding back {_g(total_lost)} lost photons")
     _add_back(result, total_lost / (X * Y))
     return result
