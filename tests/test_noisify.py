@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from cli_util import run_cli
 from nanobrag_torch.noisify.cli import main
 
 GOLDEN = Path(__file__).parent / "golden" / "noisify"
@@ -25,20 +26,11 @@ def _setup(case: dict, directory: Path) -> None:
         shutil.copy(GOLDEN / extra["path"], directory / extra["path"])
 
 
-def _run(args: list, directory: Path, capsys=None) -> int:
-    cwd = os.getcwd()
-    os.chdir(directory)
-    try:
-        return main(list(args))
-    finally:
-        os.chdir(cwd)
-
-
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
-def test_golden_case_files_identical(case, tmp_path, capsys):
+def test_golden_case_files_identical(case, tmp_path):
     _setup(case, tmp_path)
     before = set(os.listdir(tmp_path))
-    rc = _run(case["args"], tmp_path)
+    rc, _, err, _ = run_cli(case["args"], tmp_path, program=main)
     assert rc == case["rc"]
     written = set(os.listdir(tmp_path)) - before
     expected = (case.get("c_summary") or {}).get("output_files", {})
@@ -47,14 +39,15 @@ def test_golden_case_files_identical(case, tmp_path, capsys):
         digest = hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
         assert digest == info["sha256"], name
     if case["rc"]:
-        assert capsys.readouterr().err.count("\n") == 1
+        assert err.count("\n") == 1
 
 
-def test_printed_numbers_match_c(tmp_path, capsys):
+def test_printed_numbers_match_c(tmp_path):
     case = next(c for c in CASES if c["name"] == "psf_fiber_auto")
     _setup(case, tmp_path)
-    assert _run(case["args"], tmp_path) == 0
-    ours = capsys.readouterr().out.splitlines()
+    rc, out, _, _ = run_cli(case["args"], tmp_path, program=main)
+    assert rc == 0
+    ours = out.splitlines()
     log = (GOLDEN / case["stdout_log"]).read_text().splitlines()[1:]
     keep = [line for line in log if "photons" in line or "psf_radius" in line or "seed" in line]
     assert keep and all(line in ours for line in keep)

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-from nanobrag_torch.cli import main
+from cli_util import run_cli
 
 MANIFEST = json.loads((Path(__file__).parent / "golden" / "noisify_chain" / "manifest.json").read_text())
 # noisify.c flag -> the nanoBragg command line's name for it (flags_response.py)
@@ -24,12 +23,7 @@ def test_one_command_equals_c_chain(case, tmp_path):
             "-nonoise", "-nopgm", "-intfile", "nb.img", "-noprogress", *response,
             "-response_intfile", "int.img", "-response_noisefile", "noise.img",
             "-response_pgmfile", "image.pgm"]
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        assert main(args) == 0
-    finally:
-        os.chdir(cwd)
+    assert run_cli(args, tmp_path)[0] == 0
 
     def sha(name):
         return hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 
+from cli_util import run_cli
 from golden_util import TOL
 from nanobrag_torch.noisify.api import detector_response, expected_response, psf_image
 from nanobrag_torch.noisify.cli import main, parse
@@ -19,19 +20,15 @@ from nanobrag_torch.noisify.psf import GAUSS, apply_psf
 T = TOL["noisify"]
 
 
-def _run(tmp_path: Path, args: list, image: np.ndarray | None = None) -> int:
-    if image is not None:
-        image.astype("<f4").tofile(tmp_path / "in.bin")
-    cwd = os.getcwd()
-    os.chdir(tmp_path)
-    try:
-        return main(["-floatfile", "in.bin", *args] if image is not None else args)
-    finally:
-        os.chdir(cwd)
+def _run(tmp_path: Path, args: list, image: np.ndarray) -> tuple:
+    """(exit status, stderr) of noisify on ``image`` written as in.bin."""
+    image.astype("<f4").tofile(tmp_path / "in.bin")
+    status, _, err, _ = run_cli(["-floatfile", "in.bin", *args], tmp_path, program=main)
+    return status, err
 
 
 def _noise(tmp_path: Path, args: list, image: np.ndarray) -> np.ndarray:
-    assert _run(tmp_path, [*args, "-nopgm"], image) == 0
+    assert _run(tmp_path, [*args, "-nopgm"], image)[0] == 0
     return np.fromfile(tmp_path / "noiseimage.img", dtype="<u2", offset=512).astype(float)
 
 
@@ -150,15 +147,15 @@ def test_phisteps_sets_phi(quirks, phi):
 
 
 # quirk 8: a float file with fewer floats than pixels (but at least a quarter) is zero-filled
-def test_short_file_c_zero_tail_fixed_error(tmp_path, capsys):
+def test_short_file_c_zero_tail_fixed_error(tmp_path):
     short = np.full(100, 7.0, dtype=np.float32)
-    assert _run(tmp_path, ["-detpixels", "16", "-nonoise", "-adc", "0"], short) == 0
+    assert _run(tmp_path, ["-detpixels", "16", "-nonoise", "-adc", "0"], short)[0] == 0
     pixels = np.fromfile(tmp_path / "intimage.img", dtype="<u2", offset=512)
     assert (pixels[:100] == 7).all() and not pixels[100:].any()
     os.remove(tmp_path / "intimage.img")
     os.remove(tmp_path / "image.pgm")
-    assert _run(tmp_path, ["-detpixels", "16", "-nonoise", "-quirks", "fixed"], short) == 9
-    assert "in.bin" in capsys.readouterr().err and sorted(os.listdir(tmp_path)) == ["in.bin"]
+    status, err = _run(tmp_path, ["-detpixels", "16", "-nonoise", "-quirks", "fixed"], short)
+    assert status == 9 and "in.bin" in err and sorted(os.listdir(tmp_path)) == ["in.bin"]
 
 
 BAD = [
@@ -182,9 +179,9 @@ BAD = [
 
 
 @pytest.mark.parametrize("args, image, text", BAD, ids=[b[2] for b in BAD])
-def test_bad_input_one_line_error_no_files(tmp_path, capsys, args, image, text):
-    assert _run(tmp_path, args, image) == 9
-    err = capsys.readouterr().err
+def test_bad_input_one_line_error_no_files(tmp_path, args, image, text):
+    status, err = _run(tmp_path, args, image)
+    assert status == 9
     assert err.count("\n") == 1 and text in err and "Traceback" not in err
     assert sorted(os.listdir(tmp_path)) == ["in.bin"]
 

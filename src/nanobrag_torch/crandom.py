@@ -72,17 +72,23 @@ def _ran1(st):
 
 
 @njit(cache=True)
-def _gaussdev(st, fs):
-    """Standard normal deviate (float32 value); makes two, returns the spare on the next call."""
-    if fs[_ISET] != 0.0:
-        fs[_ISET] = 0.0
-        return fs[_GSET]
+def _polar_pair(st):
+    """gaussdev's draws: (v1, v2, rsq) float32 values, the first pair inside the unit circle."""
     while True:
         v1 = _f32(2.0 * _ran1(st) - 1.0)
         v2 = _f32(2.0 * _ran1(st) - 1.0)
         rsq = _f32(_f32(v1 * v1) + _f32(v2 * v2))
         if not (rsq >= 1.0 or rsq == 0.0):
-            break
+            return v1, v2, rsq
+
+
+@njit(cache=True)
+def _gaussdev(st, fs):
+    """Standard normal deviate (float32 value); makes two, returns the spare on the next call."""
+    if fs[_ISET] != 0.0:
+        fs[_ISET] = 0.0
+        return fs[_GSET]
+    v1, v2, rsq = _polar_pair(st)
     fac = _f32(math.sqrt(-2.0 * math.log(rsq) / rsq))
     fs[_GSET] = _f32(v1 * fac)
     fs[_ISET] = 1.0

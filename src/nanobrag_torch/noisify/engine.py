@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ..crandom import _GSET, _IDUM, _ISET, _f32, _ran1
+from ..crandom import _GSET, _IDUM, _ISET, _f32, _polar_pair
 
 _INT32_MIN = -2147483648
 _INT64_MIN = -(1 << 63)
@@ -88,13 +88,7 @@ def _readout_pairs(n, seeds, st, fs, v1s, v2s, rsqs):
         if iset:
             iset = False
             continue
-        while True:
-            v1 = _f32(2.0 * _ran1(st) - 1.0)
-            v2 = _f32(2.0 * _ran1(st) - 1.0)
-            rsq = _f32(_f32(v1 * v1) + _f32(v2 * v2))
-            if not (rsq >= 1.0 or rsq == 0.0):
-                break
-        v1s[pairs], v2s[pairs], rsqs[pairs] = v1, v2, rsq
+        v1s[pairs], v2s[pairs], rsqs[pairs] = _polar_pair(st)
         pairs += 1
         fresh[i] = 1
         iset = True

@@ -12,8 +12,8 @@ import math
 import numpy as np
 from numba import njit
 
-from ..crandom import (_ALXM, _AM, _G, _GAMMLN_COF, _GSET, _IA, _IDUM, _IM, _ISET, _IV, _IY,
-                       _NTAB, _OLDM, _RNMX, _RNMX_F32, _SQ)
+from ..crandom import (_ALXM, _AM, _G, _GSET, _IA, _IDUM, _IM, _ISET, _IV, _IY, _NTAB, _OLDM,
+                       _RNMX, _RNMX_F32, _SQ, _gammln)
 
 _F32 = np.float32
 
@@ -62,19 +62,6 @@ def _gaussdev(idum, iy, iv, iset, gset):
     return v2 * fac, idum, iy, True, v1 * fac
 
 
-@njit(cache=True, inline="always")
-def _gammln(xx):
-    x = np.float64(xx)
-    y = x
-    tmp = x + 5.5
-    tmp -= (x + 0.5) * math.log(tmp)
-    ser = 1.000000000190015
-    for cof in _GAMMLN_COF:
-        y += 1.0
-        ser += cof / y
-    return _F32(-tmp + math.log(2.5066282746310005 * ser / x))
-
-
 @njit(cache=True)
 def noise_pass1(photon, flicker, calibration, seeds, st, fs, cst, cfs, shared):
     """Flicker, calibration and Poisson noise in place on ``photon`` (float32 [pixels]), in
@@ -121,7 +108,7 @@ def noise_pass1(photon, flicker, calibration, seeds, st, fs, cst, cfs, shared):
                 oldm = xm
                 sq = _F32(math.sqrt(2.0 * np.float64(xm)))
                 alxm = _F32(math.log(np.float64(xm)))
-                g = xm * alxm - _gammln(_F32(np.float64(xm) + 1.0))
+                g = xm * alxm - _F32(_gammln(np.float64(_F32(np.float64(xm) + 1.0))))
             while True:
                 while True:
                     u, idum, iy = _ran1(idum, iy, iv)
@@ -130,7 +117,7 @@ def noise_pass1(photon, flicker, calibration, seeds, st, fs, cst, cfs, shared):
                     if not em < 0.0:
                         break
                 em = _F32(np.floor(np.float64(em)))
-                exponent = em * alxm - _gammln(_F32(np.float64(em) + 1.0)) - g
+                exponent = em * alxm - _F32(_gammln(np.float64(_F32(np.float64(em) + 1.0)))) - g
                 t = _F32(0.9 * (1.0 + np.float64(y * y)) * math.exp(np.float64(exponent)))
                 u, idum, iy = _ran1(idum, iy, iv)
                 if not u > t:
