@@ -5,8 +5,10 @@
     ...                "-distance 100 -detpixels 128".split())
 
 The names below are imported on first use, so that a subpackage that needs no torch
-(``nanobrag_torch.noisify``'s command line) starts fast.
+(``nanobrag_torch.noisify``'s command line) starts without importing it.
 """
+import sys
+import types
 from importlib import import_module
 
 from .errors import NanoBraggError
@@ -20,7 +22,14 @@ __all__ = ["simulate", "run", "parse", "resolve", "Result", "NanoBraggError", "S
 __version__ = "0.1.0"
 
 
-def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name], __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+class _Package(types.ModuleType):
+    """The public names resolve on first use, and keep resolving to the functions after the
+    submodule of the same name (``nanobrag_torch.simulate``) has been imported."""
+
+    def __getattribute__(self, name: str):
+        if name in _LAZY:
+            return getattr(import_module(_LAZY[name], __name__), name)
+        return super().__getattribute__(name)
+
+
+sys.modules[__name__].__class__ = _Package

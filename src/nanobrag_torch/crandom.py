@@ -3,14 +3,16 @@
 Numerical Recipes ``ran1`` (Park-Miller minimal standard with a 32-entry Bays-Durham shuffle),
 ``gaussdev`` (polar Box-Muller) and ``poidev`` (direct method below a mean of 12, Lorentzian
 rejection method up to 1e6, Gaussian above), with the C's float32/float64 mix reproduced
-operation by operation so that noise images are bit-identical: every C variable declared
-``float`` is rounded to float32 after each operation (a float32 ``+ - * /`` equals the float64
-result rounded once to float32), while ``exp``/``log``/``tan``/``sqrt`` run in double (libm, as
-the C).
+operation by operation so that noise images are bit-identical: float32 arithmetic where the C
+declares ``float``, ``exp``/``log``/``tan``/``sqrt`` in double (libm, as the C).
 
-The functions are compiled with numba (``njit``, cached on disk) and take the state as two
-small arrays (see :class:`CRandom`), so compiled loops (``noise.py``, ``noisify/``) and single
-draws from Python (``physics/mosaic.py``) share one generator state.
+Compiled with numba (cached on disk). The primitives (``ran1``, ``gaussdev``, ``poidev``) work on
+the state held in local variables and return it, so a compiled loop keeps the generator in
+registers (``noise.py``, ``noisify/stream.py``); :class:`CRandom` keeps the state between calls
+in two small arrays (single draws from Python: ``physics/mosaic.py``).
+State: ``idum`` (the seed variable the C passes by pointer), ``iy`` and ``iv`` (int64 [32],
+the shuffle table; statics shared by every seed variable in the C), gaussdev's spare
+(``iset``, ``gset``) and poidev's cache ``cache`` = (oldm, g, sq, alxm), float32.
 """
 
 from __future__ import annotations
@@ -24,10 +26,7 @@ from numba import njit
 _IA = 16807
 _IM = 2147483647
 _AM = 1.0 / _IM
-_IQ = 127773
-_IR = 2836
 _NTAB = 32
-_NDIV = 1 + (_IM - 1) // _NTAB
 _RNMX = 1.0 - 1.2e-7
 _RNMX_F32 = float(np.float32(_RNMX))
 _GAMMLN_COF = (76.18009172947146, -86.50532032941677, 24.01409824083091,
@@ -35,115 +34,152 @@ _GAMMLN_COF = (76.18009172947146, -86.50532032941677, 24.01409824083091,
 # Integer state: [idum, iy, iv[0..31]]; float state: [iset, gset, oldm, g, sq, alxm].
 _IDUM, _IY, _IV = 0, 1, 2
 _ISET, _GSET, _OLDM, _G, _SQ, _ALXM = range(6)
+_F32 = np.float32
 
 
-@njit(cache=True)
-def _f32(x):
-    """Round a double to the nearest float32 (C assignment to ``float``); overflow gives inf.
-    The result is typed float64: numba would otherwise carry float32 values on and call the
-    float32 ``logf``/``expf`` where the C calls the double ``log``/``exp``."""
-    return np.float64(np.float32(x))
+@njit(cache=True, inline="always")
+def _lcg(idum):
+    """16807 * idum mod (2^31 - 1) for 0 <= idum <= 2^31 - 1, what the C's Schrage method
+    computes, without a division (2^31 = 1 mod the Mersenne prime)."""
+    x = _IA * idum
+    x = (x & _IM) + (x >> 31)
+    return x - _IM if x >= _IM else x
 
 
-@njit(cache=True)
-def _ran1(st):
-    """ran1 on the integer state ``st`` (int64 [34]): a float32 value in (0, 1)."""
-    idum = st[_IDUM]
-    if idum <= 0 or st[_IY] == 0:
+@njit(cache=True, inline="always")
+def ran1(idum, iy, iv):
+    """ran1: (float32 deviate in (0, 1), idum, iy); the table ``iv`` is updated in place."""
+    if idum <= 0 or iy == 0:
         idum = 1 if -idum < 1 else -idum
         for j in range(_NTAB + 7, -1, -1):
-            k = idum // _IQ
-            idum = _IA * (idum - k * _IQ) - _IR * k
-            if idum < 0:
-                idum += _IM
+            idum = _lcg(idum)
             if j < _NTAB:
-                st[_IV + j] = idum
-        st[_IY] = st[_IV]
-    k = idum // _IQ
-    idum = _IA * (idum - k * _IQ) - _IR * k
-    if idum < 0:
-        idum += _IM
-    st[_IDUM] = idum
-    j = st[_IY] // _NDIV
-    st[_IY] = st[_IV + j]
-    st[_IV + j] = idum
-    temp = _f32(_AM * st[_IY])
-    return _RNMX_F32 if temp > _RNMX else temp
+                iv[j] = idum
+        iy = iv[0]
+    idum = _lcg(idum)
+    j = iy >> 26                     # iy / NDIV, NDIV = 1 + (IM - 1) / NTAB = 2^26
+    iy = iv[j]
+    iv[j] = idum
+    temp = _F32(_AM * iy)
+    return (_F32(_RNMX_F32) if temp > _RNMX else temp), idum, iy
 
 
-@njit(cache=True)
-def _polar_pair(st):
-    """gaussdev's draws: (v1, v2, rsq) float32 values, the first pair inside the unit circle."""
+@njit(cache=True, inline="always")
+def polar_pair(idum, iy, iv):
+    """gaussdev's draws: (v1, v2, rsq float32, idum, iy), the first pair in the unit circle."""
     while True:
-        v1 = _f32(2.0 * _ran1(st) - 1.0)
-        v2 = _f32(2.0 * _ran1(st) - 1.0)
-        rsq = _f32(_f32(v1 * v1) + _f32(v2 * v2))
+        u, idum, iy = ran1(idum, iy, iv)
+        v1 = _F32(2.0 * u - 1.0)
+        u, idum, iy = ran1(idum, iy, iv)
+        v2 = _F32(2.0 * u - 1.0)
+        rsq = v1 * v1 + v2 * v2
         if not (rsq >= 1.0 or rsq == 0.0):
-            return v1, v2, rsq
+            return v1, v2, rsq, idum, iy
 
 
-@njit(cache=True)
-def _gaussdev(st, fs):
-    """Standard normal deviate (float32 value); makes two, returns the spare on the next call."""
-    if fs[_ISET] != 0.0:
-        fs[_ISET] = 0.0
-        return fs[_GSET]
-    v1, v2, rsq = _polar_pair(st)
-    fac = _f32(math.sqrt(-2.0 * math.log(rsq) / rsq))
-    fs[_GSET] = _f32(v1 * fac)
-    fs[_ISET] = 1.0
-    return _f32(v2 * fac)
+@njit(cache=True, inline="always")
+def box_muller(v, rsq):
+    """One half of a pair: v * fac, fac = sqrt(-2 ln(rsq) / rsq) in double stored as float."""
+    fac = _F32(math.sqrt(-2.0 * math.log(np.float64(rsq)) / np.float64(rsq)))
+    return _F32(v) * fac
+
+
+@njit(cache=True, inline="always")
+def gaussdev(idum, iy, iv, iset, gset):
+    """gaussdev: (float32 deviate, idum, iy, iset, gset); a new pair leaves its spare."""
+    if iset:
+        return gset, idum, iy, False, gset
+    v1, v2, rsq, idum, iy = polar_pair(idum, iy, iv)
+    return box_muller(v2, rsq), idum, iy, True, box_muller(v1, rsq)
 
 
 @njit(cache=True)
 def _gammln(xx):
-    """ln(Gamma(xx)) by the Lanczos series, in double, returned as a float32 value."""
-    x = xx
-    y = xx
+    """ln(Gamma(xx)) by the Lanczos series in double from a float32 ``xx``; float32 result."""
+    x = np.float64(xx)
+    y = x
     tmp = x + 5.5
     tmp -= (x + 0.5) * math.log(tmp)
     ser = 1.000000000190015
     for cof in _GAMMLN_COF:
         y += 1.0
         ser += cof / y
-    return _f32(-tmp + math.log(2.5066282746310005 * ser / x))
+    return _F32(-tmp + math.log(2.5066282746310005 * ser / x))
+
+
+@njit(cache=True, inline="always")
+def poidev(xm, idum, iy, iv, iset, gset, cache):
+    """poidev of the float32 mean ``xm``: (float32 deviate, idum, iy, iset, gset, cache)."""
+    oldm, g, sq, alxm = cache
+    if xm > 1.0e6:
+        dev, idum, iy, iset, gset = gaussdev(idum, iy, iv, iset, gset)
+        return _F32(np.float64(xm) + math.sqrt(np.float64(xm)) * dev), idum, iy, iset, gset, cache
+    if xm < 12.0:
+        if xm != oldm:
+            oldm = xm
+            g = _F32(math.exp(-np.float64(xm)))
+        em = _F32(0.0)
+        t = _F32(1.0)
+        while True:
+            u, idum, iy = ran1(idum, iy, iv)
+            t = t * u
+            if not t > g:
+                return em, idum, iy, iset, gset, (oldm, g, sq, alxm)
+            em += _F32(1.0)
+    if xm != oldm:
+        oldm = xm
+        sq = _F32(math.sqrt(2.0 * np.float64(xm)))
+        alxm = _F32(math.log(np.float64(xm)))
+        g = xm * alxm - _gammln(_F32(np.float64(xm) + 1.0))
+    while True:
+        while True:
+            u, idum, iy = ran1(idum, iy, iv)
+            y = _F32(math.tan(math.pi * np.float64(u)))
+            em = sq * y + xm
+            if not em < 0.0:
+                break
+        em = _F32(np.floor(np.float64(em)))
+        exponent = em * alxm - _gammln(_F32(np.float64(em) + 1.0)) - g
+        t = _F32(0.9 * (1.0 + np.float64(y * y)) * math.exp(np.float64(exponent)))
+        u, idum, iy = ran1(idum, iy, iv)
+        if not u > t:
+            return em, idum, iy, iset, gset, (oldm, g, sq, alxm)
+
+
+@njit(cache=True, inline="always")
+def load_floats(fs):
+    """(iset, gset, cache) from the float state array."""
+    return (fs[_ISET] != 0.0, _F32(fs[_GSET]),
+            (_F32(fs[_OLDM]), _F32(fs[_G]), _F32(fs[_SQ]), _F32(fs[_ALXM])))
+
+
+@njit(cache=True, inline="always")
+def store_floats(fs, iset, gset, cache):
+    fs[_ISET], fs[_GSET] = 1.0 if iset else 0.0, gset
+    fs[_OLDM], fs[_G], fs[_SQ], fs[_ALXM] = cache
 
 
 @njit(cache=True)
-def _poidev(xm, st, fs):
-    """Poisson deviate of mean ``xm`` (a float32 value), returned as a float32 value."""
-    if xm > 1.0e6:
-        return _f32(xm + math.sqrt(xm) * _gaussdev(st, fs))
-    if xm < 12.0:
-        if xm != fs[_OLDM]:
-            fs[_OLDM] = xm
-            fs[_G] = _f32(math.exp(-xm))
-        g = fs[_G]
-        em = -1.0
-        t = 1.0
-        while True:
-            em += 1.0  # small integers: exact in float32
-            t = _f32(t * _ran1(st))
-            if not t > g:
-                return em
-    if xm != fs[_OLDM]:
-        fs[_OLDM] = xm
-        fs[_SQ] = _f32(math.sqrt(2.0 * xm))
-        fs[_ALXM] = _f32(math.log(xm))
-        fs[_G] = _f32(_f32(xm * fs[_ALXM]) - _gammln(_f32(xm + 1.0)))
-    sq, alxm, g = fs[_SQ], fs[_ALXM], fs[_G]
-    while True:
-        while True:
-            y = _f32(math.tan(math.pi * _ran1(st)))
-            em = _f32(_f32(sq * y) + xm)
-            if not em < 0.0:
-                break
-        em = np.floor(em)
-        # float32: y*y and the exponent's three terms; double: the rest (stored to float).
-        exponent = _f32(_f32(_f32(em * alxm) - _gammln(_f32(em + 1.0))) - g)
-        t = _f32(0.9 * (1.0 + _f32(y * y)) * math.exp(exponent))
-        if not _ran1(st) > t:
-            return em
+def _ran1_arrays(st):
+    u, st[_IDUM], st[_IY] = ran1(st[_IDUM], st[_IY], st[_IV:])
+    return np.float64(u)
+
+
+@njit(cache=True)
+def _gaussdev_arrays(st, fs):
+    iset, gset, cache = load_floats(fs)
+    dev, st[_IDUM], st[_IY], iset, gset = gaussdev(st[_IDUM], st[_IY], st[_IV:], iset, gset)
+    store_floats(fs, iset, gset, cache)
+    return np.float64(dev)
+
+
+@njit(cache=True)
+def _poidev_arrays(xm, st, fs):
+    iset, gset, cache = load_floats(fs)
+    em, st[_IDUM], st[_IY], iset, gset, cache = poidev(_F32(xm), st[_IDUM], st[_IY], st[_IV:],
+                                                       iset, gset, cache)
+    store_floats(fs, iset, gset, cache)
+    return np.float64(em)
 
 
 class CRandom:
@@ -175,12 +211,12 @@ class CRandom:
 
     def ran1(self) -> float:
         """Uniform deviate in (0, 1), a float32 value (at most float32(1 - 1.2e-7))."""
-        return _ran1(self.ints)
+        return _ran1_arrays(self.ints)
 
     def gaussdev(self) -> float:
         """Standard normal deviate (float32 value)."""
-        return _gaussdev(self.ints, self.floats)
+        return _gaussdev_arrays(self.ints, self.floats)
 
     def poidev(self, xm: float) -> float:
         """Poisson deviate of mean ``xm`` (a float32 value), returned as a float32 value."""
-        return _poidev(float(xm), self.ints, self.floats)
+        return _poidev_arrays(float(xm), self.ints, self.floats)

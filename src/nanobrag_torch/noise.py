@@ -17,7 +17,7 @@ import math
 import numpy as np
 from numba import njit
 
-from .crandom import CRandom, _poidev
+from .crandom import _IDUM, _IV, _IY, CRandom, load_floats, poidev, store_floats
 
 # (xmin, xmax, ymin, ymax), inclusive; fast = x, slow = y.
 Roi = tuple[int, int, int, int]
@@ -28,18 +28,25 @@ _ROWS_PER_BLOCK = 256        # noise rows per compiled call (bounds the float64 
 @njit(cache=True)
 def _noise_block(means, st, fs, adc, totals, out):
     """C noise loop over ``means`` (float32 [rows, cols]) in row-major order: ``out`` (float64,
-    same shape) = deviate + adc clipped at 65535; ``totals`` = [photons, overloads] carried on."""
+    same shape) = deviate + adc clipped at 65535; ``totals`` = [photons, overloads] carried on.
+    The generator state is loaded from ``st``/``fs`` and stored back at the end."""
+    idum, iy, iv = st[_IDUM], st[_IY], st[_IV:].copy()
+    iset, gset, cache = load_floats(fs)
     photons = totals[0]
     overloads = totals[1]
     for i in range(means.shape[0]):
         for j in range(means.shape[1]):
-            test = _poidev(np.float64(means[i, j]), st, fs)
+            dev, idum, iy, iset, gset, cache = poidev(means[i, j], idum, iy, iv, iset, gset,
+                                                      cache)
+            test = np.float64(dev)
             photons += test
             test += adc
             if test > 65535.0:
                 test = 65535.0
                 overloads += 1.0
             out[i, j] = test
+    st[_IDUM], st[_IY], st[_IV:] = idum, iy, iv
+    store_floats(fs, iset, gset, cache)
     totals[0] = photons
     totals[1] = overloads
 

@@ -14,12 +14,12 @@ converts blocks of 8 pixels through int32 (``c_blocks``).
 """
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from numba import njit, prange
 
-from ..crandom import _GSET, _IDUM, _ISET, _f32, _polar_pair
+from ..crandom import _GSET, _ISET, box_muller
+from .stream import readout_pairs
 
 _INT32_MIN = -2147483648
 _INT64_MIN = -(1 << 63)
@@ -73,30 +73,6 @@ def _convert(adu, bits, out, i):
     return over
 
 
-@njit(cache=True)
-def _readout_pairs(n, seeds, st, fs, v1s, v2s, rsqs):
-    """The sequential half of pass 2's readout gaussdev calls: the accepted Box-Muller pairs
-    (v1, v2, rsq as float32 values) in draw order, without the log/sqrt. Pixel i takes
-    ``fresh[i]``: 1 = v2*fac of the next pair, 0 = the spare (v1*fac of the last pair, or the
-    spare left by pass 1 for pixel 0). Leaves the generator as the C's loop does, except the
-    spare value, set by :func:`noise_pass2_parallel`. Returns the number of pairs."""
-    st[_IDUM] = seeds[0]
-    pairs = 0
-    iset = fs[_ISET] != 0.0
-    fresh = np.zeros(n, dtype=np.uint8)
-    for i in range(n):
-        if iset:
-            iset = False
-            continue
-        v1s[pairs], v2s[pairs], rsqs[pairs] = _polar_pair(st)
-        pairs += 1
-        fresh[i] = 1
-        iset = True
-    seeds[0] = st[_IDUM]
-    fs[_ISET] = 1.0 if iset else 0.0
-    return pairs, fresh
-
-
 def noise_pass2(photon, gain, adc, readout, bits, seeds, st, fs, out):
     """Pass 2 as the C's loop (gain, offset, one readout gaussdev per pixel from the seed
     stream, clipping, conversion into ``out``), the random draws sequential and cheap (pair
@@ -108,22 +84,15 @@ def noise_pass2(photon, gain, adc, readout, bits, seeds, st, fs, out):
     rsqs = np.empty_like(v1s)
     spare0 = float(fs[_GSET])
     if readout > 0.0:
-        pairs, fresh = _readout_pairs(n, seeds, st, fs, v1s, v2s, rsqs)
+        pairs, fresh = readout_pairs(n, seeds, st, fs, v1s, v2s, rsqs)
         index = np.cumsum(fresh, dtype=np.int64) - 1        # pair used by (or before) pixel i
     else:
         pairs, fresh, index = 0, np.zeros(n, dtype=np.uint8), np.zeros(n, dtype=np.int64)
     total, overloads = _pass2_pixels(photon, gain, adc, readout, bits, fresh, index, v1s, v2s,
                                      rsqs, spare0, out)
     if pairs and fs[_ISET]:
-        fs[_GSET] = _deviate(v1s, rsqs, pairs - 1)
+        fs[_GSET] = box_muller(v1s[pairs - 1], rsqs[pairs - 1])
     return total, int(overloads)
-
-
-@njit(cache=True, inline="always")
-def _deviate(values, rsqs, p):
-    """One half of Box-Muller pair ``p``: value * fac, as gaussdev."""
-    fac = _f32(math.sqrt(-2.0 * math.log(rsqs[p]) / rsqs[p]))
-    return _f32(values[p] * fac)
 
 
 @njit(cache=True, parallel=True)
@@ -137,9 +106,9 @@ def _pass2_pixels(photon, gain, adc, readout, bits, fresh, index, v1s, v2s, rsqs
             if p < 0:
                 deviate = spare0
             elif fresh[i]:
-                deviate = _deviate(v2s, rsqs, p)
+                deviate = box_muller(v2s[p], rsqs[p])
             else:
-                deviate = _deviate(v1s, rsqs, p)
+                deviate = box_muller(v1s[p], rsqs[p])
             adu += readout * deviate
         overloads += _convert(adu, bits, out, i)
     total = 0.0

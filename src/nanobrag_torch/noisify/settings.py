@@ -40,7 +40,7 @@ class NoisifySettings:
     osc_deg: float = 1.0
     # response
     psf_type: str = "none"               # none | gauss | fiber | unknown:<name>
-    psf_fwhm_m: float = 46e-6            # stored as a C float (see psf_fwhm_f32)
+    psf_fwhm_m: float = 46e-6            # the C stores it as a float (cli.response_of)
     psf_radius: float = 0.0              # pixels; truncated to int as the C does
     fluence: float = DEFAULT_FLUENCE
     photon_scale: float = 1.0
