@@ -77,10 +77,11 @@ def _read_floats(s: NoisifySettings, raw: bytes, pixels: int) -> np.ndarray:
     if s.quirks == "fixed" and len(raw) != 4 * pixels:
         raise NanoBraggError(f"{s.floatfile}: {len(raw) / 4:g} floats for a detector of "
                              f"{pixels} pixels (give -detpixels_x/-detpixels_y to match)")
+    if len(raw) >= 4 * pixels:
+        return np.frombuffer(raw, dtype="<f4", count=pixels)      # read-only view, no copy
     buf = bytearray(4 * pixels)
-    used = min(len(raw), 4 * pixels)
-    buf[:used] = raw[:used]
-    return np.frombuffer(bytes(buf), dtype="<f4").astype(np.float32)
+    buf[:len(raw)] = raw
+    return np.frombuffer(buf, dtype="<f4")
 
 
 def _check_values(s: NoisifySettings, values: np.ndarray, out) -> None:
