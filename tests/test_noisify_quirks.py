@@ -172,6 +172,7 @@ BAD = [
     (["-detpixels", "4", "-header", "missing.img"], np.ones(16, np.float32), "missing.img"),
     (["-detpixels", "4", "-header", "in.bin"], np.ones(160, np.float32), "not an SMV"),
     (["-detpixels", "4", "-frobnicate", "1"], np.ones(16, np.float32), "unknown flag"),
+    (["-detpixels", "4", "-seed", "99999999999"], np.ones(16, np.float32), "C int"),
     (["-detpixels", "4", "-quirks", "fixed"], np.array([np.nan] + [1] * 15, np.float32), "NaN"),
     (["-detpixels", "4", "-quirks", "fixed"], np.array([-1] + [1] * 15, np.float32), "negative"),
     (["-detpixels", "4", "-psf", "lorentz", "-quirks", "fixed"], np.ones(16, np.float32), "lorentz"),

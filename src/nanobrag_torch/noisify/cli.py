@@ -39,6 +39,8 @@ def parse(argv: list) -> NoisifySettings:
                 raise NanoBraggError(f"{name}: noisify.c would read the next argument as the "
                                      f"value of {STRSTR_ALIASES[name]}; not supported")
             TABLE[STRSTR_ALIASES[name]].apply(s, STRSTR_ALIASES[name], vals)
+        if name in ("-seed", "-calib_seed") and abs(getattr(s, name[1:])) > 2147483647:
+            raise NanoBraggError(f"{name}: must fit a C int (|N| <= 2147483647), got '{vals[0]}'")
         for value in vals:        # the C: any argument containing floatimage.bin names the input
             if "floatimage.bin" in value and (not name or s.quirks == "c"):
                 s.floatfile = value
