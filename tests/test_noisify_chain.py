@@ -30,3 +30,17 @@ def test_one_command_equals_c_chain(case, tmp_path):
     assert sha("floatimage.bin") == case["floatimage_sha256"]
     for name, digest in case["sha256"].items():
         assert sha(name) == digest, name
+
+
+def test_simulate_accepts_response_flags_and_respond_to_matches():
+    from nanobrag_torch.noisify.chain import respond_to
+    from nanobrag_torch.noisify.cli import header_bytes
+    from nanobrag_torch.simulate import run
+    case = MANIFEST["cases"][1]
+    response = [RENAMED.get(a, a) for a in case["noisify_response"].split()]
+    r = run([*case["nanoBragg"].split(), *response, "-response_noisefile", "unused.img"],
+            dtype="float64")
+    image = r.image.numpy().astype("float32")
+    images, n = respond_to(r.settings, image, out=lambda *_: None)
+    data = header_bytes(n, image.shape[1], image.shape[0]) + images.noise_image.tobytes()
+    assert hashlib.sha256(data).hexdigest() == case["sha256"]["noise.img"]

@@ -67,9 +67,11 @@ def noisify_settings(s, fpixels: int, spixels: int) -> NoisifySettings:
     return n
 
 
-def write_response(s, image: np.ndarray, batch: OutputBatch, out=print) -> None:
-    """Run noisify.c's pipeline on the float32 image [slow, fast] (photons/pixel, as
-    nanoBragg's ``-floatfile``) and stage its files into ``batch``."""
+def respond_to(s, image: np.ndarray, out=print):
+    """noisify.c's pipeline on the float32 image [slow, fast] (photons/pixel, as nanoBragg's
+    ``-floatfile``) with the response flags of nanoBragg settings ``s`` (e.g.
+    ``respond_to(r.settings, r.image.numpy())`` after ``simulate.run``): (ResponseImages, the
+    noisify settings used)."""
     spixels, fpixels = image.shape
     n = noisify_settings(s, fpixels, spixels)
     if n.psf_type.startswith("unknown:"):
@@ -79,12 +81,19 @@ def write_response(s, image: np.ndarray, batch: OutputBatch, out=print) -> None:
     values = np.ascontiguousarray(image, dtype=np.float32).ravel()
     photon = np.empty_like(values)
     engine.photon_image(values, n.fluence * R_E_SQR, n.photon_scale, photon)
-    images = respond(photon, fpixels, spixels, response_of(n, n.pixel_m), out)
+    return respond(photon, fpixels, spixels, response_of(n, n.pixel_m), out), n
+
+
+def write_response(s, image: np.ndarray, batch: OutputBatch, out=print) -> None:
+    """`respond_to` and stage its files (``-response_intfile/_noisefile/_pgmfile``) into
+    ``batch``, as noisify.c writes them."""
+    spixels, fpixels = image.shape
+    images, n = respond_to(s, image, out)
     head = header_bytes(n, fpixels, spixels)
     if s.response_intfile:
         write_smv(s.response_intfile, images.int_image.reshape(spixels, fpixels), [], batch, head)
     if s.response_pgmfile:
-        pgm = np.empty(values.size, dtype=np.uint8)
+        pgm = np.empty(images.int16.size, dtype=np.uint8)
         engine.pgm_bytes(images.int16, pgm)
         write_pgm(s.response_pgmfile, pgm.reshape(spixels, fpixels), 1.0, batch)
     if s.response_noisefile and images.noise_image is not None:
