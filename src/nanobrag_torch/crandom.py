@@ -10,6 +10,8 @@ Compiled with numba (cached on disk). The primitives (``ran1``, ``gaussdev``, ``
 the state held in local variables and return it, so a compiled loop keeps the generator in
 registers (``noise.py``, ``noisify/stream.py``); :class:`CRandom` keeps the state between calls
 in two small arrays (single draws from Python: ``physics/mosaic.py``).
+Numba's disk cache keys a function by its own file only: after editing this module, delete the
+``*.nbi``/``*.nbc`` files of its users (``noise.py``, ``noisify/``), which inline it.
 State: ``idum`` (the seed variable the C passes by pointer), ``iy`` and ``iv`` (int64 [32],
 the shuffle table; statics shared by every seed variable in the C), gaussdev's spare
 (``iset``, ``gset``) and poidev's cache ``cache`` = (oldm, g, sq, alxm), float32.
