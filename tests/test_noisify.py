@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from cli_util import run_cli
+
 from nanobrag_torch.noisify.cli import main
 
 GOLDEN = Path(__file__).parent / "golden" / "noisify"

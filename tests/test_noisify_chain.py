@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from cli_util import run_cli
 
 MANIFEST = json.loads((Path(__file__).parent / "golden" / "noisify_chain" / "manifest.json").read_text())

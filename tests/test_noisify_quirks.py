@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from cli_util import run_cli
 from golden_util import TOL
+
 from nanobrag_torch.noisify.api import detector_response, expected_response, psf_image
 from nanobrag_torch.noisify.cli import main, parse
 from nanobrag_torch.noisify.psf import GAUSS, apply_psf

@@ -14,8 +14,7 @@ import torch
 
 from ..errors import NanoBraggError
 from .psf import FIBER_G
-from .response import NoiseState, Response, respond
-from .settings import DEFAULT_CALIB_SEED
+from .response import DEFAULT_CALIB_SEED, NoiseState, Response, respond
 
 _SQRT_LN16 = math.sqrt(math.log(16))
 

@@ -14,7 +14,6 @@ converts blocks of 8 pixels through int32 (``c_blocks``).
 """
 from __future__ import annotations
 
-
 import numpy as np
 from numba import njit, prange
 

@@ -5,7 +5,17 @@ noisify option fire it, as the C's ``strstr`` does: ``-phisteps N`` sets PHI).""
 from __future__ import annotations
 
 from ..errors import NanoBraggError
-from ..flag_kinds import Flag, _both, _choice, _divided, _int, _path, _seed, _setter, _switch
+from ..flag_kinds import (
+    Flag,
+    _both,
+    _choice,
+    _divided,
+    _int,
+    _path,
+    _seed,
+    _setter,
+    _switch,
+)
 from ..flag_table import NANOBRAGG_FLAGS
 
 

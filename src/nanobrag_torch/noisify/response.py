@@ -16,9 +16,9 @@ from ..io.smv import _g
 from . import engine
 from .psf import FIBER, GAUSS, apply_psf
 from .stream import noise_pass1
-from .settings import DEFAULT_CALIB_SEED
 
 _PSF_KINDS = {"gauss": GAUSS, "fiber": FIBER}
+DEFAULT_CALIB_SEED = 123456789          # the C's default calib_seed (positive: not negated)
 
 
 @dataclass

@@ -7,11 +7,11 @@ import math
 from dataclasses import dataclass
 
 from ..errors import NanoBraggError
+from .response import DEFAULT_CALIB_SEED
 
 # 1 / (r_e^2) in photons/m^2: fluence * r_e^2 == 1.0 exactly in double by default.
 R_E_SQR = 7.94079248018965e-30
 DEFAULT_FLUENCE = 125932015286227086360700780544.0
-DEFAULT_CALIB_SEED = 123456789          # positive: the C's default is not negated
 
 
 @dataclass

@@ -9,8 +9,18 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..crandom import (_F32, _IDUM, _ISET, _IV, _IY, gaussdev, load_floats, poidev,
-                       polar_pair, store_floats)
+from ..crandom import (
+    _F32,
+    _IDUM,
+    _ISET,
+    _IV,
+    _IY,
+    gaussdev,
+    load_floats,
+    poidev,
+    polar_pair,
+    store_floats,
+)
 
 
 @njit(cache=True)
