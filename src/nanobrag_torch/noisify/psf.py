@@ -103,24 +103,48 @@ _TABLE = 4096            # sources with integer values up to this use a precompu
 
 
 @njit(cache=True, parallel=True)
-def _source_radii(image, kind, fwhm, user_radius, maxwidth, fixed, radii, lost):
-    """Per-source radius (int32; 0 = skipped source, -1 = no deposits) and lost light."""
-    table_r = np.empty(_TABLE + 1, dtype=np.int64)
-    table_lost = np.empty(_TABLE + 1)
+def radius_tables(kind, fwhm, user_radius, maxwidth, fixed):
+    """(radius, lost light) of the integer source values 1.._TABLE (index = value)."""
+    table_r = np.zeros(_TABLE + 1, dtype=np.int64)
+    table_lost = np.zeros(_TABLE + 1)
     for n in prange(1, _TABLE + 1):
         table_r[n], table_lost[n] = _radius_lost(np.float64(n), kind, fwhm, user_radius,
                                                  maxwidth, fixed)
+    return table_r, table_lost
+
+
+@njit(cache=True, inline="always")
+def _source_radius(image, i, kind, fwhm, user_radius, maxwidth, fixed, tables, radii, lost):
+    """Source i's radius (int32; 0 = skipped source, -1 = no deposits) and lost light."""
+    v = np.float64(image[i])
+    radii[i] = 0
+    lost[i] = 0.0
+    if v <= 0.0 or (fixed and not math.isfinite(v)):
+        return
+    if v <= _TABLE and v == np.floor(v):
+        r, lost[i] = tables[0][np.int64(v)], tables[1][np.int64(v)]
+    else:
+        r, lost[i] = _radius_lost(v, kind, fwhm, user_radius, maxwidth, fixed)
+    radii[i] = r if r > 0 else -1          # INT_MIN (NaN/huge): no deposits
+
+
+@njit(cache=True, parallel=True)
+def _source_radii(image, kind, fwhm, user_radius, maxwidth, fixed, tables, radii, lost):
     for i in prange(image.size):
-        v = np.float64(image[i])
-        radii[i] = 0
-        lost[i] = 0.0
-        if v <= 0.0 or (fixed and not math.isfinite(v)):
-            continue
-        if v <= _TABLE and v == np.floor(v):
-            r, lost[i] = table_r[np.int64(v)], table_lost[np.int64(v)]
-        else:
-            r, lost[i] = _radius_lost(v, kind, fwhm, user_radius, maxwidth, fixed)
-        radii[i] = r if r > 0 else -1          # INT_MIN (NaN/huge): no deposits
+        _source_radius(image, i, kind, fwhm, user_radius, maxwidth, fixed, tables, radii, lost)
+
+
+@njit(cache=True, nogil=True)
+def source_radii_serial(image, i0, i1, kind, fwhm, user_radius, maxwidth, fixed, tables, radii,
+                        lost, total):
+    """Sources [i0, i1) as `_source_radii`, one thread; returns ``total`` + their lost light
+    (summed in source order) and their largest radius."""
+    rmax = 0
+    for i in range(i0, i1):
+        _source_radius(image, i, kind, fwhm, user_radius, maxwidth, fixed, tables, radii, lost)
+        total += lost[i]
+        rmax = max(rmax, radii[i])
+    return total, rmax
 
 
 _LIST_RMAX = 64          # offset lists for the interior fast path up to this radius
@@ -152,56 +176,68 @@ def _offset_lists(kernel, rmax, X):
     return starts, dj, kv
 
 
-@njit(cache=True, parallel=True)
-def _deposit(image, X, Y, kernel, radii, rmax, xmax, nbands, lists, out):
-    """Band-parallel deposits; x up to ``xmax`` (the C: X, one past the last column). A
+@njit(cache=True, inline="always")
+def _deposit_band(image, X, Y, kernel, radii, rmax, xmax, lists, out, ya, yb, i0, i1):
+    """Deposits into output rows [ya, yb) from the sources in [i0, i1), in source order. A
     source whose whole disc lies inside the image and the band walks its offset list."""
     starts, dj, kv = lists
     fast = starts.size - 2
     size = kernel.shape[0]
     half = size // 2
     flat = kernel.ravel()
-    pixels = X * Y
+    jlo, jhi = ya * X, yb * X
+    first = max(i0, (ya - rmax - 1) * X)
+    last = min(i1, (yb + rmax + 1) * X)
+    for i in range(first, last):
+        r = radii[i]
+        if r <= 0:
+            continue
+        v = np.float64(image[i])
+        x0 = i % X
+        y0 = i // X
+        if r <= fast and x0 >= r and x0 + r < X and y0 - r >= ya and y0 + r < yb:
+            begin, end = starts[r] & 0xFFFFFFFF, starts[r] >> 32
+            for n in range(begin, end):
+                out[i + dj[n]] = np.float64(out[i + dj[n]]) + v * kv[n]
+            continue
+        lo = max(-r, ya - 1 - y0)
+        hi = min(r, yb - y0)
+        for dx in range(-r, r + 1):
+            x = x0 + dx
+            if x < 0 or x > xmax:
+                continue
+            for dy in range(lo, hi + 1):
+                k = size * (half + dy) + half + dx
+                if k < 0 or k >= flat.size or flat[k] == 0.0:
+                    continue
+                if dx * dx + dy * dy > r * r:
+                    continue
+                y = y0 + dy
+                if y < 0 or y > Y:
+                    continue
+                j = y * X + x
+                if j < jlo or j >= jhi:
+                    continue
+                out[j] = np.float64(out[j]) + v * flat[k]
+
+
+@njit(cache=True, parallel=True)
+def _deposit(image, X, Y, kernel, radii, rmax, xmax, nbands, lists, out):
+    """Band-parallel deposits of every source; x up to ``xmax`` (the C: X, one past the last
+    column)."""
     rows = (Y + nbands - 1) // nbands
     for band in prange(nbands):
         ya = band * rows
         yb = min(Y, ya + rows)
-        if ya >= yb:
-            continue
-        jlo, jhi = ya * X, yb * X
-        first = max(0, (ya - rmax - 1) * X)
-        last = min(pixels, (yb + rmax + 1) * X)
-        for i in range(first, last):
-            r = radii[i]
-            if r <= 0:
-                continue
-            v = np.float64(image[i])
-            x0 = i % X
-            y0 = i // X
-            if r <= fast and x0 >= r and x0 + r < X and y0 - r >= ya and y0 + r < yb:
-                begin, end = starts[r] & 0xFFFFFFFF, starts[r] >> 32
-                for n in range(begin, end):
-                    out[i + dj[n]] = np.float64(out[i + dj[n]]) + v * kv[n]
-                continue
-            lo = max(-r, ya - 1 - y0)
-            hi = min(r, yb - y0)
-            for dx in range(-r, r + 1):
-                x = x0 + dx
-                if x < 0 or x > xmax:
-                    continue
-                for dy in range(lo, hi + 1):
-                    k = size * (half + dy) + half + dx
-                    if k < 0 or k >= flat.size or flat[k] == 0.0:
-                        continue
-                    if dx * dx + dy * dy > r * r:
-                        continue
-                    y = y0 + dy
-                    if y < 0 or y > Y:
-                        continue
-                    j = y * X + x
-                    if j < jlo or j >= jhi:
-                        continue
-                    out[j] = np.float64(out[j]) + v * flat[k]
+        if ya < yb:
+            _deposit_band(image, X, Y, kernel, radii, rmax, xmax, lists, out, ya, yb, 0,
+                          X * Y)
+
+
+@njit(cache=True, nogil=True)
+def deposit_serial(image, X, Y, kernel, radii, rmax, xmax, lists, out, i0, i1):
+    """Deposits of the sources [i0, i1) into the whole image, one thread, source order."""
+    _deposit_band(image, X, Y, kernel, radii, rmax, xmax, lists, out, 0, Y, i0, i1)
 
 
 @njit(cache=True, parallel=True)
@@ -237,13 +273,19 @@ def apply_psf(image: np.ndarray, X: int, Y: int, kind: int, fwhm: float, user_ra
     kernel = psf_kernel(kind, fwhm, radius)
     radii = np.empty(image.size, dtype=np.int32)
     lost = np.empty(image.size, dtype=np.float64)
-    _source_radii(image, kind, fwhm, user_radius, maxwidth, fixed, radii, lost)
+    tables = radius_tables(kind, fwhm, user_radius, maxwidth, fixed)
+    _source_radii(image, kind, fwhm, user_radius, maxwidth, fixed, tables, radii, lost)
     total_lost = float(_sequential_sum(lost))
     result = np.zeros(image.size, dtype=np.float32)
     rmax = int(radii.max(initial=0))
     lists = _offset_lists(kernel, min(rmax, radius, _LIST_RMAX), X)
     _deposit(image, X, Y, kernel, radii, rmax, X - 1 if fixed else X,
              max(1, min(Y, 8 * get_num_threads())), lists, result)
+    return finish(result, total_lost, X, Y, out)
+
+
+def finish(result: np.ndarray, total_lost: float, X: int, Y: int, out) -> np.ndarray:
+    """The C's last step: the lost light added back evenly (printed)."""
     out(f"adding back {_g(total_lost)} lost photons")
     _add_back(result, total_lost / (X * Y))
     return result

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..crandom import _OLDM, CRandom
-from ..io.smv import _g
 from . import engine
+from .overlap import noise_then_psf
 from .psf import FIBER, GAUSS, apply_psf
 from .stream import noise_pass1
 
@@ -104,12 +104,11 @@ def respond(photon: np.ndarray, X: int, Y: int, r: Response, out=print,
         return ResponseImages(int_image, int16, None, math.nan, math.nan, 0)
     st = NoiseState(r) if state is None else state
     rng, calib, seeds = st.rng, st.calib, st.seeds
-    before = noise_pass1(photon, float(r.flicker), float(r.calibration), seeds, rng.ints,
-                         rng.floats, calib.ints, calib.floats, calib is rng)
     if psf_active(r):
-        out(f"{before:.0f} photons on noise image before PSF")
-        out(f"  applying PSF width = {_g(r.psf_fwhm_um)} um")
-        photon = _psf(photon, X, Y, r, out)
+        before, photon = noise_then_psf(photon, X, Y, r, _PSF_KINDS[r.psf], st, out)
+    else:
+        before = noise_pass1(photon, float(r.flicker), float(r.calibration), seeds, rng.ints,
+                             rng.floats, calib.ints, calib.floats, calib is rng, 0.0)
     noisy = np.empty(photon.size, dtype=np.uint32 if r.bits == 32 else np.uint16)
     total, overloads = engine.noise_pass2(photon, float(r.gain), float(r.adc), float(r.readout),
                                           r.bits, seeds, rng.ints, rng.floats, noisy)

@@ -23,10 +23,11 @@ from ..crandom import (
 )
 
 
-@njit(cache=True)
-def noise_pass1(photon, flicker, calibration, seeds, st, fs, cst, cfs, shared):
+@njit(cache=True, nogil=True)
+def noise_pass1(photon, flicker, calibration, seeds, st, fs, cst, cfs, shared, total):
     """Flicker, calibration and Poisson noise in place on ``photon`` (float32 [pixels]), in
-    pixel order; returns the double sum of the counts (the C's ``sum``). ``seeds`` (int64
+    pixel order; returns ``total`` + the counts, summed in order (the C's ``sum``; chunks of an
+    image chain through ``total`` and the state arrays). ``seeds`` (int64
     [2]) are the seed variables (seed, calib_seed); ``st``/``fs`` the generator state (int64
     [34], float64 [6] as :class:`~nanobrag_torch.crandom.CRandom`); the calibration draws use
     the same table and spare when ``shared`` (the C), ``cst``/``cfs`` otherwise (fixed)."""
@@ -35,7 +36,6 @@ def noise_pass1(photon, flicker, calibration, seeds, st, fs, cst, cfs, shared):
     iset, gset, cache = load_floats(fs)
     ciy, civ = cst[_IY], cst[_IV:].copy()
     ciset, cgset, ccache = load_floats(cfs)
-    total = 0.0
     for i in range(photon.size):
         p = np.float64(photon[i])
         if flicker > 0.0:
