@@ -26,6 +26,7 @@ from .models.structure_factors import hkl_table
 from . import outputs_formats
 from .panel_outputs import output_paths as panel_output_paths
 from .panel_outputs import write_geometry_outputs, write_panel_images
+from . import flags_response
 from .noise import auto_int_scale, auto_pgm_scale, int_image, noise_image, pgm_image
 from .progress import progress_bar
 from .constants import RTD
@@ -51,7 +52,8 @@ def output_paths(s) -> list:
     paths = [s.floatfile, s.npyfile, s.pngfile, s.intfile, s.pgmfile if s.write_pgm else None,
              s.noisefile if s.calculate_noise else None,
              s.dumpfile if s.hklfile or s.mtzfile or s.modelfile else None]
-    return [p for p in paths if p] + outputs_formats.output_paths(s) + panel_output_paths(s)
+    return ([p for p in paths if p] + outputs_formats.output_paths(s) + panel_output_paths(s)
+            + flags_response.output_paths(s))
 
 
 def write_outputs(r, image: np.ndarray, stats: tuple, batch: OutputBatch, out=print,
@@ -88,6 +90,9 @@ def write_outputs(r, image: np.ndarray, stats: tuple, batch: OutputBatch, out=pr
         out(f"writing {s.noisefile} as 2-byte integers")
         write_smv(s.noisefile, noisy, _smv_fields(r, True), batch)
     outputs_formats.write_outputs(r, image, scale, batch, argv, out)
+    if flags_response.requested(s):     # noisify.c on the scaled float image
+        from .noisify.chain import write_response    # numba: only for response runs
+        write_response(s, image, batch, out)
 
 
 def _render(argv: list) -> None:
