@@ -8,14 +8,13 @@ exit with status 2, writing no file.
 """
 from __future__ import annotations
 
-import logging
 import sys
 
 import numpy as np
 import torch
 
 from .conventions import time_seed
-from .errors import NanoBraggError
+from .errors import NanoBraggError, run_command  # noqa: F401  (cli.NanoBraggError is used by tests)
 from .io.atomic import OutputBatch, check_output_path
 from .io.hkl import write_fdump
 from .io.pgm import write_pgm
@@ -28,6 +27,7 @@ from .progress import progress_bar
 from .simulate import RTD, parse, run
 from .summary import header_lines, result_lines
 from .trace import trace_lines
+
 
 def _smv_fields(r, noise: bool) -> list:
     pre, cfg = r.pre, r.config
@@ -112,24 +112,12 @@ def main(argv: list | None = None) -> int:
     """Run the command line ``argv`` (default sys.argv[1:]); returns the exit status (0, or 2
     after a one-line ``nanoBragg: error: ...`` on stderr, with no file written)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    logging.basicConfig(level=logging.INFO, format="nanoBragg: %(message)s", stream=sys.stderr)
-    if argv in ([], ["-h"], ["--help"], ["-help"]):
-        from .flags import usage
-        print(usage())
-        return 0 if argv else 2
-    try:
-        _render(argv)
-    except NanoBraggError as exc:
-        print(f"nanoBragg: error: {exc}", file=sys.stderr)
-        return 2
-    except (MemoryError, RuntimeError) as exc:
-        if isinstance(exc, RuntimeError) and "alloc" not in str(exc).lower():
-            raise
-        print("nanoBragg: error: out of memory (reduce -detpixels, -oversample or the steps "
-              "per pixel)", file=sys.stderr)
-        return 2
-    return 0
 
+    def usage():
+        from .flags import usage
+        return usage()
+    return run_command("nanoBragg", argv, _render, usage,
+                       "reduce -detpixels, -oversample or the steps per pixel")
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
