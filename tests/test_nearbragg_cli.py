@@ -227,3 +227,13 @@ def test_compiled_block_matches_eager(monkeypatch):
     from nanobrag_torch.nearbragg import compiled as package
     assert any(runner is not None for runner in package._loaded.values())      # really compiled
     assert np.abs(compiled - eager).max() <= 1e-5 * eager.max() and eager.max() > 0
+
+
+def test_device_and_backend_refusals(tmp_path, monkeypatch, capsys):
+    name = atoms(tmp_path, "0 0 0\n")
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    status, _, err = run(tmp_path, monkeypatch, capsys, ["-file", name, *TINY, "-backend", "triton"])
+    assert_error(status, err, "-backend triton: cannot run: device is cpu", tmp_path)
+    if not torch.cuda.is_available():
+        status, _, err = run(tmp_path, monkeypatch, capsys, ["-file", name, *TINY, "-device", "cuda"])
+        assert_error(status, err, "-device cuda: no CUDA device is available", tmp_path)
