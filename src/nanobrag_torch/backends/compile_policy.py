@@ -27,8 +27,6 @@ import functools
 import hashlib
 import logging
 import os
-import tempfile
-import warnings
 from pathlib import Path
 
 import torch
@@ -38,7 +36,7 @@ from ..contract import RenderFlags, RenderInputs
 from ..physics.structure_factors import SFTable
 from . import aot_cache
 from . import torch_kernel as tk
-from .aot_cache import cache_dir
+from .aot_cache import cache_dir, cpu_identity
 
 log = logging.getLogger("nanobrag_torch")
 
@@ -79,18 +77,6 @@ def _inputs(k: tk.KernelInputs) -> tuple:
     return list(named), [v.contiguous() for v in named.values()]
 
 
-@functools.cache
-def _cpu_identity() -> str:
-    """Packages are built with -march=native: tie them to this CPU model and its flags."""
-    try:
-        info = Path("/proc/cpuinfo").read_text().split("\n\n")[0].splitlines()
-        keep = [line for line in info if line.startswith(("model name", "flags"))]
-        return hashlib.sha256("\n".join(keep).encode()).hexdigest()[:12]
-    except OSError:
-        import platform
-        return platform.machine()
-
-
 def kernel_sources() -> list:
     """Paths of every package module the compiled kernel's code imports, transitively (read
     from their import statements): `torch_kernel` and what it uses of `physics`, `contract`..."""
@@ -123,7 +109,7 @@ def _code_identity() -> str:
 
 
 def _variant(k: tk.KernelInputs, names: list, values: list) -> str:
-    ident = repr((torch.__version__, _cpu_identity(), _code_identity(), str(k.pix0.dtype),
+    ident = repr((torch.__version__, cpu_identity(), _code_identity(), str(k.pix0.dtype),
                   k.pix0.device.type, sorted(k.flags().items()), names, _singletons(names, values)))
     return hashlib.sha256(ident.encode()).hexdigest()[:20]
 
@@ -146,7 +132,7 @@ def _singletons(names: list, values: list) -> tuple:
 
 def build_package(k: tk.KernelInputs, path: Path) -> None:
     """Export and AOT-compile the kernel for the variant of `k` into `path` (atomically)."""
-    from torch.export import Dim, export
+    from torch.export import Dim
     names, values = _inputs(k)
     single = _singletons(names, values)
     sizes = {"R": 64, "C": 64, "os": 2, "T": 2, "NS": 2, "M": 2, "h": 3, "k": 3, "l": 3}  # loop-plan hints
@@ -159,14 +145,8 @@ def build_package(k: tk.KernelInputs, path: Path) -> None:
         shapes.append({i: dims[a] for i, a in axes.items() if a in dims} or None)
     si = torch.arange(sizes["R"], device=k.pix0.device)[:, None]    # a block of rows x columns,
     fi = torch.arange(sizes["C"], device=k.pix0.device)[None, :]    # as the accumulation passes
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings(), tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        warnings.simplefilter("ignore", FutureWarning)      # torch.export internals, not ours
-        program = export(_Fused(names, k.flags()), (si, fi, *example),
-                         dynamic_shapes=({0: dims["R"]}, {1: dims["C"]}, tuple(shapes)))
-        tmp_path = Path(tmp) / path.name
-        torch._inductor.aoti_compile_and_package(program, package_path=str(tmp_path))
-        os.replace(tmp_path, path)
+    aot_cache.compile_package(_Fused(names, k.flags()), (si, fi, *example),
+                              ({0: dims["R"]}, {1: dims["C"]}, tuple(shapes)), path)
 
 
 def _want_build(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> bool:
