@@ -33,6 +33,7 @@ log = logging.getLogger("nanobrag_torch")
 
 STALE_LOCK_S = 900          # a lock older than this is a dead build
 _children: dict = {}        # package path -> Popen of a build this process started
+_loaded: dict = {}          # package path -> runner of a package loaded by this process
 
 
 def cache_dir() -> Path:
@@ -80,8 +81,36 @@ def load(path: Path):
     return run
 
 
+def runner(path: Path):
+    """The runner of the package at `path` (`load`, once per process), or None."""
+    if str(path) not in _loaded:
+        run = load(path)
+        if run is None:
+            return None
+        _loaded[str(path)] = run
+    return _loaded[str(path)]
+
+
+def switching(path: Path, compiled, eager):
+    """A function of the kernel's arguments: ``compiled(runner, *args)`` with the package at
+    `path` once loaded (from the start, or as soon as a background build's package appears),
+    else ``eager(*args)``.  A package failing at run time is rejected (rebuilt later) and that
+    call made eagerly."""
+    def call(*args):
+        run = _loaded.get(str(path)) or (runner(path) if path.exists() else None)
+        if run is None:
+            return eager(*args)
+        try:
+            return compiled(run, *args)
+        except Exception as exc:  # noqa: BLE001  (a corrupt package: any error)
+            reject(path, exc)
+            return eager(*args)
+    return call
+
+
 def reject(path: Path, exc: BaseException) -> None:
     """Move an unusable package aside (``.bad``, kept for inspection) so it is rebuilt."""
+    _loaded.pop(str(path), None)
     reason = str(exc).splitlines()[0] if str(exc) else ""
     log.warning("compiled kernel %s unusable (%s: %s); rebuilding it", path.name,
                 type(exc).__name__, reason[:200])

@@ -43,7 +43,6 @@ log = logging.getLogger("nanobrag_torch")
 COMPILE_MIN_STEPS = 2 ** 28     # ~8 s of eager work on 2 cores: worth a build in the foreground
 BACKGROUND_MIN_STEPS = 2 ** 26  # ~2 s of eager work: start a background build (auto)
 _seen: dict = {}
-_loaded: dict = {}
 
 
 def _sf_tensors(sf: SFTable, like: torch.Tensor) -> dict:
@@ -157,28 +156,12 @@ def _want_build(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> bo
             or _seen[key] >= 2)
 
 
-def _runner(path: Path):
-    """The loaded package at `path` (loaded once per process), or None."""
-    if str(path) not in _loaded:
-        runner = aot_cache.load(path)
-        if runner is None:
-            return None
-        _loaded[str(path)] = runner
-    return _loaded[str(path)]
-
-
-def _call(path: Path, runner, si, fi, kk):
-    """Run the compiled kernel; a package that fails at run time is rejected (rebuilt later)
-    and this block rendered eagerly."""
-    if si.dim() != 2 or si.shape[1] != 1 or fi.shape[0] != 1:     # masked pixel lists
+def _compiled(runner, si, fi, kk):
+    """Run the compiled kernel on a block of rows x columns (masked pixel lists: eager)."""
+    if si.dim() != 2 or si.shape[1] != 1 or fi.shape[0] != 1:
         return tk.fused_chunk(si, fi, kk)
-    try:
-        with record_function("nb.compiled_kernel"):
-            return runner(si.contiguous(), fi.contiguous(), _inputs(kk)[1])
-    except Exception as exc:  # noqa: BLE001  (a corrupt package: any error)
-        _loaded.pop(str(path), None)
-        aot_cache.reject(path, exc)
-        return tk.fused_chunk(si, fi, kk)
+    with record_function("nb.compiled_kernel"):
+        return runner(si.contiguous(), fi.contiguous(), _inputs(kk)[1])
 
 
 def fused_for(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> tuple:
@@ -188,7 +171,7 @@ def fused_for(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> tupl
         return tk.fused_chunk, False
     names, values = _inputs(k)
     path = cache_dir() / f"fused_{_variant(k, names, values)}.pt2"
-    if _runner(path) is None:
+    if aot_cache.runner(path) is None:
         reason = aot_cache.failed(path)
         if reason:
             log.info("no compiled kernel for this kind of render (build failed: %s; remove %s "
@@ -198,15 +181,10 @@ def fused_for(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> tupl
             _build_foreground(k, path)
         elif _want_build(inp, flags, k):
             aot_cache.start_build(path, k)
-    if _runner(path) is not None:
-        return (lambda si, fi, kk: _call(path, _loaded[str(path)], si, fi, kk)), True
-    if not aot_cache.building(path):
+    if aot_cache.runner(path) is None and not aot_cache.building(path):
         return tk.fused_chunk, False
-
-    def switching(si, fi, kk):      # eager until the background build's package appears
-        runner = _loaded.get(str(path)) or (_runner(path) if path.exists() else None)
-        return _call(path, runner, si, fi, kk) if runner is not None else tk.fused_chunk(si, fi, kk)
-    return switching, False
+    return (aot_cache.switching(path, _compiled, tk.fused_chunk),
+            aot_cache.runner(path) is not None)
 
 
 def _build_foreground(k: tk.KernelInputs, path: Path) -> None:

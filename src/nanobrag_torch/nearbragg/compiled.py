@@ -27,7 +27,6 @@ log = logging.getLogger("nanobrag_torch")
 COMPILE_MIN_TERMS = 1 << 27
 BLOCK_TERMS = 1 << 22            # pixel x atom terms per compiled call
 BUILDER = "nanobrag_torch.nearbragg.compiled:build_package"
-_loaded: dict = {}
 
 
 class _Block(torch.nn.Module):
@@ -66,30 +65,13 @@ def build_package(variant: tuple, path: Path) -> None:
     aot_cache.compile_package(_Block(with_B), example, shapes, path)
 
 
-def _runner(path: Path):
-    """The loaded package at `path` (once per process), or None (absent, or corrupt: then
-    moved aside by `aot_cache.load` so it is rebuilt)."""
-    if str(path) not in _loaded:
-        runner = aot_cache.load(path)
-        if runner is None:
-            return None
-        _loaded[str(path)] = runner
-    return _loaded[str(path)]
-
-
-def _call(path: Path, runner, p, pp, pn, a, aa, w, phi, k, B, S0, inv_lam_A):
-    """Run the compiled block; a package failing at run time is rejected (rebuilt later) and
-    this block computed eagerly."""
+def _compiled(runner, p, pp, pn, a, aa, w, phi, k, B, S0, inv_lam_A):
+    """Run the compiled block (every input a contiguous tensor)."""
     one = p.new_ones(())
-    try:
-        return runner(p.contiguous(), pp.contiguous(), [
-            pn.contiguous(), a.contiguous(), aa.contiguous(), w.contiguous(), phi.contiguous(),
-            one * k, (B if B is not None else w).contiguous(),
-            (S0 if S0 is not None else a).contiguous(), one * inv_lam_A])
-    except Exception as exc:  # noqa: BLE001  (a corrupt package: any error)
-        _loaded.pop(str(path), None)
-        aot_cache.reject(path, exc)
-        return engine.relative_terms(p, pp, pn, a, aa, w, phi, k, B, S0, inv_lam_A)
+    return runner(p.contiguous(), pp.contiguous(), [
+        pn.contiguous(), a.contiguous(), aa.contiguous(), w.contiguous(), phi.contiguous(),
+        one * k, (B if B is not None else w).contiguous(),
+        (S0 if S0 is not None else a).contiguous(), one * inv_lam_A])
 
 
 def compiled_block(dtype, with_B: bool, terms: int):
@@ -100,7 +82,7 @@ def compiled_block(dtype, with_B: bool, terms: int):
     if mode == "0":
         return None
     path = _path(dtype, with_B)
-    if _runner(path) is None:
+    if aot_cache.runner(path) is None:
         reason = aot_cache.failed(path)
         if reason:
             log.info("no compiled nearBragg kernel (build failed: %s; remove %s to retry); "
@@ -116,12 +98,6 @@ def compiled_block(dtype, with_B: bool, terms: int):
                             type(exc).__name__, str(exc).splitlines()[0] if str(exc) else "")
         elif mode == "auto" and terms >= COMPILE_MIN_TERMS:
             aot_cache.start_build(path, variant, BUILDER)
-    if _runner(path) is not None:
-        return lambda *args: _call(path, _loaded[str(path)], *args)
-    if not aot_cache.building(path):
+    if aot_cache.runner(path) is None and not aot_cache.building(path):
         return None
-
-    def switching(*args):          # eager until the background build's package appears
-        runner = _loaded.get(str(path)) or (_runner(path) if path.exists() else None)
-        return _call(path, runner, *args) if runner is not None else engine.relative_terms(*args)
-    return switching
+    return aot_cache.switching(path, _compiled, engine.relative_terms)
