@@ -26,7 +26,7 @@ RTOL = {"float32": 1e-4, "float64": 1e-11}
 PROBE = """
 import json, os, sys
 from nanobrag_torch import run
-from nanobrag_torch.backends import compile_policy
+from nanobrag_torch.backends import aot_cache
 args, dtype = sys.argv[2:], sys.argv[1]
 os.environ["NANOBRAG_COMPILE"] = "0"
 eager = run(args, dtype=dtype)
@@ -43,8 +43,8 @@ both = dataclasses.replace(one, pix0=torch.cat([one.pix0, other.pix0]), **{k: to
 dt = {"float32": torch.float32, "float64": torch.float64}[dtype]
 I2 = torch_eager.accumulate(both, compiled.pre.flags, dt)[0]
 panels = [torch_eager.accumulate(x, compiled.pre.flags, dt)[0][0] for x in (one, other)]
-failed = [p.name for p in compile_policy.cache_dir().glob("*.failed")]
-print(json.dumps({"broken": failed, "packages": len(compile_policy._loaded),
+failed = [p.name for p in aot_cache.cache_dir().glob("*.failed")]
+print(json.dumps({"broken": failed, "packages": len(aot_cache._loaded),
                   "max": float(e.max()), "err": float(((c - e).abs() / (e.abs() + e.max())).max()),
                   "omega": [eager.omega_sum, compiled.omega_sum],
                   "panels": all(torch.equal(I2[i], panels[i]) for i in range(2)) and not torch.equal(*panels)}))
