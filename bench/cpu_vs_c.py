@@ -147,10 +147,11 @@ def main(argv=None) -> int:
     table = ["| workload | kernel cache | C | ours | ours / C | correlation | sum ratio | notes |",
              "|---|---|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as tmp:
-        cache, work = Path(tmp) / "cache", Path(tmp) / "work"
+        cache = Path(tmp) / "cache"
         cache.mkdir()
-        work.mkdir()
         for row in a.rows.split(","):
+            work = Path(tmp) / f"work_{row}"     # its own directory: the C reads a stale
+            work.mkdir()                         # ./Fdump.bin when a run has no -hkl
             if row == "W3":
                 table += _process_rows("W3", a.c_bin, cache, work, ["cold", "warm"])
             elif row == "batch":

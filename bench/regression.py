@@ -73,9 +73,9 @@ def _slow(k: float) -> None:
                 run(si[:rows], fi, *rest)
             return out
         return fn
-    original_call = compile_policy._call
-    compile_policy._call = lambda path, runner, si, fi, kk: slowed(
-        lambda a, b, c: original_call(path, runner, a, b, c))(si, fi, kk)
+    original_call = compile_policy._compiled
+    compile_policy._compiled = lambda runner, si, fi, kk: slowed(
+        lambda a, b, c: original_call(runner, a, b, c))(si, fi, kk)
     torch_eager.tk.fused_chunk = slowed(torch_eager.tk.fused_chunk)
     compile_policy.tk.fused_chunk = torch_eager.tk.fused_chunk
 

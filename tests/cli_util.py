@@ -23,14 +23,15 @@ def eager_engine():
         os.environ["NANOBRAG_COMPILE"] = old
 
 
-def run_cli(args, cwd: Path, after=None) -> tuple:
-    """main(args) run in `cwd`: (exit status, stdout, stderr, after(status) evaluated in `cwd`
-    or None).  stderr holds what main prints (logging keeps its own stream)."""
+def run_cli(args, cwd: Path, after=None, program=main) -> tuple:
+    """program(args) (default: nanoBragg's main) run in `cwd`: (exit status, stdout, stderr,
+    after(status) evaluated in `cwd` or None).  stderr holds what it prints (logging keeps its
+    own stream)."""
     old, out, err = os.getcwd(), io.StringIO(), io.StringIO()
     os.chdir(cwd)
     try:
         with redirect_stdout(out), redirect_stderr(err):
-            status = main([str(a) for a in args])
+            status = program([str(a) for a in args])
             extra = after(status) if after is not None else None
     finally:
         os.chdir(old)

@@ -19,7 +19,7 @@ def test_background_build_then_truncated_package_rebuilt(monkeypatch, tmp_path, 
     case = next(c for c in cases() if c["name"] == "mosaic_seeded")
     golden = np.load(GOLDEN / case["file"])["floatimage"]
     monkeypatch.setenv("NANOBRAG_CACHE", str(tmp_path))
-    monkeypatch.setattr(compile_policy, "_loaded", {})
+    monkeypatch.setattr(aot_cache, "_loaded", {})
     monkeypatch.setattr(compile_policy, "_seen", {})
     caplog.set_level(logging.INFO, logger="nanobrag_torch")
     with in_golden_dir():
@@ -36,17 +36,17 @@ def test_background_build_then_truncated_package_rebuilt(monkeypatch, tmp_path, 
         aot_cache.wait(package)
         assert package.exists(), (tmp_path / package.with_suffix(".log").name).read_text()
         compiled = simulate(case["physics_args"], dtype="float32").numpy()
-        assert str(package) in compile_policy._loaded
+        assert str(package) in aot_cache._loaded
         corr, ratio, _ = parity(compiled, golden)
         assert passes(corr, ratio, "float32")
 
         # a truncated package (and a fresh process: nothing loaded) is moved aside and rebuilt
         package.write_bytes(package.read_bytes()[: package.stat().st_size // 2])
-        compile_policy._loaded.clear()
+        aot_cache._loaded.clear()
         monkeypatch.setenv("NANOBRAG_COMPILE", "1")
         caplog.clear()
         rebuilt = simulate(case["physics_args"], dtype="float32").numpy()
     assert "unusable" in caplog.text and "rebuilding" in caplog.text
     assert package.with_suffix(".bad").exists() and package.exists()
-    assert str(package) in compile_policy._loaded          # the rebuilt package is in use
+    assert str(package) in aot_cache._loaded          # the rebuilt package is in use
     np.testing.assert_array_equal(rebuilt, compiled)

@@ -64,10 +64,14 @@ def test_compiled_kernel_key_covers_every_module_it_imports(monkeypatch):
     files = set(compile_policy.kernel_sources())
     assert {p for p in files if p.name != "__init__.py"} == expected
     assert src / "nanobrag_torch" / "physics" / "vectors.py" in files
-    key = compile_policy._code_identity()
+    identity = compile_policy._code_identity          # cached per process: clear to re-read
+    identity.cache_clear()
+    key = identity()
     read = Path.read_bytes
     for edited in files:
         monkeypatch.setattr(Path, "read_bytes", lambda p, e=edited: read(p) + (b"#" if p == e else b""))
-        assert compile_policy._code_identity() != key, edited
+        identity.cache_clear()
+        assert identity() != key, edited
     monkeypatch.setattr(Path, "read_bytes", read)
-    assert compile_policy._code_identity() == key
+    identity.cache_clear()
+    assert identity() == key

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nanobrag_torch.crandom import CRandom
 from nanobrag_torch.errors import NanoBraggError
 from nanobrag_torch.io.atomic import atomic_write
 from nanobrag_torch.io.hkl import HKLTable, read_fdump, read_hkl, write_fdump
@@ -20,8 +21,8 @@ from nanobrag_torch.io.pgm import pgm_header, write_pgm
 from nanobrag_torch.io.raw import write_floatfile, write_npy
 from nanobrag_torch.io.smv import format_smv_header, read_smv, smv_fields, write_smv
 from nanobrag_torch.io.sources import read_sources
-from nanobrag_torch.noise import (CRandom, auto_int_scale, auto_pgm_scale, image_stats,
-                                  int_image, noise_image, pgm_image)
+from nanobrag_torch.noise import (auto_int_scale, auto_pgm_scale, image_stats, int_image,
+                                  noise_image, pgm_image)
 
 GOLDEN = Path(__file__).parent / "golden"
 INPUTS = GOLDEN / "inputs"

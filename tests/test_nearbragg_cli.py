@@ -216,14 +216,31 @@ def test_huge_detector_refused_up_front(tmp_path, monkeypatch, capsys):
 
 
 def test_compiled_block_matches_eager(monkeypatch):
-    """The AOTInductor-compiled block (B-factor variant, float32) against the eager engine."""
+    """The AOTInductor-compiled block (B-factor variant, float32) against the eager engine;
+    a corrupt package already in the cache is moved aside and rebuilt (one build per run)."""
+    from nanobrag_torch.backends import aot_cache
+    from nanobrag_torch.nearbragg import compiled as package
     from nanobrag_torch.nearbragg import simulate_near
     args = CASES["occ_B_phase_columns"]["physics_args"] + ["-roi", "50", "69", "50", "59"]
     monkeypatch.chdir(GOLDEN)
     monkeypatch.setenv("NANOBRAG_COMPILE", "0")
     eager = simulate_near(args).floatimage
+    path = package._path(torch.float32, True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not a package")
+    aot_cache._loaded.pop(str(path), None)
     monkeypatch.setenv("NANOBRAG_COMPILE", "1")
     compiled = simulate_near(args).floatimage
-    from nanobrag_torch.nearbragg import compiled as package
-    assert any(runner is not None for runner in package._loaded.values())      # really compiled
+    assert path.with_suffix(".bad").read_bytes() == b"not a package"          # rejected
+    assert aot_cache._loaded.get(str(path)) is not None                         # really compiled
     assert np.abs(compiled - eager).max() <= 1e-5 * eager.max() and eager.max() > 0
+
+
+def test_device_and_backend_refusals(tmp_path, monkeypatch, capsys):
+    name = atoms(tmp_path, "0 0 0\n")
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    status, _, err = run(tmp_path, monkeypatch, capsys, ["-file", name, *TINY, "-backend", "triton"])
+    assert_error(status, err, "-backend triton: cannot run: device is cpu", tmp_path)
+    if not torch.cuda.is_available():
+        status, _, err = run(tmp_path, monkeypatch, capsys, ["-file", name, *TINY, "-device", "cuda"])
+        assert_error(status, err, "-device cuda: no CUDA device is available", tmp_path)

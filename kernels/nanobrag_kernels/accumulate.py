@@ -311,15 +311,21 @@ _POINTERS = {"out_ptr": "*fp64", "omega_ptr": "*fp64", "first_ptr": "*i32", "pix
              "par_ptr": "*fp64", "src_ptr": "*fp64"}
 
 
-def signature(dtype: str) -> dict:
-    """Triton signature of `accumulate_kernel` for working dtype 'float32' or 'float64'."""
+def kernel_signature(kernel, dtype: str, pointers: dict | None = None) -> dict:
+    """Triton signature of `kernel` for working dtype 'float32' or 'float64': pointers in the
+    working dtype unless named in `pointers`, other arguments i32, constexprs as such."""
     work = {"float32": "*fp32", "float64": "*fp64"}[dtype]
     out = {}
-    for p in accumulate_kernel.params:
+    for p in kernel.params:
         if p.is_constexpr:
             out[p.name] = "constexpr"
         elif p.name.endswith("_ptr"):
-            out[p.name] = _POINTERS.get(p.name, work)
+            out[p.name] = (pointers or {}).get(p.name, work)
         else:
             out[p.name] = "i32"
     return out
+
+
+def signature(dtype: str) -> dict:
+    """Triton signature of `accumulate_kernel` for working dtype 'float32' or 'float64'."""
+    return kernel_signature(accumulate_kernel, dtype, _POINTERS)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import triton
 import triton.language as tl
 
+from .accumulate import kernel_signature
+
 ATOM_STRIDE = 10
 GPU_BLOCK = 128
 GPU_WARPS = 4
@@ -63,13 +65,4 @@ def near_amplitude_kernel(px_ptr, py_ptr, pz_ptr, pp_ptr, pn_ptr, atom_ptr, para
 
 def signature(dtype: str) -> dict:
     """Triton signature of `near_amplitude_kernel` for 'float32' or 'float64'."""
-    work = {"float32": "*fp32", "float64": "*fp64"}[dtype]
-    out = {}
-    for p in near_amplitude_kernel.params:
-        if p.is_constexpr:
-            out[p.name] = "constexpr"
-        elif p.name.endswith("_ptr"):
-            out[p.name] = work
-        else:
-            out[p.name] = "i32"
-    return out
+    return kernel_signature(near_amplitude_kernel, dtype)

@@ -3,11 +3,33 @@
     >>> from nanobrag_torch import simulate
     >>> img = simulate("-cell 100 100 100 90 90 90 -default_F 100 -N 5 -lambda 6.2 "
     ...                "-distance 100 -detpixels 128".split())
+
+The names below are imported on first use, so that a subpackage that needs no torch
+(``nanobrag_torch.noisify``'s command line) starts without importing it.
 """
-from .config import BeamConfig, CrystalConfig, DetectorConfig, SimulationConfig, resolve
+import sys
+import types
+from importlib import import_module
+
 from .errors import NanoBraggError
-from .simulate import Result, parse, run, simulate
+
+_LAZY = {"simulate": ".simulate", "run": ".simulate", "parse": ".simulate", "Result": ".simulate",
+         "resolve": ".config", "SimulationConfig": ".config", "DetectorConfig": ".config",
+         "BeamConfig": ".config", "CrystalConfig": ".config"}
 
 __all__ = ["simulate", "run", "parse", "resolve", "Result", "NanoBraggError", "SimulationConfig",
            "DetectorConfig", "BeamConfig", "CrystalConfig"]
 __version__ = "0.1.0"
+
+
+class _Package(types.ModuleType):
+    """The public names resolve on first use, and keep resolving to the functions after the
+    submodule of the same name (``nanobrag_torch.simulate``) has been imported."""
+
+    def __getattribute__(self, name: str):
+        if name in _LAZY:
+            return getattr(import_module(_LAZY[name], __name__), name)
+        return super().__getattribute__(name)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -8,14 +8,13 @@ exit with status 2, writing no file.
 """
 from __future__ import annotations
 
-import logging
 import sys
 
 import numpy as np
 import torch
 
 from .conventions import time_seed
-from .errors import NanoBraggError, exit_status
+from .errors import NanoBraggError, oom_guard, run_command
 from .io.atomic import OutputBatch, check_output_path
 from .io.hkl import write_fdump
 from .io.pgm import write_pgm
@@ -26,12 +25,14 @@ from .models.structure_factors import hkl_table
 from . import outputs_formats
 from .panel_outputs import output_paths as panel_output_paths
 from .panel_outputs import write_geometry_outputs, write_panel_images
+from . import flags_response
 from .noise import auto_int_scale, auto_pgm_scale, int_image, noise_image, pgm_image
 from .progress import progress_bar
 from .constants import RTD
 from .simulate import parse, run
 from .summary import header_lines, result_lines
 from .trace import trace_lines
+
 
 def _smv_fields(r, noise: bool) -> list:
     pre, cfg = r.pre, r.config
@@ -51,7 +52,8 @@ def output_paths(s) -> list:
     paths = [s.floatfile, s.npyfile, s.pngfile, s.intfile, s.pgmfile if s.write_pgm else None,
              s.noisefile if s.calculate_noise else None,
              s.dumpfile if s.hklfile or s.mtzfile or s.modelfile else None]
-    return [p for p in paths if p] + outputs_formats.output_paths(s) + panel_output_paths(s)
+    return ([p for p in paths if p] + outputs_formats.output_paths(s) + panel_output_paths(s)
+            + flags_response.output_paths(s))
 
 
 def write_outputs(r, image: np.ndarray, stats: tuple, batch: OutputBatch, out=print,
@@ -88,6 +90,9 @@ def write_outputs(r, image: np.ndarray, stats: tuple, batch: OutputBatch, out=pr
         out(f"writing {s.noisefile} as 2-byte integers")
         write_smv(s.noisefile, noisy, _smv_fields(r, True), batch)
     outputs_formats.write_outputs(r, image, scale, batch, argv, out)
+    if flags_response.requested(s):     # noisify.c on the scaled float image
+        from .noisify.chain import write_response    # numba: only for response runs
+        write_response(s, image, batch, out)
 
 
 def _render(argv: list) -> None:
@@ -123,15 +128,23 @@ def _render(argv: list) -> None:
         write_geometry_outputs(r, batch)
 
 
-def _render_or_error(argv: list) -> None:
-    """`_render`, with running out of memory turned into a NanoBraggError."""
-    try:
-        _render(argv)
-    except (MemoryError, RuntimeError) as exc:
-        if isinstance(exc, RuntimeError) and "alloc" not in str(exc).lower():
-            raise
-        raise NanoBraggError("out of memory (reduce -detpixels, -oversample or the steps "
-                             "per pixel)") from None
+_OOM_HINT = "reduce -detpixels, -oversample or the steps per pixel"
+
+
+def _usage() -> str:
+    from .flags import usage
+    return usage() + ("\n  -batch FILE   (alone: every non-empty, non-# line of FILE is one run, "
+                      "all in this process)")
+
+
+def _render_or_batch(argv: list) -> int | None:
+    """`_render` the command line, or ``-batch FILE``: every line of FILE (`batch`)."""
+    if "-batch" not in argv:
+        return _render(argv)
+    from .batch import run_batch
+    if len(argv) != 2 or argv[0] != "-batch":
+        raise NanoBraggError("-batch FILE takes no other flags (put them on each line)")
+    return run_batch(argv[1], oom_guard(_render, _OOM_HINT))
 
 
 def main(argv: list | None = None) -> int:
@@ -139,22 +152,7 @@ def main(argv: list | None = None) -> int:
     after a one-line ``nanoBragg: error: ...`` on stderr, with no file written).
     ``-batch FILE`` (alone) runs every line of FILE in this process (see `batch`)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    logging.basicConfig(level=logging.INFO, format="nanoBragg: %(message)s", stream=sys.stderr)
-    if argv in ([], ["-h"], ["--help"], ["-help"]):
-        from .flags import usage
-        print(usage() + "\n  -batch FILE   (alone: every non-empty, non-# line of FILE is one run, "
-              "all in this process)")
-        return 0 if argv else 2
-    try:
-        if "-batch" in argv:
-            from .batch import run_batch
-            if len(argv) != 2 or argv[0] != "-batch":
-                raise NanoBraggError("-batch FILE takes no other flags (put them on each line)")
-            return run_batch(argv[1], _render_or_error)
-    except NanoBraggError as exc:
-        print(f"nanoBragg: error: {exc}", file=sys.stderr)
-        return 2
-    return exit_status("nanoBragg", _render_or_error, argv)
+    return run_command("nanoBragg", argv, _render_or_batch, _usage, _OOM_HINT)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,13 +12,36 @@ class NanoBraggError(Exception):
         super().__init__(" ".join(str(message).split()))
 
 
-def exit_status(prog: str, fn, *args) -> int:
-    """Run ``fn(*args)`` for a command-line program: 0, or 2 after the one-line
-    ``prog: error: ...`` on stderr when it raises a NanoBraggError."""
+def oom_guard(body, hint: str):
+    """`body`, with running out of memory (MemoryError, or a torch RuntimeError about an
+    allocation) turned into the NanoBraggError ``out of memory (hint)``."""
+    def guarded(*args):
+        try:
+            return body(*args)
+        except (MemoryError, RuntimeError) as exc:
+            if isinstance(exc, RuntimeError) and "alloc" not in str(exc).lower():
+                raise
+            raise NanoBraggError(f"out of memory ({hint})") from None
+    return guarded
+
+
+def run_command(prog: str, argv: list, body, usage=None, oom_hint: str | None = None) -> int:
+    """The one command-line frame of every program: with `usage`, no arguments or ``-h``
+    prints `usage()` (status 2 / 0); then ``body(argv)`` (which may return a status).  A
+    NanoBraggError -- and, with `oom_hint`, an allocation failure (`oom_guard`) -- becomes
+    one line ``prog: error: ...`` on stderr and status 2 (no traceback); else the body's
+    status, or 0."""
+    import logging
     import sys
+    logging.basicConfig(level=logging.INFO, format=f"{prog}: %(message)s", stream=sys.stderr)
+    if usage is not None and argv in ([], ["-h"], ["--help"], ["-help"]):
+        print(usage())
+        return 0 if argv else 2
+    if oom_hint is not None:
+        body = oom_guard(body, oom_hint)
     try:
-        fn(*args)
+        status = body(argv)
     except NanoBraggError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return 2
-    return 0
+    return status or 0

@@ -56,6 +56,17 @@ def _setter(attr: str, scale: float = 1.0, kind: str = "float", nonneg: bool = F
     return apply
 
 
+def _divided(attr: str, divisor: float, nonneg: bool = False, positive: bool = False):
+    """Set `attr` to the value / `divisor` (as the C divides, e.g. mm / 1000.0: the last bit of
+    x / 1000.0 can differ from x * 1e-3)."""
+    check = _setter(attr, nonneg=nonneg, positive=positive)
+
+    def apply(s: Settings, flag: str, vals: list) -> None:
+        check(s, flag, vals)
+        setattr(s, attr, getattr(s, attr) / divisor)
+    return apply
+
+
 def _switch(**assign):
     def apply(s: Settings, flag: str, vals: list) -> None:
         for key, value in assign.items():

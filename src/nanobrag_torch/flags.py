@@ -13,16 +13,14 @@ from __future__ import annotations
 import difflib
 import re
 
+from . import flags_background, flags_detector, flags_formats, flags_response
 from .errors import NanoBraggError
 from .flag_kinds import RTD, Flag
-from . import flags_formats
-from . import flags_background
 from .flag_table import NANOBRAGG_FLAGS
-from . import flags_detector
 from .settings import Settings
 
 # Every flag of the nanoBragg command line: the C's, then each feature's own table.
-_FLAGS: list[Flag] = [*NANOBRAGG_FLAGS, *flags_formats.FLAGS, *flags_detector.FLAGS,
+_FLAGS: list[Flag] = [*NANOBRAGG_FLAGS, *flags_formats.FLAGS, *flags_detector.FLAGS, *flags_response.FLAGS,
                       *flags_background.FLAGS]
 
 FLAGS: dict = {name: flag for flag in _FLAGS for name in flag.names}
@@ -52,9 +50,10 @@ def _take_values(argv: list, i: int, flag: Flag, name: str) -> list:
     return vals
 
 
-def split_args(argv: list, table: dict | None = None) -> list:
-    """Split an argument list into [(flag_name, values, is_last)] in order, against `table`
-    (name -> Flag; default the nanoBragg command line's); unknown flags are errors."""
+def split_args(argv: list, table: dict | None = None, positional=None) -> list:
+    """Split an argument list into [(flag_name, values, is_last)] in order; unknown flags are
+    errors. ``table`` maps names to `Flag` (default: the nanoBragg command line's);
+    ``positional(arg)`` says whether a bare argument is accepted (as ``("", [arg], ...)``)."""
     table = FLAGS if table is None else table
     out, i = [], 0
     argv = [str(a) for a in argv]
@@ -62,6 +61,10 @@ def split_args(argv: list, table: dict | None = None) -> list:
         name = argv[i]
         flag = table.get(name)
         if flag is None:
+            if positional is not None and positional(name):
+                out.append(("", [name], i == len(argv) - 1))
+                i += 1
+                continue
             if not name.startswith("-"):
                 raise NanoBraggError(f"unexpected argument '{name}' (values must follow their flag)")
             close = difflib.get_close_matches(name, list(table), n=1, cutoff=0.6)
@@ -111,6 +114,7 @@ def _raw_after(parsed, name, vals):
 
 
 def quirks_mode(parsed: list) -> str:
+    """The last ``-quirks`` value of a parsed command line (default ``c``)."""
     mode = "c"
     for name, vals, _ in parsed:
         if name == "-quirks":

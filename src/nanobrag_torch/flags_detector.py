@@ -40,6 +40,9 @@ def load_detector(s: Settings, parsed: list) -> None:
         if name in CONFLICTS:
             raise NanoBraggError(f"{name}: not with -detector {s.detector_file} (the file places "
                                  "every panel)")
+        if name.startswith("-response_"):
+            raise NanoBraggError(f"{name}: not with -detector (the detector response of panels: "
+                                 "noisify.api.detector_response on the [panels, S, F] image)")
     ps = read_detector(s.detector_file)
     s.panels = ps
     s.convention, s.pivot = "custom", "sample"

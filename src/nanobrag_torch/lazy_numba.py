@@ -6,13 +6,24 @@ any recorded function compiles every one of them with ``numba.njit`` and rebinds
 global that names a recorded function to its numba dispatcher, so jitted functions that call
 each other resolve to dispatchers when numba compiles them (exactly as with numba's own
 decorator at import time).  Only this package's modules are scanned.
+
+Disk cache: numba keys a cached function by its own file only, but compiled functions inline
+others from other files (``crandom.py`` into ``noise.py`` and ``noisify/``), so an upgrade
+that changes only ``crandom.py`` would reload stale machine code.  Functions of this package
+are therefore cached under a stamp that also holds the source hash of every package module
+compiled through this decorator (`_package_stamp`): editing any of them recompiles all.
 """
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
 import sys
+import threading
 
 _PENDING: list = []
+_LOCK = threading.Lock()
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
 class _Lazy:
@@ -28,7 +39,50 @@ class _Lazy:
         return self.compiled(*args)
 
 
+@functools.lru_cache(maxsize=None)
+def _package_stamp(package_dir: str = _PACKAGE_DIR) -> str:
+    """sha256 over the sources of the package's modules that use this decorator."""
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(package_dir):
+        dirs.sort()
+        for name in sorted(f for f in files if f.endswith(".py")):
+            with open(os.path.join(root, name), "rb") as f:
+                text = f.read()
+            if b"lazy_numba import njit" in text:
+                digest.update(name.encode() + text)
+    return digest.hexdigest()
+
+
+def _install_cache_locators() -> None:
+    """Put locators first in numba's list that stamp this package's functions with
+    `_package_stamp` as well as their own file (other files keep numba's locators)."""
+    from numba.core import caching
+    if getattr(caching.CacheImpl, "_nanobrag_locators", False):
+        return
+
+    class _PackageStamp:
+        def get_source_stamp(self):
+            return (super().get_source_stamp(), _package_stamp())
+
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            if not os.path.abspath(py_file).startswith(_PACKAGE_DIR + os.sep):
+                return None
+            return super().from_function(py_func, py_file)
+
+    bases = (caching.InTreeCacheLocator, caching.UserWideCacheLocator)
+    caching.CacheImpl._locator_classes[:0] = [type("Package" + b.__name__, (_PackageStamp, b), {})
+                                             for b in bases]
+    caching.CacheImpl._nanobrag_locators = True
+
+
 def _compile_all() -> None:
+    with _LOCK:
+        _compile_pending()
+
+
+def _compile_pending() -> None:
+    _install_cache_locators()
     from numba import njit as numba_njit
     for lazy in _PENDING:
         lazy.compiled = numba_njit(**lazy.options)(lazy.fn)

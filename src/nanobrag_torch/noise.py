@@ -1,24 +1,15 @@
-"""Exact ports of nanoBragg.c's random generator and its image output conversions.
+"""nanoBragg.c's image output conversions and its Poisson noise image.
 
-Random numbers: Numerical Recipes ``ran1`` (Park-Miller minimal standard with a 32-entry
-Bays-Durham shuffle), ``gaussdev`` (polar Box-Muller) and ``poidev`` (direct method below a mean
-of 12, Lorentzian rejection method up to 1e6, Gaussian above), with the C's float32/float64
-mix reproduced operation by operation so that noise images are bit-identical: every C variable
-declared ``float`` is rounded to float32 after each operation (a float32 ``+ - * /`` equals the
-float64 result rounded once to float32), while ``exp``/``log``/``tan``/``sqrt`` run in double
-(libm, as the C). The C ``double -> unsigned`` casts follow what gcc emits on x86-64 (truncate
-to int32, keep the low bits; NaN and out-of-range give 0).
-
-The generator is compiled with numba (``njit``, cached on disk): the C's noise stream is one
-sequential ran1 sequence in pixel order, so it cannot be vectorised; compiled, a 4096^2 image
-at a mean of 10 photons/pixel takes about a second (reports/noise.md). Its state lives in two
-small arrays (see :class:`CRandom`) so the same compiled code serves single draws from Python.
+The random numbers come from :mod:`nanobrag_torch.crandom` (the C's ran1/gaussdev/poidev,
+ported exactly). The C's noise stream is one sequential ran1 sequence in pixel order, so it
+cannot be vectorised; compiled with numba, a 4096^2 image at a mean of 10 photons/pixel takes
+about a second (reports/noise.md). The C ``double -> unsigned`` casts follow what gcc emits on
+x86-64 (truncate to int32, keep the low bits; NaN and out-of-range give 0).
 
 Images are numpy arrays [slow, fast]; pixel (f, s) is ``image[s, f]``. A ROI is
 ``(xmin, xmax, ymin, ymax)``, inclusive pixel bounds with fast = x and slow = y, or None for the
 whole image; pixels outside it are skipped (no random draws) and are 0 in every output.
 """
-
 from __future__ import annotations
 
 import math
@@ -26,190 +17,38 @@ import math
 import numpy as np
 from .lazy_numba import njit  # numba imported on the first call (start-up)
 
+from .crandom import _IDUM, _IV, _IY, CRandom, load_floats, poidev, store_floats
+
 # (xmin, xmax, ymin, ymax), inclusive; fast = x, slow = y.
 Roi = tuple[int, int, int, int]
 
-# ran1 constants (Numerical Recipes in C, 2nd ed.)
-_IA = 16807
-_IM = 2147483647
-_AM = 1.0 / _IM
-_IQ = 127773
-_IR = 2836
-_NTAB = 32
-_NDIV = 1 + (_IM - 1) // _NTAB
-_RNMX = 1.0 - 1.2e-7
-_RNMX_F32 = float(np.float32(_RNMX))
-_GAMMLN_COF = (76.18009172947146, -86.50532032941677, 24.01409824083091,
-               -1.231739572450155, 0.1208650973866179e-2, -0.5395239384953e-5)
-# Integer state: [idum, iy, iv[0..31]]; float state: [iset, gset, oldm, g, sq, alxm].
-_IDUM, _IY, _IV = 0, 1, 2
-_ISET, _GSET, _OLDM, _G, _SQ, _ALXM = range(6)
 _ROWS_PER_BLOCK = 256        # noise rows per compiled call (bounds the float64 scratch block)
-
-
-@njit(cache=True)
-def _f32(x):
-    """Round a double to the nearest float32 (C assignment to ``float``); overflow gives inf."""
-    return float(np.float32(x))
-
-
-@njit(cache=True)
-def _ran1(st):
-    """ran1 on the integer state ``st`` (int64 [34]): a float32 value in (0, 1)."""
-    idum = st[_IDUM]
-    if idum <= 0 or st[_IY] == 0:
-        idum = 1 if -idum < 1 else -idum
-        for j in range(_NTAB + 7, -1, -1):
-            k = idum // _IQ
-            idum = _IA * (idum - k * _IQ) - _IR * k
-            if idum < 0:
-                idum += _IM
-            if j < _NTAB:
-                st[_IV + j] = idum
-        st[_IY] = st[_IV]
-    k = idum // _IQ
-    idum = _IA * (idum - k * _IQ) - _IR * k
-    if idum < 0:
-        idum += _IM
-    st[_IDUM] = idum
-    j = st[_IY] // _NDIV
-    st[_IY] = st[_IV + j]
-    st[_IV + j] = idum
-    temp = _f32(_AM * st[_IY])
-    return _RNMX_F32 if temp > _RNMX else temp
-
-
-@njit(cache=True)
-def _gaussdev(st, fs):
-    """Standard normal deviate (float32 value); makes two, returns the spare on the next call."""
-    if fs[_ISET] != 0.0:
-        fs[_ISET] = 0.0
-        return fs[_GSET]
-    while True:
-        v1 = _f32(2.0 * _ran1(st) - 1.0)
-        v2 = _f32(2.0 * _ran1(st) - 1.0)
-        rsq = _f32(_f32(v1 * v1) + _f32(v2 * v2))
-        if not (rsq >= 1.0 or rsq == 0.0):
-            break
-    fac = _f32(math.sqrt(-2.0 * math.log(rsq) / rsq))
-    fs[_GSET] = _f32(v1 * fac)
-    fs[_ISET] = 1.0
-    return _f32(v2 * fac)
-
-
-@njit(cache=True)
-def _gammln(xx):
-    """ln(Gamma(xx)) by the Lanczos series, in double, returned as a float32 value."""
-    x = xx
-    y = xx
-    tmp = x + 5.5
-    tmp -= (x + 0.5) * math.log(tmp)
-    ser = 1.000000000190015
-    for cof in _GAMMLN_COF:
-        y += 1.0
-        ser += cof / y
-    return _f32(-tmp + math.log(2.5066282746310005 * ser / x))
-
-
-@njit(cache=True)
-def _poidev(xm, st, fs):
-    """Poisson deviate of mean ``xm`` (a float32 value), returned as a float32 value."""
-    if xm > 1.0e6:
-        return _f32(xm + math.sqrt(xm) * _gaussdev(st, fs))
-    if xm < 12.0:
-        if xm != fs[_OLDM]:
-            fs[_OLDM] = xm
-            fs[_G] = _f32(math.exp(-xm))
-        g = fs[_G]
-        em = -1.0
-        t = 1.0
-        while True:
-            em += 1.0  # small integers: exact in float32
-            t = _f32(t * _ran1(st))
-            if not t > g:
-                return em
-    if xm != fs[_OLDM]:
-        fs[_OLDM] = xm
-        fs[_SQ] = _f32(math.sqrt(2.0 * xm))
-        fs[_ALXM] = _f32(math.log(xm))
-        fs[_G] = _f32(_f32(xm * fs[_ALXM]) - _gammln(_f32(xm + 1.0)))
-    sq, alxm, g = fs[_SQ], fs[_ALXM], fs[_G]
-    while True:
-        while True:
-            y = _f32(math.tan(math.pi * _ran1(st)))
-            em = _f32(_f32(sq * y) + xm)
-            if not em < 0.0:
-                break
-        em = np.floor(em)
-        # float32: y*y and the exponent's three terms; double: the rest (stored to float).
-        exponent = _f32(_f32(_f32(em * alxm) - _gammln(_f32(em + 1.0))) - g)
-        t = _f32(0.9 * (1.0 + _f32(y * y)) * math.exp(exponent))
-        if not _ran1(st) > t:
-            return em
 
 
 @njit(cache=True)
 def _noise_block(means, st, fs, adc, totals, out):
     """C noise loop over ``means`` (float32 [rows, cols]) in row-major order: ``out`` (float64,
-    same shape) = deviate + adc clipped at 65535; ``totals`` = [photons, overloads] carried on."""
+    same shape) = deviate + adc clipped at 65535; ``totals`` = [photons, overloads] carried on.
+    The generator state is loaded from ``st``/``fs`` and stored back at the end."""
+    idum, iy, iv = st[_IDUM], st[_IY], st[_IV:].copy()
+    iset, gset, cache = load_floats(fs)
     photons = totals[0]
     overloads = totals[1]
     for i in range(means.shape[0]):
         for j in range(means.shape[1]):
-            test = _poidev(float(means[i, j]), st, fs)
+            dev, idum, iy, iset, gset, cache = poidev(means[i, j], idum, iy, iv, iset, gset,
+                                                      cache)
+            test = np.float64(dev)
             photons += test
             test += adc
             if test > 65535.0:
                 test = 65535.0
                 overloads += 1.0
             out[i, j] = test
+    st[_IDUM], st[_IY], st[_IV:] = idum, iy, iv
+    store_floats(fs, iset, gset, cache)
     totals[0] = photons
     totals[1] = overloads
-
-
-class CRandom:
-    """The C's random state for one run.
-
-    ``idum`` is the seed variable the C passes by pointer (the CLI stores ``-seed N`` as
-    ``-N``; a value <= 0 re-initialises the shuffle table on the next draw). ``iy``/``iv`` are
-    ran1's static shuffle state, shared in the C by every seed variable (seed, mosaic_seed,
-    misset_seed): to draw from another seed variable, assign it to ``idum`` and read the
-    advanced value back. ``gaussdev``'s spare deviate and ``poidev``'s cache of the last mean
-    are statics too and live here (``_floats``).
-    """
-
-    def __init__(self, idum: int):
-        self._ints = np.zeros(_IV + _NTAB, dtype=np.int64)   # [idum, iy, iv[32]]
-        self._floats = np.array([0.0, 0.0, -1.0, 0.0, 0.0, 0.0])
-        self.idum = idum
-
-    @property
-    def idum(self) -> int:
-        return int(self._ints[_IDUM])
-
-    @idum.setter
-    def idum(self, value: int) -> None:
-        self._ints[_IDUM] = int(value)
-
-    def ran1(self) -> float:
-        """Uniform deviate in (0, 1), a float32 value (at most float32(1 - 1.2e-7))."""
-        return _ran1(self._ints)
-
-    def gaussdev(self) -> float:
-        """Standard normal deviate (float32 value)."""
-        return _gaussdev(self._ints, self._floats)
-
-    def poidev(self, xm: float) -> float:
-        """Poisson deviate of mean ``xm`` (a float32 value), returned as a float32 value."""
-        return _poidev(float(xm), self._ints, self._floats)
-
-    def noise_rows(self, means: np.ndarray, adc: float, totals: np.ndarray) -> np.ndarray:
-        """Deviates + adc, clipped at 65535, for float32 ``means`` [rows, cols] in C pixel
-        order (float64, same shape); ``totals`` (float64 [2]: photons, overloads) runs on."""
-        out = np.empty(means.shape, dtype=np.float64)
-        _noise_block(np.ascontiguousarray(means, dtype=np.float32), self._ints, self._floats,
-                     float(adc), totals, out)
-        return out
 
 
 def _roi_slices(shape: tuple[int, ...], roi: Roi | None) -> tuple[slice, slice]:
@@ -314,7 +153,10 @@ def noise_image(float_image: np.ndarray, seed: int, adc: float, roi: Roi | None 
     totals = np.zeros(2, dtype=np.float64)
     for begin in range(rows.start, rows.stop, _ROWS_PER_BLOCK):
         block = slice(begin, min(begin + _ROWS_PER_BLOCK, rows.stop))
-        out[block, cols] = _c_unsigned(rng.noise_rows(image[block, cols], adc, totals), 16)
+        means = np.ascontiguousarray(image[block, cols])
+        noisy = np.empty(means.shape, dtype=np.float64)
+        _noise_block(means, rng.ints, rng.floats, float(adc), totals, noisy)
+        out[block, cols] = _c_unsigned(noisy, 16)
     return out, float(totals[0]), int(totals[1])
 
 

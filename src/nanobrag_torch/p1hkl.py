@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from .errors import NanoBraggError, exit_status
+from .errors import NanoBraggError, run_command
 from .io.atomic import OutputBatch, check_output_path
 from .io.hkl import p1_reflections, table_from_reflections, write_fdump, write_hkl
 from .io.mtz import MtzFile
@@ -63,10 +63,7 @@ def convert(argv: list, out=print) -> None:
 
 def main(argv: list | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv in ([], ["-h"], ["--help"]):
-        print(__doc__)
-        return 0 if argv else 2
-    return exit_status("nb-hkl", convert, argv)
+    return run_command("nb-hkl", argv, convert, lambda: __doc__)
 
 
 if __name__ == "__main__":  # pragma: no cover

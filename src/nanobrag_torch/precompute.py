@@ -26,7 +26,7 @@ from .models.detector import Detector, build_detector, corner_dmin_A
 from .models.structure_factors import StructureFactors, build_structure_factors
 from .io.structure import ModelFile
 from .errors import NanoBraggError
-from .noise import CRandom
+from .crandom import CRandom
 
 
 @dataclass

@@ -161,3 +161,20 @@ class Settings:
 
     # --- amorphous background components (flags_background.py; nonbragg/components.py) ---
     backgrounds: list = field(default_factory=list)
+    # --- detector response (noisify.c; flags_response.py) ---
+    response_intfile: str | None = None     # noisify's -intfile (noiseless SMV)
+    response_noisefile: str | None = None   # noisify's -noisefile
+    response_pgmfile: str | None = None     # noisify's -pgmfile
+    response_nonoise: bool = False          # noisify's -nonoise
+    response_seed: int | None = None        # noisify's -seed, stored negated; None: nanoBragg's
+    response_adc: float = 40.0              # noisify's -adc
+    response_scale: float = 1.0             # noisify's -scale
+    readout_noise: float = 0.0
+    flicker_noise: float = 0.0
+    calibration_noise: float = 0.03
+    calib_seed: int = 123456789             # the C's default is not negated
+    quantum_gain: float = 1.0
+    psf_type: str = "none"                  # none | gauss | fiber | unknown:<name>
+    psf_fwhm_m: float = 46e-6
+    psf_radius: float = 0.0
+    bits: int = 16

@@ -15,11 +15,16 @@ an empty ``NANOBRAG_CACHE`` is a cold start.
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib
 import logging
 import os
 import subprocess
 import sys
+import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -28,10 +33,23 @@ log = logging.getLogger("nanobrag_torch")
 
 STALE_LOCK_S = 900          # a lock older than this is a dead build
 _children: dict = {}        # package path -> Popen of a build this process started
+_loaded: dict = {}          # package path -> runner of a package loaded by this process
 
 
 def cache_dir() -> Path:
     return Path(os.environ.get("NANOBRAG_CACHE", Path.home() / ".cache" / "nanobrag_torch"))
+
+
+@functools.cache
+def cpu_identity() -> str:
+    """Packages are built with -march=native: tie them to this CPU model and its flags."""
+    try:
+        info = Path("/proc/cpuinfo").read_text().split("\n\n")[0].splitlines()
+        keep = [line for line in info if line.startswith(("model name", "flags"))]
+        return hashlib.sha256("\n".join(keep).encode()).hexdigest()[:12]
+    except OSError:
+        import platform
+        return platform.machine()
 
 
 def inductor_env(env: dict | None = None) -> dict:
@@ -63,8 +81,36 @@ def load(path: Path):
     return run
 
 
+def runner(path: Path):
+    """The runner of the package at `path` (`load`, once per process), or None."""
+    if str(path) not in _loaded:
+        run = load(path)
+        if run is None:
+            return None
+        _loaded[str(path)] = run
+    return _loaded[str(path)]
+
+
+def switching(path: Path, compiled, eager):
+    """A function of the kernel's arguments: ``compiled(runner, *args)`` with the package at
+    `path` once loaded (from the start, or as soon as a background build's package appears),
+    else ``eager(*args)``.  A package failing at run time is rejected (rebuilt later) and that
+    call made eagerly."""
+    def call(*args):
+        run = _loaded.get(str(path)) or (runner(path) if path.exists() else None)
+        if run is None:
+            return eager(*args)
+        try:
+            return compiled(run, *args)
+        except Exception as exc:  # noqa: BLE001  (a corrupt package: any error)
+            reject(path, exc)
+            return eager(*args)
+    return call
+
+
 def reject(path: Path, exc: BaseException) -> None:
     """Move an unusable package aside (``.bad``, kept for inspection) so it is rebuilt."""
+    _loaded.pop(str(path), None)
     reason = str(exc).splitlines()[0] if str(exc) else ""
     log.warning("compiled kernel %s unusable (%s: %s); rebuilding it", path.name,
                 type(exc).__name__, reason[:200])
@@ -120,9 +166,13 @@ def wait(path: Path, poll_s: float = 0.2) -> bool:
     return waited and path.exists()
 
 
-def start_build(path: Path, kernel_inputs) -> bool:
+SPOTS_BUILDER = "nanobrag_torch.backends.compile_policy:build_package"
+
+
+def start_build(path: Path, kernel_inputs, builder: str = SPOTS_BUILDER) -> bool:
     """Start a detached background build of `path` from `kernel_inputs` (any picklable
-    object `compile_policy.build_package` accepts).  False when one is already running."""
+    object the function `builder`, ``module:name``, accepts as ``builder(kernel_inputs,
+    path)``; default the spots kernel's).  False when one is already running."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if building(path):
         return False
@@ -138,7 +188,7 @@ def start_build(path: Path, kernel_inputs) -> bool:
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     with open(_side(path, "log"), "w") as logf:
         proc = subprocess.Popen([sys.executable, "-m", "nanobrag_torch.backends.aot_cache",
-                                 str(inputs), str(path)], stdin=subprocess.DEVNULL, stdout=logf,
+                                 str(inputs), str(path), builder], stdin=subprocess.DEVNULL, stdout=logf,
                                 stderr=subprocess.STDOUT, start_new_session=True, env=env)
     _children[str(path)] = proc
     os.write(fd, str(proc.pid).encode())
@@ -167,9 +217,24 @@ def build_now(path: Path, build) -> None:
             os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
 
 
-def _worker(inputs: str, package: str) -> int:
-    """Background build entry point: load the pickled kernel inputs, build, clean up."""
-    from .compile_policy import build_package
+def compile_package(module: torch.nn.Module, example: tuple, dynamic_shapes, path: Path) -> None:
+    """Export `module` at the `example` inputs (``torch.export`` with `dynamic_shapes`) and
+    AOT-compile it into the package `path`, atomically (temp name, then rename)."""
+    from torch.export import export
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings(), tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+        warnings.simplefilter("ignore", FutureWarning)      # torch.export internals, not ours
+        program = export(module, example, dynamic_shapes=dynamic_shapes)
+        tmp_path = Path(tmp) / path.name
+        torch._inductor.aoti_compile_and_package(program, package_path=str(tmp_path))
+        os.replace(tmp_path, path)
+
+
+def _worker(inputs: str, package: str, builder: str = SPOTS_BUILDER) -> int:
+    """Background build entry point: load the pickled kernel inputs, build with `builder`
+    (``module:name``), clean up."""
+    module, name = builder.split(":")
+    build_package = getattr(importlib.import_module(module), name)
     path = Path(package)
     try:
         k = torch.load(inputs, weights_only=False)
@@ -186,4 +251,4 @@ def _worker(inputs: str, package: str) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(_worker(*sys.argv[1:3]))
+    raise SystemExit(_worker(*sys.argv[1:4]))

@@ -27,8 +27,6 @@ import functools
 import hashlib
 import logging
 import os
-import tempfile
-import warnings
 from pathlib import Path
 
 import torch
@@ -38,14 +36,13 @@ from ..contract import RenderFlags, RenderInputs
 from ..physics.structure_factors import SFTable
 from . import aot_cache
 from . import torch_kernel as tk
-from .aot_cache import cache_dir
+from .aot_cache import cache_dir, cpu_identity
 
 log = logging.getLogger("nanobrag_torch")
 
 COMPILE_MIN_STEPS = 2 ** 28     # ~8 s of eager work on 2 cores: worth a build in the foreground
 BACKGROUND_MIN_STEPS = 2 ** 26  # ~2 s of eager work: start a background build (auto)
 _seen: dict = {}
-_loaded: dict = {}
 
 
 def _sf_tensors(sf: SFTable, like: torch.Tensor) -> dict:
@@ -77,18 +74,6 @@ def _inputs(k: tk.KernelInputs) -> tuple:
     """(names, contiguous tensors): compiled code assumes the example inputs' strides."""
     named = {**k.tensors(), **_sf_tensors(k.sf, k.pix0)}
     return list(named), [v.contiguous() for v in named.values()]
-
-
-@functools.cache
-def _cpu_identity() -> str:
-    """Packages are built with -march=native: tie them to this CPU model and its flags."""
-    try:
-        info = Path("/proc/cpuinfo").read_text().split("\n\n")[0].splitlines()
-        keep = [line for line in info if line.startswith(("model name", "flags"))]
-        return hashlib.sha256("\n".join(keep).encode()).hexdigest()[:12]
-    except OSError:
-        import platform
-        return platform.machine()
 
 
 def kernel_sources() -> list:
@@ -123,7 +108,7 @@ def _code_identity() -> str:
 
 
 def _variant(k: tk.KernelInputs, names: list, values: list) -> str:
-    ident = repr((torch.__version__, _cpu_identity(), _code_identity(), str(k.pix0.dtype),
+    ident = repr((torch.__version__, cpu_identity(), _code_identity(), str(k.pix0.dtype),
                   k.pix0.device.type, sorted(k.flags().items()), names, _singletons(names, values)))
     return hashlib.sha256(ident.encode()).hexdigest()[:20]
 
@@ -146,7 +131,7 @@ def _singletons(names: list, values: list) -> tuple:
 
 def build_package(k: tk.KernelInputs, path: Path) -> None:
     """Export and AOT-compile the kernel for the variant of `k` into `path` (atomically)."""
-    from torch.export import Dim, export
+    from torch.export import Dim
     names, values = _inputs(k)
     single = _singletons(names, values)
     sizes = {"R": 64, "C": 64, "os": 2, "T": 2, "NS": 2, "M": 2, "h": 3, "k": 3, "l": 3}  # loop-plan hints
@@ -159,14 +144,8 @@ def build_package(k: tk.KernelInputs, path: Path) -> None:
         shapes.append({i: dims[a] for i, a in axes.items() if a in dims} or None)
     si = torch.arange(sizes["R"], device=k.pix0.device)[:, None]    # a block of rows x columns,
     fi = torch.arange(sizes["C"], device=k.pix0.device)[None, :]    # as the accumulation passes
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings(), tempfile.TemporaryDirectory(dir=path.parent) as tmp:
-        warnings.simplefilter("ignore", FutureWarning)      # torch.export internals, not ours
-        program = export(_Fused(names, k.flags()), (si, fi, *example),
-                         dynamic_shapes=({0: dims["R"]}, {1: dims["C"]}, tuple(shapes)))
-        tmp_path = Path(tmp) / path.name
-        torch._inductor.aoti_compile_and_package(program, package_path=str(tmp_path))
-        os.replace(tmp_path, path)
+    aot_cache.compile_package(_Fused(names, k.flags()), (si, fi, *example),
+                              ({0: dims["R"]}, {1: dims["C"]}, tuple(shapes)), path)
 
 
 def _want_build(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> bool:
@@ -177,28 +156,12 @@ def _want_build(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> bo
             or _seen[key] >= 2)
 
 
-def _runner(path: Path):
-    """The loaded package at `path` (loaded once per process), or None."""
-    if str(path) not in _loaded:
-        runner = aot_cache.load(path)
-        if runner is None:
-            return None
-        _loaded[str(path)] = runner
-    return _loaded[str(path)]
-
-
-def _call(path: Path, runner, si, fi, kk):
-    """Run the compiled kernel; a package that fails at run time is rejected (rebuilt later)
-    and this block rendered eagerly."""
-    if si.dim() != 2 or si.shape[1] != 1 or fi.shape[0] != 1:     # masked pixel lists
+def _compiled(runner, si, fi, kk):
+    """Run the compiled kernel on a block of rows x columns (masked pixel lists: eager)."""
+    if si.dim() != 2 or si.shape[1] != 1 or fi.shape[0] != 1:
         return tk.fused_chunk(si, fi, kk)
-    try:
-        with record_function("nb.compiled_kernel"):
-            return runner(si.contiguous(), fi.contiguous(), _inputs(kk)[1])
-    except Exception as exc:  # noqa: BLE001  (a corrupt package: any error)
-        _loaded.pop(str(path), None)
-        aot_cache.reject(path, exc)
-        return tk.fused_chunk(si, fi, kk)
+    with record_function("nb.compiled_kernel"):
+        return runner(si.contiguous(), fi.contiguous(), _inputs(kk)[1])
 
 
 def fused_for(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> tuple:
@@ -208,7 +171,7 @@ def fused_for(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> tupl
         return tk.fused_chunk, False
     names, values = _inputs(k)
     path = cache_dir() / f"fused_{_variant(k, names, values)}.pt2"
-    if _runner(path) is None:
+    if aot_cache.runner(path) is None:
         reason = aot_cache.failed(path)
         if reason:
             log.info("no compiled kernel for this kind of render (build failed: %s; remove %s "
@@ -218,15 +181,10 @@ def fused_for(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> tupl
             _build_foreground(k, path)
         elif _want_build(inp, flags, k):
             aot_cache.start_build(path, k)
-    if _runner(path) is not None:
-        return (lambda si, fi, kk: _call(path, _loaded[str(path)], si, fi, kk)), True
-    if not aot_cache.building(path):
+    if aot_cache.runner(path) is None and not aot_cache.building(path):
         return tk.fused_chunk, False
-
-    def switching(si, fi, kk):      # eager until the background build's package appears
-        runner = _loaded.get(str(path)) or (_runner(path) if path.exists() else None)
-        return _call(path, runner, si, fi, kk) if runner is not None else tk.fused_chunk(si, fi, kk)
-    return switching, False
+    return (aot_cache.switching(path, _compiled, tk.fused_chunk),
+            aot_cache.runner(path) is not None)
 
 
 def _build_foreground(k: tk.KernelInputs, path: Path) -> None:

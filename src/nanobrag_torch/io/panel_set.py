@@ -46,7 +46,11 @@ class Panel:
 
     @property
     def normal(self) -> tuple:
-        return tuple(np.cross(self.fast, self.slow) / np.linalg.norm(np.cross(self.fast, self.slow)))
+        """Unit normal +-(fast x slow), the sign that points away from the sample (a grid read
+        out mirrored, fast x slow towards the sample, keeps a positive close distance)."""
+        n = np.cross(self.fast, self.slow)
+        n = n / np.linalg.norm(n)
+        return tuple(-n if float(np.asarray(self.origin_m) @ n) < 0 else n)
 
     def centres(self) -> np.ndarray:
         """Pixel centres [spixels, fpixels, 3] (m), float64."""
@@ -101,8 +105,9 @@ def validate(ps: PanelSet) -> PanelSet:
         close = float(np.asarray(p.origin_m) @ np.asarray(p.normal))
         centre = np.asarray(p.origin_m) + p.pixel_size_m / 2 * (p.fpixels * f + p.spixels * s)
         if not close > 0 or not float(centre @ beam) > 0:
-            raise NanoBraggError(f"{where}: panel is behind the sample or faces away from it "
-                                 f"(origin . (fast x slow) = {close * 1e3:g} mm)")
+            raise NanoBraggError(f"{where}: panel is behind the sample or its plane contains it "
+                                 f"(close distance {close * 1e3:g} mm, centre . beam "
+                                 f"{float(centre @ beam) * 1e3:g} mm)")
     _check_slab(ps)
     return ps
 

@@ -96,15 +96,8 @@ def read_smv(path: str | os.PathLike) -> SMVImage:
     """
     name = os.fspath(path)
     raw = read_input(path)
-    if len(raw) < SMV_HEADER_BYTES or not raw.startswith(_MAGIC):
-        raise NanoBraggError(f"{name}: not an SMV image (expected a '{{ HEADER_BYTES=...' header)")
-    header_bytes = _value_of(raw[:SMV_HEADER_BYTES].split(b"\0", 1)[0].decode("latin-1"),
-                             "HEADER_BYTES")
-    if not (math.isfinite(header_bytes) and 0 < header_bytes <= len(raw)):
-        raise NanoBraggError(f"{name}: invalid HEADER_BYTES ({header_bytes:g}) for a "
-                             f"{len(raw)}-byte file")
-    header_bytes = int(header_bytes)
-    header = raw[:header_bytes].split(b"\0", 1)[0].decode("latin-1")
+    header_raw, header = _split_header(name, raw)
+    header_bytes = len(header_raw)
     fields = _parse_fields(header)
 
     width, height = _value_of(header, "SIZE1"), _value_of(header, "SIZE2")
@@ -124,6 +117,31 @@ def read_smv(path: str | os.PathLike) -> SMVImage:
     data = np.frombuffer(raw, dtype=dtype, count=width * height, offset=start)
     data = data.astype(np.uint16).reshape(height, width)
     return SMVImage(header, fields, width, height, header_bytes, data)
+
+
+def read_smv_header(path: str | os.PathLike) -> tuple[bytes, str]:
+    """The header of an SMV file as GetFrame reads it: (the first HEADER_BYTES bytes, verbatim;
+    their text up to the first NUL, for :func:`value_of`). Pixels are not read.
+
+    Raises:
+        NanoBraggError: missing file, not an SMV header, or a bad HEADER_BYTES.
+    """
+    return _split_header(os.fspath(path), read_input(path))
+
+
+def _split_header(name: str, raw: bytes) -> tuple[bytes, str]:
+    if len(raw) < SMV_HEADER_BYTES or not raw.startswith(_MAGIC):
+        raise NanoBraggError(f"{name}: not an SMV image (expected a '{{ HEADER_BYTES=...' header)")
+    size = _value_of(raw[:SMV_HEADER_BYTES].split(b"\0", 1)[0].decode("latin-1"), "HEADER_BYTES")
+    if not (math.isfinite(size) and 0 < size <= len(raw)):
+        raise NanoBraggError(f"{name}: invalid HEADER_BYTES ({size:g}) for a {len(raw)}-byte file")
+    header = raw[:int(size)]
+    return header, header.split(b"\0", 1)[0].decode("latin-1")
+
+
+def value_of(header: str, key: str) -> float:
+    """The C's ``ValueOf`` on header text (see :meth:`SMVImage.value_of`)."""
+    return _value_of(header, key)
 
 
 def _g(value: float) -> str:
@@ -198,21 +216,22 @@ def format_smv_header(fields: list[tuple[str, str]]) -> bytes:
 
 
 def write_smv(path: str | os.PathLike, image: np.ndarray, fields: list[tuple[str, str]],
-              batch: OutputBatch | None = None) -> None:
-    """Write an SMV file atomically: header from ``fields`` then the pixels.
+              batch: OutputBatch | None = None, header: bytes | None = None) -> None:
+    """Write an SMV file atomically: header from ``fields`` (or the bytes ``header``, verbatim)
+    then the pixels.
 
     Args:
-        image: uint16 [slow, fast]; must match SIZE2/SIZE1 when those fields are given.
+        image: uint16 or uint32 [slow, fast]; must match SIZE2/SIZE1 when those fields are given.
         fields: ordered (key, value) pairs, e.g. from :func:`smv_fields`; pixels are written in
             the byte order named by BYTE_ORDER (little-endian unless it says ``big_endian``).
         batch: stage the file into this :class:`OutputBatch` instead of writing it now.
     """
-    if image.dtype != np.uint16 or image.ndim != 2:
-        raise ValueError(f"SMV image must be 2-D uint16, got {image.dtype} {image.shape}")
+    if image.dtype not in (np.uint16, np.uint32) or image.ndim != 2:
+        raise ValueError(f"SMV image must be 2-D uint16/uint32, got {image.dtype} {image.shape}")
     given = dict(fields)
     for key, size in (("SIZE1", image.shape[1]), ("SIZE2", image.shape[0])):
         if key in given and int(given[key]) != size:
             raise ValueError(f"{key}={given[key]} does not match image shape {image.shape}")
     order = "<" if given.get("BYTE_ORDER", "little_endian").startswith("little_end") else ">"
-    pixels = np.ascontiguousarray(image, dtype=np.dtype(order + "u2")).tobytes()
-    atomic_write(path, format_smv_header(fields) + pixels, batch)
+    pixels = np.ascontiguousarray(image, dtype=image.dtype.newbyteorder(order)).tobytes()
+    atomic_write(path, (format_smv_header(fields) if header is None else header) + pixels, batch)

@@ -48,9 +48,9 @@ def panel_frames(panels, offset: torch.Tensor | None = None, rotation: torch.Ten
 
 def custom_flags(panel: Panel, beam, polar) -> list:
     """nanoBragg.c flags rendering `panel` alone (lengths mm): the custom convention with
-    ``-pivot sample -Xbeam (-o.f) -Ybeam (-o.s) -close_distance (o.(f x s))``, o its origin."""
-    f, s, o = (np.asarray(v, dtype=float) for v in (panel.fast, panel.slow, panel.origin_m))
-    n = np.cross(f, s)
+    ``-pivot sample -Xbeam (-o.f) -Ybeam (-o.s) -close_distance (o.n)``, o its origin and n its
+    normal ``f x s`` (``-(f x s)`` for a mirrored grid: `Panel.normal`)."""
+    f, s, o, n = (np.asarray(v, dtype=float) for v in (panel.fast, panel.slow, panel.origin_m, panel.normal))
     mm = 1e3
 
     def v(x):
@@ -68,6 +68,8 @@ def panel_detector(dcfg, fast: torch.Tensor, slow: torch.Tensor, origin: torch.T
     """A `models.detector.Detector` for one panel (fast, slow, origin (3,) float64, m; beam the
     unit direction of travel): the derived quantities nanoBragg.c computes after its pivot."""
     odet, _ = unitize(cross(fast, slow))
+    if float(dot(origin, odet).detach()) < 0:        # a mirrored grid: the normal away from the sample
+        odet = -odet
     ratio = dot(beam, odet)
     close = dot(origin, odet)
     distance = close / ratio

@@ -6,12 +6,10 @@ exits with status 2 and writes nothing.
 """
 from __future__ import annotations
 
-import logging
 import math
 import sys
 
-
-from ..errors import NanoBraggError
+from ..errors import run_command
 from ..flags import usage
 from ..io.atomic import OutputBatch
 from ..io.raw import write_floatfile, write_npy
@@ -19,8 +17,8 @@ from ..io.smv import _g, write_smv
 from ..progress import checked_render
 from .flag_table import NEARBRAGG_FLAGS, PI_C, RTD_C
 from .render import positions
-from .trace import atom_trace
 from .run import NearRun, int_pixels, parse, roi_stats, simulate_near
+from .trace import atom_trace
 
 USAGE = "usage: nearBragg -file atom_list.txt [flags]\nflags (as nearBragg.c; see specs/nearbragg.md):"
 
@@ -147,23 +145,8 @@ def _run(argv: list) -> None:
 def main(argv: list | None = None) -> int:
     """Run ``argv`` (default sys.argv[1:]); 0, or 2 after a one-line error (no file written)."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    logging.basicConfig(level=logging.INFO, format="nearBragg: %(message)s", stream=sys.stderr)
-    if argv in ([], ["-h"], ["--help"], ["-help"]):
-        print(usage(NEARBRAGG_FLAGS, USAGE))
-        return 0 if argv else 2
-    try:
-        _run(argv)
-    except NanoBraggError as exc:
-        print(f"nearBragg: error: {exc}", file=sys.stderr)
-        return 2
-    except (MemoryError, RuntimeError) as exc:
-        if isinstance(exc, RuntimeError) and "alloc" not in str(exc).lower():
-            raise
-        print("nearBragg: error: out of memory (reduce -detpixels, -oversample or the atoms)",
-              file=sys.stderr)
-        return 2
-    return 0
-
+    return run_command("nearBragg", argv, _run, lambda: usage(NEARBRAGG_FLAGS, USAGE),
+                       "reduce -detpixels, -oversample or the atoms")
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -11,7 +11,18 @@ from __future__ import annotations
 import logging
 
 from ..errors import NanoBraggError
-from ..flag_kinds import Flag, _both, _choice, _num, _path, _printout_pixel, _roi, _setter, _switch, _vector
+from ..flag_kinds import (
+    Flag,
+    _both,
+    _choice,
+    _num,
+    _path,
+    _printout_pixel,
+    _roi,
+    _setter,
+    _switch,
+    _vector,
+)
 
 log = logging.getLogger("nanobrag_torch")
 

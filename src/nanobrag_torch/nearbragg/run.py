@@ -19,8 +19,8 @@ from ..io.atomic import read_input
 from ..io.atoms import AtomList, read_atoms
 from ..noise import _c_unsigned, _roi_slices, auto_int_scale, int_image
 from . import compiled, engine
-from .compiled import compiled_block
 from .backend import select_amplitude
+from .compiled import compiled_block
 from .flag_table import FLAGS, RTD_C
 from .geometry import NearSetup, setup
 from .render import RenderResult, render

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import torch
 
-from ..errors import NanoBraggError, exit_status
+from ..errors import NanoBraggError, run_command
 from ..flags import usage
 from ..io.atomic import OutputBatch, check_output_path
 from . import api, outputs
@@ -100,15 +100,11 @@ def _render(argv: list) -> None:
         outputs.write_all(job, image, stats, batch, stol_lines=stol_lines)
 
 
+USAGE = "usage: nonBragg -stol water.stol [flags]\nflags (as nonBragg.c; see specs/nonbragg.md):"
+
+
 def main(argv: list | None = None) -> int:
     """Run ``argv`` (default sys.argv[1:]); exit status 0, or 2 after a one-line error."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv in ([], ["-h"], ["--help"], ["-help"]):
-        print(usage(NONBRAGG_FLAGS, "usage: nonBragg -stol water.stol [flags]\n"
-                    "flags (as nonBragg.c; see specs/nonbragg.md):"))
-        return 0 if argv else 2
-    try:
-        return exit_status("nonBragg", _render, argv)
-    except MemoryError:
-        print("nonBragg: error: out of memory (reduce -detpixels or -oversample)", file=sys.stderr)
-        return 2
+    return run_command("nonBragg", argv, _render, lambda: usage(NONBRAGG_FLAGS, USAGE),
+                       "reduce -detpixels or -oversample")

@@ -1,0 +1,144 @@
+"""noisify.c's pixel passes, compiled with numba: photon scale, noise passes 1 and 2, and the
+integer conversions of the SMV outputs.
+
+Images are flat float32 arrays in C pixel order (fast index fastest), [pixels]. The random
+state is a :class:`nanobrag_torch.crandom.CRandom` (one shared ran1 shuffle table, gaussdev
+spare and poidev cache) plus the two seed variables ``seeds`` (int64 [2]: seed, calib_seed),
+which the C passes by pointer to the same generator. Pass 1 is one sequential random stream;
+pass 2 is sequential only when readout noise draws from the stream, parallel otherwise.
+
+Integer conversions reproduce gcc's x86-64 code: ``(unsigned short) adu`` truncates to int32
+(NaN and out-of-range give INT_MIN) and keeps the low 16 bits; ``(unsigned int) adu`` truncates
+to int64 and keeps the low 32 bits, except in the noiseless image, whose vectorised loop
+converts blocks of 8 pixels through int32 (``c_blocks``).
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import prange
+
+from ..crandom import _GSET, _ISET, box_muller
+from ..lazy_numba import njit
+from .stream import readout_pairs
+
+_INT32_MIN = -2147483648
+_INT64_MIN = -(1 << 63)
+
+
+@njit(cache=True, inline="always")
+def c_int32(x):
+    """gcc's double -> int conversion (cvttsd2si): truncation, INT_MIN for NaN/out of range."""
+    if not (x > -2147483649.0 and x < 2147483648.0):
+        return _INT32_MIN
+    return np.int64(x)
+
+
+@njit(cache=True, inline="always")
+def _c_int64(x):
+    if not (x >= -9223372036854775808.0 and x < 9223372036854775808.0):
+        return _INT64_MIN
+    return np.int64(x)
+
+
+@njit(cache=True, parallel=True)
+def photon_image(values, factor, scale, out):
+    """``out[i] = (float)(((fluence*r_e^2) * scale) * (double)values[i])`` (``factor`` is
+    fluence*r_e^2). Returns max_I, the running strict maximum of the input from 0.0."""
+    n = values.size
+    for i in prange(n):
+        out[i] = factor * scale * np.float64(values[i])
+    max_I = 0.0
+    for i in range(n):
+        v = np.float64(values[i])
+        if max_I < v:
+            max_I = v
+    return max_I
+
+
+@njit(cache=True, inline="always")
+def _convert(adu, bits, out, i):
+    """Clip and store one pixel as the C's pass 2; returns 1 for an overload of ``bits``."""
+    over = 0
+    if adu > 2147483647.0:
+        adu = 2147483647.0
+        if bits == 32:
+            over = 1
+    if bits == 32:
+        out[i] = _c_int64(adu) & 0xFFFFFFFF
+        return over
+    if adu > 65535.0:
+        adu = 65535.0
+        over = 1
+    out[i] = c_int32(adu) & 0xFFFF
+    return over
+
+
+def noise_pass2(photon, gain, adc, readout, bits, seeds, st, fs, out):
+    """Pass 2 as the C's loop (gain, offset, one readout gaussdev per pixel from the seed
+    stream, clipping, conversion into ``out``), the random draws sequential and cheap (pair
+    acceptance only), the Box-Muller log/sqrt and the rest in parallel. Returns (double sum
+    of ``photon`` in order, overloads)."""
+    n = photon.size
+    v1s = np.empty(n // 2 + 1)
+    v2s = np.empty_like(v1s)
+    rsqs = np.empty_like(v1s)
+    spare0 = float(fs[_GSET])
+    if readout > 0.0:
+        pairs, fresh = readout_pairs(n, seeds, st, fs, v1s, v2s, rsqs)
+        index = np.cumsum(fresh, dtype=np.int64) - 1        # pair used by (or before) pixel i
+    else:
+        pairs, fresh, index = 0, np.zeros(n, dtype=np.uint8), np.zeros(n, dtype=np.int64)
+    total, overloads = _pass2_pixels(photon, gain, adc, readout, bits, fresh, index, v1s, v2s,
+                                     rsqs, spare0, out)
+    if pairs and fs[_ISET]:
+        fs[_GSET] = box_muller(v1s[pairs - 1], rsqs[pairs - 1])
+    return total, int(overloads)
+
+
+@njit(cache=True, parallel=True)
+def _pass2_pixels(photon, gain, adc, readout, bits, fresh, index, v1s, v2s, rsqs, spare0, out):
+    n = photon.size
+    overloads = 0
+    for i in prange(n):
+        adu = np.float64(photon[i]) * gain + adc
+        if readout > 0.0:
+            p = index[i]
+            if p < 0:
+                deviate = spare0
+            elif fresh[i]:
+                deviate = box_muller(v2s[p], rsqs[p])
+            else:
+                deviate = box_muller(v1s[p], rsqs[p])
+            adu += readout * deviate
+        overloads += _convert(adu, bits, out, i)
+    total = 0.0
+    for i in range(n):
+        total += np.float64(photon[i])
+    return total, overloads
+
+
+@njit(cache=True, parallel=True)
+def noiseless_ints(photon, gain, adc, c_blocks, out16, out32):
+    """The noiseless image: ``adu = photon*gain + adc`` clipped at 2147483647 then 65535 (both
+    before conversion), truncated. ``out16`` always (it feeds the PGM); ``out32`` when not
+    None. With ``c_blocks`` the 32-bit values of the first ``pixels - pixels % 8`` pixels go
+    through int32 as gcc's vectorised loop does (NaN -> 2147483648), the tail through int64."""
+    n = photon.size
+    blocked = n - n % 8 if c_blocks else 0
+    for i in prange(n):
+        adu = np.float64(photon[i]) * gain + adc
+        if adu > 2147483647.0:
+            adu = 2147483647.0
+        if adu > 65535.0:
+            adu = 65535.0
+        wide = c_int32(adu)
+        out16[i] = wide & 0xFFFF
+        if out32 is not None:
+            out32[i] = (wide if i < blocked else _c_int64(adu)) & 0xFFFFFFFF
+
+
+@njit(cache=True, parallel=True)
+def pgm_bytes(int16, out):
+    """PGM pixels: the 16-bit noiseless value capped at 255."""
+    for i in prange(int16.size):
+        out[i] = min(int16[i], 255)
