@@ -21,10 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from numba import njit
 
+from ..lazy_numba import njit
 from ..physics.polarization import polarization
-from .fast import background_rows
 from .table import evaluate, lookup_sorted
 
 CHUNK_ELEMENTS = 1 << 21     # pixel x sub-pixel x source evaluations per chunk
@@ -251,6 +250,7 @@ def _render_compiled(px: Pixels, beam: Beam, tables: list, dtype, scales: list) 
         tx[i, :n], coef[i, :n], origin[i, :n], lasts[i] = f64(t["x"]), f64(t["coef"]), f64(t["origin"]), n - 3
     out = np.zeros((px.spixels, px.fpixels), dtype=np.float32 if dtype == torch.float32 else np.float64)
     axis = f64(beam.axis) if beam.axis is not None else np.array([0.0, 0.0, 1.0])
+    from .fast import background_rows          # numba (parallel rows): imported on first use
     omega_sum, nans = background_rows(
         f64(px.fdet), f64(px.sdet), f64(px.pix0), px.fpixels, px.spixels, float(px.pixel_m),
         px.oversample, float(torch.as_tensor(px.close_m)), px.point_pixel, roi, f64(beam.incident),
