@@ -20,7 +20,16 @@ DEFAULT_NOISEFILE = "noiseimage.img"
 
 
 @dataclass
-class Settings:
+class RunChoices:
+    """Our own flags, shared by every program of the suite (nanoBragg, nonBragg, nearBragg)."""
+    dtype: str = "float32"              # float32 | float64
+    backend: str = "auto"               # auto | torch | triton
+    device: str = "cpu"                 # cpu | cuda
+    quirks: str = "c"                   # c | fixed (specs/quirks.md)
+
+
+@dataclass
+class Settings(RunChoices):
     """Every user-settable quantity of nanoBragg.c, with the C defaults."""
 
     # --- beam ---
@@ -134,11 +143,7 @@ class Settings:
     printout_pixel: tuple | None = None  # (fpixel, spixel)
     progress: bool = True
 
-    # --- ours ---
-    dtype: str = "float32"
-    backend: str = "auto"
-    device: str = "cpu"
-    quirks: str = "c"
+    # --- ours: dtype, backend, device, quirks (`RunChoices`) ---
 
     # --- formats (flags_formats.py): crystallographers' inputs, detector-format outputs ---
     mtzfile: str | None = None

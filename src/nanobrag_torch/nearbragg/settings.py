@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..settings import RunChoices
+
 
 @dataclass
-class NearSettings:
+class NearSettings(RunChoices):
     atomfile: str | None = None
     atoms_ignored: int = 0                                                   # -atoms: no effect
     Xbeam_m: float | None = None
@@ -58,9 +60,5 @@ class NearSettings:
     progress: bool = True
     debug: bool = False
     accumulate: bool = False
-    # ours
-    dtype: str = "float32"
-    device: str = "cpu"
-    quirks: str = "c"
-    backend: str = "auto"
+    # ours: dtype, backend, device, quirks (`RunChoices`)
     npyfile: str | None = None
