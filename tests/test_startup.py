@@ -3,8 +3,12 @@ only by the feature that needs it: noise/mosaic seeds, the Triton backend, datas
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
+
+import nanobrag_torch
 
 PROBE = """
 import json, sys
@@ -17,7 +21,9 @@ print(json.dumps(sorted(m for m in ("numba", "triton", "h5py", "fabio") if m in 
 
 
 def test_plain_render_imports_no_optional_heavy_module(tmp_path):
+    src = str(Path(nanobrag_torch.__file__).resolve().parents[1])      # this checkout's package
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]))
     out = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path / "f.bin"), str(tmp_path / "i.img")],
-                         capture_output=True, text=True, check=True, cwd=tmp_path).stdout
+                         capture_output=True, text=True, check=True, cwd=tmp_path, env=env).stdout
     assert json.loads(out.strip().splitlines()[-1]) == []
     assert (tmp_path / "f.bin").stat().st_size == 8 * 8 * 4
