@@ -41,6 +41,7 @@ import h5py
 import numpy as np
 import torch
 
+from ..io.nxmx_panels import to_mcstas
 from ..models.detector import build_detector
 
 DET = "entry/instrument/detector"
@@ -51,18 +52,6 @@ PER_SHOT = (f"{DET}/data", f"{DET}/distance", f"{DET}/beam_center_x", f"{DET}/be
             "entry/nanobrag/seed", "entry/nanobrag/params", "entry/nanobrag/failed",
             "entry/nanobrag/error", "entry/nanobrag/reciprocal_basis", "entry/nanobrag/noise")
 IMAGES = (f"{DET}/data", "entry/nanobrag/noise")
-
-
-def to_mcstas(beam) -> np.ndarray:
-    """[3, 3] rotation from nanoBragg's lab frame to the NeXus McStas frame: the least turn
-    that takes the beam direction `beam` (3,) to +z.  Beam +x (MOSFLM, DENZO): rows (0 0 -1),
-    (0 1 0), (1 0 0), nanoBragg's y kept; beam +z (XDS, DIALS, ADXV): the identity."""
-    b = np.asarray(beam, dtype=float) / np.linalg.norm(beam)
-    v, c = np.cross(b, [0.0, 0.0, 1.0]), float(b[2])
-    if c < -1 + 1e-12:
-        return np.diag([-1.0, 1.0, -1.0])
-    vx = np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
-    return np.eye(3) + vx + vx @ vx / (1.0 + c)
 
 
 @dataclass(frozen=True)

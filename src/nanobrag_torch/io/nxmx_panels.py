@@ -147,17 +147,15 @@ def read_nxmx(path: str) -> PanelSet:
 
 
 def to_mcstas(beam) -> np.ndarray:
-    """The smallest rotation [3, 3] taking unit `beam` to +z (identity when it is +z)."""
-    b = np.asarray(beam, dtype=float)
-    z = np.array([0.0, 0.0, 1.0])
-    if np.array_equal(b, z):
-        return np.eye(3)
-    if np.allclose(b, -z):
+    """[3, 3] rotation from nanoBragg's lab frame to the NeXus McStas frame: the least turn
+    that takes the beam direction `beam` (3,) to +z.  Beam +x (MOSFLM, DENZO): rows (0 0 -1),
+    (0 1 0), (1 0 0), nanoBragg's y kept; beam +z (XDS, DIALS, ADXV): the identity."""
+    b = np.asarray(beam, dtype=float) / np.linalg.norm(beam)
+    v, c = np.cross(b, [0.0, 0.0, 1.0]), float(b[2])
+    if c < -1 + 1e-12:
         return np.diag([-1.0, 1.0, -1.0])
-    k = np.cross(b, z)
-    s, c = np.linalg.norm(k), float(b @ z)
-    K = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]]) / s
-    return np.eye(3) + s * K + (1 - c) * K @ K
+    vx = np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
+    return np.eye(3) + vx + vx @ vx / (1.0 + c)
 
 
 def _node(parent, path: str, nx_class: str, **attrs):
