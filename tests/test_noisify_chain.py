@@ -1,6 +1,7 @@
-"""One command from crystal to detector image: ``nanoBragg ... -response_*`` equals
-nanoBragg.c's float image fed to noisify.c, byte for byte (tests/golden/noisify_chain, made by
-its generate.py with the reference binaries)."""
+"""One command from crystal to detector image: ``nanoBragg ... [-bg_stol ...] -response_*``
+equals the C chain byte for byte: nanoBragg.c's float image, plus nonBragg.c's background float
+images summed by float_add, fed to noisify.c (tests/golden/noisify_chain, made by its
+generate.py with the reference binaries; mapping in specs/cli.md, "Detector response")."""
 from __future__ import annotations
 
 import hashlib
@@ -10,15 +11,20 @@ from pathlib import Path
 import pytest
 from cli_util import run_cli
 
-MANIFEST = json.loads((Path(__file__).parent / "golden" / "noisify_chain" / "manifest.json").read_text())
+from golden_util import GOLDEN, TOL
+
+MANIFEST = json.loads((GOLDEN / "noisify_chain" / "manifest.json").read_text())
+INPUTS = GOLDEN / "nonbragg" / "inputs"     # tables and P1_pipe.hkl of the background cases
 # noisify.c flag -> the nanoBragg command line's name for it (flags_response.py)
 RENAMED = {"-seed": "-response_seed", "-adc": "-response_adc", "-scale": "-response_scale"}
 
 
 @pytest.mark.parametrize("case", MANIFEST["cases"], ids=[c["name"] for c in MANIFEST["cases"]])
 def test_one_command_equals_c_chain(case, tmp_path):
+    (tmp_path / "inputs").symlink_to(INPUTS)
     response = [RENAMED.get(a, a) for a in case["noisify_response"].split()]
-    args = [*case["nanoBragg"].split(), "-dtype", "float64", "-floatfile", "floatimage.bin",
+    args = [*case["nanoBragg"].split(), *case["background"].split(), "-dtype", "float64",
+            "-floatfile", "floatimage.bin",
             "-nonoise", "-nopgm", "-intfile", "nb.img", "-noprogress", *response,
             "-response_intfile", "int.img", "-response_noisefile", "noise.img",
             "-response_pgmfile", "image.pgm"]
@@ -29,6 +35,32 @@ def test_one_command_equals_c_chain(case, tmp_path):
     assert sha("floatimage.bin") == case["floatimage_sha256"]
     for name, digest in case["sha256"].items():
         assert sha(name) == digest, name
+
+
+def test_background_sum_c_float_add_fixed_double(monkeypatch):
+    """Quirk N13: `c` adds the spots and each background as the C chain's float32 files
+    (float_add: the double sum of two floats rounded to float32, backgrounds first); `fixed`
+    adds in float64. Both against numpy sums of the separate renders (nanoBragg spots,
+    nonBragg.c-style backgrounds from `nonbragg.api.run`)."""
+    import numpy as np
+
+    from nanobrag_torch.nonbragg.api import run as nonbragg_run
+    from nanobrag_torch.simulate import run
+    monkeypatch.chdir(INPUTS.parent)
+    case = next(c for c in MANIFEST["cases"] if c["name"] == "water_air_two_backgrounds_pgm")
+    images = {}
+    for quirks in ("c", "fixed"):
+        q = ["-quirks", quirks]
+        spots = run(case["nanoBragg"].split() + q, dtype="float64").image.numpy()
+        water, air = (nonbragg_run(a.split() + q, dtype="float64").image.numpy() for a in case["nonBragg"])
+        one = run(case["nanoBragg"].split() + case["background"].split() + q, dtype="float64").image.numpy()
+        images[quirks] = one
+        if quirks == "c":
+            f32 = [x.astype(np.float32) for x in (spots, water, air)]
+            assert one.tobytes() == (f32[0] + (f32[1] + f32[2])).astype(np.float64).tobytes()
+        else:
+            np.testing.assert_allclose(one, spots + (water + air), rtol=TOL["quirks"]["independent_rel"])
+    assert (images["c"] != images["fixed"]).any()
 
 
 def test_simulate_accepts_response_flags_and_respond_to_matches():

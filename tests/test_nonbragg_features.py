@@ -176,7 +176,8 @@ def test_pipeline_two_programs_and_one_render(name, monkeypatch):
     one = nb_run(p["nanobragg_args"] + ["-beamsize", "0.001", "-bg_stol", table] + sample[name].split(),
                  dtype="float64").image.numpy()
     assert passes(*parity(one, ref["sum"])[:2], "float64")
-    np.testing.assert_allclose(one - spots, bg, rtol=REL, atol=REL * np.abs(bg).max())
+    # quirk N13: `c` adds the float32 spots and background as float_add does (the C chain's sum)
+    assert one.astype(np.float32).tobytes() == ref["sum"].tobytes()
 
 
 @pytest.mark.parametrize("args, match", [

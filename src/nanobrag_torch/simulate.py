@@ -153,7 +153,7 @@ def render(s: Settings, cfg: SimulationConfig, params: dict | None = None, *,
     with record_function("nb.scaling"):
         image = to_photons(pre, I_geom, torch_dtype)
     if background is not None:
-        image = add_background(image, background)
+        image = add_background(image, background, cfg.quirks)
     return Result(image=image, pre=pre, settings=s, backend=name, omega_sum=omega_sum)
 
 

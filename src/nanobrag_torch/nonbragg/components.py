@@ -139,7 +139,7 @@ def render_components(pre, components: list, beamsize_m: float, dtype, device,
             _remember(key, image)
         else:
             _IMAGES.move_to_end(key)
-        total = _add_scaled(total, image, scale)
+        total = _add_scaled(total, image, scale, cfg.quirks == "c")
     _remember(combined, total)
     return total
 
@@ -157,24 +157,36 @@ def _remember(key, image: torch.Tensor) -> None:
             _IMAGES.popitem(last=False)
 
 
-def add_background(image: torch.Tensor, background: torch.Tensor) -> torch.Tensor:
+def add_background(image: torch.Tensor, background: torch.Tensor, quirks: str = "c") -> torch.Tensor:
     """The spots ``image`` plus ``background`` (both [slow, fast]); in place with numpy on the
-    CPU when neither carries gradients (one pass, no torch thread pool), else with torch."""
-    if image.requires_grad or background.requires_grad or image.device.type != "cpu":
+    CPU when neither carries gradients (one pass, no torch thread pool), else with torch.
+
+    ``quirks`` "c" (quirk N13): as the C chain forms the sum (nanoBragg.c's and nonBragg.c's
+    float32 files added by float_add): each part rounded to float32, the sum rounded to
+    float32 (stored in the image's dtype); "fixed", or gradients: the sum in the image's dtype."""
+    grad = image.requires_grad or background.requires_grad
+    if grad or image.device.type != "cpu":
+        if quirks == "c" and not grad:
+            return (image.to(torch.float32) + background.to(torch.float32)).to(image.dtype)
         return image + background.to(image.dtype)
     out = image.numpy()
-    out += background.numpy().astype(out.dtype, copy=False)
+    if quirks == "c":
+        out[...] = out.astype(np.float32) + background.numpy().astype(np.float32, copy=False)
+    else:
+        out += background.numpy().astype(out.dtype, copy=False)
     return image
 
 
-def _add_scaled(total, image: torch.Tensor, scale):
+def _add_scaled(total, image: torch.Tensor, scale, chain: bool = False):
     """total + image x scale; in place with numpy (one thread, no temporaries) on the CPU
-    when nothing carries gradients, else with torch."""
+    when nothing carries gradients, else with torch. ``chain`` (quirk N13): total in float32,
+    each image x scale rounded to float32 before the float32 addition (nonBragg.c's float
+    files added by float_add, in component order)."""
     plain = not isinstance(scale, torch.Tensor) and not image.requires_grad and image.device.type == "cpu"
     if not plain or (total is not None and total.requires_grad):
         return image * scale if total is None else total + image * scale
     if total is None:
-        total = torch.empty_like(image)
+        total = torch.empty_like(image, dtype=torch.float32 if chain else image.dtype)
         np.multiply(image.numpy(), scale, out=total.numpy(), casting="unsafe")
         return total
     out = total.numpy()
