@@ -28,8 +28,9 @@ HERE = Path(__file__).parent
 GOLDEN_NONBRAGG = HERE.parent / "nonbragg"
 
 # name: nanoBragg.c args; nonBragg.c args of each background (summed in this order, then added
-# to the spots); our one-command flags for the same backgrounds; noisify.c geometry (nanoBragg's
-# values as typed) and response flags (noisify.c's names). The background cases are the golden
+# to the spots); our one-command flags for the same backgrounds (the render is nanoBragg.c's
+# args followed by these; -beamsize is shared); noisify.c geometry (nanoBragg's values as
+# typed) and response flags (noisify.c's names). The background cases are the golden
 # pipelines (tests/golden/nonbragg/manifest.json "pipelines") on smaller detectors, with the
 # beam centre moved to keep its place: nanoBragg -mosflm -Xbeam X -Ybeam Y == nonBragg
 # -Xbeam Y+pixel/2 -Ybeam X+pixel/2.
@@ -52,10 +53,10 @@ CASES = {
     "water_hkl_readout_gauss_psf": dict(
         nanoBragg="-hkl inputs/P1_pipe.hkl -cell 34 40 46 90 90 90 -misset 10 20 30 -N 20 -lambda 1.0 "
         "-distance 100 -detpixels 96 -pixel 0.1 -mosflm -Xbeam 4.75 -Ybeam 4.75 -oversample 2 "
-        "-fluence 1e+26",
+        "-fluence 1e+26 -beamsize 0.001",
         nonBragg=["-stol inputs/water.stol -lambda 1.0 -distance 100 -detpixels 96 -pixel 0.1 "
                   "-Xbeam 4.8 -Ybeam 4.8 -thickness 0.0001 -beamsize 0.001 -fluence 1e+26"],
-        background="-beamsize 0.001 -bg_stol inputs/water.stol -bg_thick 0.0001",
+        background="-bg_stol inputs/water.stol -bg_thick 0.0001",
         geometry="-detpixels_x 96 -detpixels_y 96 -pixel 0.1 -distance 100 -lambda 1.0 -Xbeam 4.75 "
         "-Ybeam 4.75 -phi 0",
         response="-seed 21 -readout 2 -psf gauss -psf_fwhm 100"),
@@ -63,11 +64,11 @@ CASES = {
     "air_rect_phi_fiber_bits32_flicker": dict(
         nanoBragg="-default_F 200 -cell 60 60 90 90 90 120 -misset -15 35 5 -N 15 -lambda 1.5 "
         "-distance 120 -detpixels_x 96 -detpixels_y 72 -pixel 0.1 -mosflm -Xbeam 3.5 -Ybeam 5.0 "
-        "-oversample 2 -phi 0 -osc 1 -phisteps 5 -fluence 1e+26",
+        "-oversample 2 -phi 0 -osc 1 -phisteps 5 -fluence 1e+26 -beamsize 0.001",
         nonBragg=["-stol inputs/air.stol -lambda 1.5 -distance 120 -detpixels_x 96 -detpixels_y 72 "
                   "-pixel 0.1 -Xbeam 5.05 -Ybeam 3.55 -thickness 0.01 -density 0.0012 -MW 28.96 "
                   "-beamsize 0.001 -fluence 1e+26 -oversample 2"],
-        background="-beamsize 0.001 -bg_stol inputs/air.stol -bg_thick 0.01 -bg_density 0.0012 "
+        background="-bg_stol inputs/air.stol -bg_thick 0.01 -bg_density 0.0012 "
         "-bg_MW 28.96 -bg_oversample 2",
         geometry="-detpixels_x 96 -detpixels_y 72 -pixel 0.1 -distance 120 -lambda 1.5 -Xbeam 3.5 "
         "-Ybeam 5.0 -phi 0 -osc 1",
@@ -81,11 +82,11 @@ CASES = {
     "ice_div_calibration_saturating": dict(
         nanoBragg="-hkl inputs/P1_pipe.hkl -cell 50 55 65 90 100 90 -misset 5 -12 40 -N 20 -lambda 0.9 "
         "-distance 30 -detpixels 96 -pixel 0.172 -mosflm -Xbeam 8.0 -Ybeam 8.5 -divergence 1.0 "
-        "-divsteps 3 -oversample 1 -fluence 1e+26",
+        "-divsteps 3 -oversample 1 -fluence 1e+26 -beamsize 0.001",
         nonBragg=["-stol inputs/ice.stol -lambda 0.9 -distance 30 -detpixels 96 -pixel 0.172 "
                   "-Xbeam 8.586 -Ybeam 8.086 -divergence 1.0 -divsteps 3 "
                   "-thickness 2.5e-10 -beamsize 0.001 -fluence 1e+26"],
-        background="-beamsize 0.001 -bg_stol inputs/ice.stol -bg_thick 2.5e-10",
+        background="-bg_stol inputs/ice.stol -bg_thick 2.5e-10",
         geometry="-detpixels_x 96 -detpixels_y 96 -pixel 0.172 -distance 30 -lambda 0.9 -Xbeam 8.0 "
         "-Ybeam 8.5 -phi 0",
         response="-seed 13 -calibration 0.05 -readout 5 -psf gauss -psf_fwhm 250 -psf_radius 3 "
@@ -93,13 +94,14 @@ CASES = {
     # pipeline_water_hkl with water and air: float_add water air, then float_add spots and that
     "water_air_two_backgrounds_pgm": dict(
         nanoBragg="-hkl inputs/P1_pipe.hkl -cell 34 40 46 90 90 90 -misset 10 20 30 -N 20 -lambda 1.0 "
-        "-distance 100 -detpixels 64 -pixel 0.1 -mosflm -Xbeam 3.15 -Ybeam 3.35 -fluence 1e+26",
+        "-distance 100 -detpixels 64 -pixel 0.1 -mosflm -Xbeam 3.15 -Ybeam 3.35 -fluence 1e+26 "
+        "-beamsize 0.001",
         nonBragg=["-stol inputs/water.stol -lambda 1.0 -distance 100 -detpixels 64 -pixel 0.1 "
                   "-Xbeam 3.4 -Ybeam 3.2 -thickness 0.0001 -beamsize 0.001 -fluence 1e+26",
                   "-stol inputs/air.stol -lambda 1.0 -distance 100 -detpixels 64 -pixel 0.1 "
                   "-Xbeam 3.4 -Ybeam 3.2 -thickness 0.02 -density 0.0012 -MW 28.96 -beamsize 0.001 "
                   "-fluence 1e+26"],
-        background="-beamsize 0.001 -bg_stol inputs/water.stol -bg_thick 0.0001 "
+        background="-bg_stol inputs/water.stol -bg_thick 0.0001 "
         "-bg_stol inputs/air.stol -bg_thick 0.02 -bg_density 0.0012 -bg_MW 28.96",
         geometry="-detpixels_x 64 -detpixels_y 64 -pixel 0.1 -distance 100 -lambda 1.0 -Xbeam 3.15 "
         "-Ybeam 3.35 -phi 0",
