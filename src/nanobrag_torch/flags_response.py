@@ -1,7 +1,8 @@
 """Detector-response flags of the nanoBragg command line: noisify.c run on the rendered float
 image in the same command (``nanoBragg ... -response_noisefile noisy.img -readout 3 -psf
-gauss -psf_fwhm 100``). The files equal nanoBragg.c's ``-floatfile`` fed to noisify.c with the
-same flags (mapping in specs/cli.md, "Detector response"). nanoBragg's own ``-seed``, ``-adc``,
+gauss -psf_fwhm 100``). The files equal nanoBragg.c's ``-floatfile`` (with ``-bg_*``
+backgrounds: plus nonBragg.c's, summed by float_add) fed to noisify.c with the same flags
+(mapping in specs/cli.md, "Detector response"). nanoBragg's own ``-seed``, ``-adc``,
 ``-scale``, ``-nonoise``, ``-intfile``, ``-noisefile`` and ``-pgmfile`` keep their meaning;
 noisify's flags of those names are spelled ``-response_*`` here."""
 from __future__ import annotations
