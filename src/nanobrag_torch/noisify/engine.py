@@ -83,11 +83,9 @@ def noise_pass2(photon, gain, adc, readout, bits, seeds, st, fs, out):
     v2s = np.empty_like(v1s)
     rsqs = np.empty_like(v1s)
     spare0 = float(fs[_GSET])
-    if readout > 0.0:
-        pairs, fresh = readout_pairs(n, seeds, st, fs, v1s, v2s, rsqs)
-        index = np.cumsum(fresh, dtype=np.int64) - 1        # pair used by (or before) pixel i
-    else:
-        pairs, fresh, index = 0, np.zeros(n, dtype=np.uint8), np.zeros(n, dtype=np.int64)
+    fresh = np.zeros(n, dtype=np.uint8)
+    index = np.zeros(n, dtype=np.int64)
+    pairs = readout_pairs(n, seeds, st, fs, v1s, v2s, rsqs, fresh, index) if readout > 0.0 else 0
     total, overloads = _pass2_pixels(photon, gain, adc, readout, bits, fresh, index, v1s, v2s,
                                      rsqs, spare0, out)
     if pairs and fs[_ISET]:

@@ -60,26 +60,28 @@ def noise_pass1(photon, flicker, calibration, seeds, st, fs, cst, cfs, shared, t
 
 
 @njit(cache=True)
-def readout_pairs(n, seeds, st, fs, v1s, v2s, rsqs):
+def readout_pairs(n, seeds, st, fs, v1s, v2s, rsqs, fresh, index):
     """The sequential half of pass 2's readout gaussdev calls: the accepted Box-Muller pairs
     (v1, v2, rsq as float32 values, stored as float64) in draw order, without the log/sqrt.
-    Pixel i takes ``fresh[i]``: 1 = v2*fac of the next pair, 0 = the spare (v1*fac of the
-    last pair, or the spare left by pass 1 for pixel 0). Leaves the generator as the C's loop
-    does, except the spare value, which the caller sets. Returns (pairs, fresh)."""
+    Pixel i takes ``fresh[i]`` (uint8 [n]): 1 = v2*fac of pair ``index[i]`` (int64 [n]), 0 =
+    the spare: v1*fac of pair ``index[i]``, or for ``index[i] == -1`` the spare left by pass 1.
+    Leaves the generator as the C's loop does, except the spare value, which the caller sets.
+    Returns the number of pairs."""
     idum, iy, iv = seeds[0], st[_IY], st[_IV:].copy()
     iset = fs[_ISET] != 0.0
     pairs = 0
-    fresh = np.zeros(n, dtype=np.uint8)
     for i in range(n):
         if iset:
             iset = False
-            continue
-        v1, v2, rsq, idum, iy = polar_pair(idum, iy, iv)
-        v1s[pairs], v2s[pairs], rsqs[pairs] = v1, v2, rsq
-        pairs += 1
-        fresh[i] = 1
-        iset = True
+            fresh[i] = 0
+        else:
+            v1, v2, rsq, idum, iy = polar_pair(idum, iy, iv)
+            v1s[pairs], v2s[pairs], rsqs[pairs] = v1, v2, rsq
+            pairs += 1
+            fresh[i] = 1
+            iset = True
+        index[i] = pairs - 1
     seeds[0] = idum
     st[_IDUM], st[_IY], st[_IV:] = idum, iy, iv
     fs[_ISET] = 1.0 if iset else 0.0
-    return pairs, fresh
+    return pairs
