@@ -1,9 +1,10 @@
 """Noise pass 1 and the PSF at the same time: pass 1 is one sequential random stream (one
-core), so the PSF deposits of the finished rows run beside it on a second thread, in source
-order, and only the lost-light add-back waits for the end. Same bytes as pass 1 followed by
-`psf.apply_psf`: each output pixel still receives its deposits in source order, the lost
-light is summed in source order, and when a source's radius exceeds the C's kernel radius
-(known only at the end) the PSF is redone the plain way.
+core; `pipeline.Pass1` draws its ran1 outputs ahead on another thread), so the PSF deposits
+of the finished rows run beside it on a second thread, in source order, and only the
+lost-light add-back waits for the end. Same bytes as pass 1 followed by `psf.apply_psf`:
+each output pixel still receives its deposits in source order, the lost light is summed in
+source order, and when a source's radius exceeds the C's kernel radius (known only at the
+end) the PSF is redone the plain way.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import threading
 import numpy as np
 
 from . import psf
-from .stream import noise_pass1
+from .pipeline import Pass1
 
 _ROWS_PER_CHUNK = 64
 
@@ -51,12 +52,11 @@ def noise_then_psf(photon, X, Y, r, kind, st, out):
     worker.start()
     before, step = 0.0, _ROWS_PER_CHUNK * X
     try:
-        for begin in range(0, photon.size, step):
-            end = min(photon.size, begin + step)
-            before = noise_pass1(photon[begin:end], float(r.flicker), float(r.calibration),
-                                 st.seeds, st.rng.ints, st.rng.floats, st.calib.ints,
-                                 st.calib.floats, st.calib is st.rng, before)
-            chunks.put(end)
+        with Pass1(r.flicker, r.calibration, st, photon.size) as pass1:
+            for begin in range(0, photon.size, step):
+                end = min(photon.size, begin + step)
+                before = pass1(photon[begin:end], before)
+                chunks.put(end)
     finally:
         chunks.put(None)
         worker.join()

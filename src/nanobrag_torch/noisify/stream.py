@@ -15,9 +15,13 @@ from ..crandom import (
     _IV,
     _IY,
     gaussdev,
+    gaussdev_of,
     load_floats,
     poidev,
+    poidev_of,
     polar_pair,
+    ran1,
+    ring_draw,
     store_floats,
 )
 from ..lazy_numba import njit
@@ -57,6 +61,57 @@ def noise_pass1(photon, flicker, calibration, seeds, st, fs, cst, cfs, shared, t
         cst[_IDUM], cst[_IY], cst[_IV:] = cidum, ciy, civ
         store_floats(cfs, ciset, cgset, ccache)
     return total
+
+
+@njit(cache=True, nogil=True)
+def ring_fill(st, ring, start, count):
+    """``count`` ran1 draws of the seed variable ``st[_IDUM]`` (state as `noise_pass1`'s
+    ``st``, advanced) into ``ring`` (float32, power-of-2 size) from position ``start`` on."""
+    idum, iy, iv = st[_IDUM], st[_IY], st[_IV:].copy()
+    mask = ring.size - 1
+    for k in range(start, start + count):
+        ring[k & mask], idum, iy = ran1(idum, iy, iv)
+    st[_IDUM], st[_IY], st[_IV:] = idum, iy, iv
+
+
+# Why `noise_pass1_ring` stopped: more draws needed, a pixel read past them, a calibration
+# deviate that draws from the calibration seed's own LCG (not in the ring).
+RING_MORE, RING_OVERRUN, RING_CALIB = 0, 1, 2
+
+
+@njit(cache=True, nogil=True)
+def noise_pass1_ring(photon, i, flicker, calibration, fs, ring, pos, avail, margin, total):
+    """`noise_pass1` (shared generator) from pixel ``i`` with the seed's draws read from
+    ``ring`` (positions < ``avail`` are drawn; ``pos`` is the next), pixel by pixel while at
+    least ``margin`` draws are left. A pixel that reads past ``avail`` is undone. Stops before
+    a pixel whose calibration deviate is not the spare (it would draw from calib_seed).
+    Returns (next pixel, pos, total, why: RING_*); ``fs`` as in `noise_pass1`."""
+    iset, gset, cache = load_floats(fs)
+    why = RING_MORE
+    iy = 0
+    while i < photon.size and avail - pos >= margin:
+        if calibration > 0.0 and iset == (flicker > 0.0):
+            why = RING_CALIB
+            break
+        start, before = pos, (iset, gset, cache)
+        p = np.float64(photon[i])
+        if flicker > 0.0:
+            dev, pos, iy, iset, gset = gaussdev_of(ring_draw, pos, iy, ring, iset, gset)
+            p *= 1.0 + flicker * dev
+        if calibration > 0.0:                  # the spare: no draw
+            dev, pos, iy, iset, gset = gaussdev_of(ring_draw, pos, iy, ring, iset, gset)
+            p *= 1.0 + calibration * dev
+        em, pos, iy, iset, gset, cache = poidev_of(ring_draw, _F32(p), pos, iy, ring, iset,
+                                                   gset, cache)
+        if pos > avail:
+            pos, (iset, gset, cache) = start, before
+            why = RING_OVERRUN
+            break
+        photon[i] = em
+        total += np.float64(em)
+        i += 1
+    store_floats(fs, iset, gset, cache)
+    return i, pos, total, why
 
 
 @njit(cache=True)

@@ -1,0 +1,131 @@
+"""Noise pass 1 on two threads: the seed's ran1 stream drawn ahead on a producer thread, the
+Gaussian and Poisson arithmetic on the caller's thread, with the same bytes as
+`stream.noise_pass1`.
+
+In pass 1 the C draws from the seed variable (flicker, Poisson) and from calib_seed
+(calibration), both through ran1's one shuffle table, so in general the uniform stream depends
+on the consumer. With flicker on, though, each pixel's calibration deviate is the spare of its
+flicker pair (no draw) unless a Poisson mean above 1e6 shifts the pairing; while that holds,
+every draw is the seed's next ran1 output, a sequence that depends on the seed alone. The
+producer fills a ring with it (`stream.ring_fill`, chunks of `CHUNK`); the consumer
+(`stream.noise_pass1_ring`) reads it. When a pixel would draw from calib_seed (or needs more
+draws than the ring can hold ahead), the generator state at the consumer's position is rebuilt
+from the producer's snapshot at the start of that chunk and the rest runs as `noise_pass1`.
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from ..crandom import _IDUM
+from .stream import RING_CALIB, RING_OVERRUN, noise_pass1, noise_pass1_ring, ring_fill
+
+RING = 1 << 24            # draws held ahead (float32: 64 MiB)
+CHUNK = 1 << 20           # draws per producer step
+MARGIN = 1 << 12          # draws a pixel may take before the consumer waits for more
+MIN_PIXELS = 1 << 16      # smaller images run `noise_pass1` directly
+
+
+class _Producer(threading.Thread):
+    """Draws the seed's ran1 stream into ``ring`` chunk by chunk, at most `RING` ahead of
+    ``used`` (the consumer's position); ``snapshots`` maps a chunk's first position to the
+    generator state (int64 [34], idum first) before it."""
+
+    def __init__(self, state: np.ndarray):
+        super().__init__(daemon=True)
+        self.state = state
+        self.ring = np.full(RING, np.nan, dtype=np.float32)   # NaN ends any read past `made`
+        self.made = self.used = 0
+        self.stop = False
+        self.snapshots = {0: state.copy()}
+        self.cond = threading.Condition()
+
+    def run(self) -> None:
+        while True:
+            with self.cond:
+                self.cond.wait_for(lambda: self.stop or self.made + CHUNK - RING <= self.used)
+                if self.stop:
+                    return
+                for start in [s for s in self.snapshots if s + CHUNK <= self.used]:
+                    del self.snapshots[start]
+                self.snapshots[self.made] = self.state.copy()
+            ring_fill(self.state, self.ring, self.made, CHUNK)       # releases the GIL
+            with self.cond:
+                self.made += CHUNK
+                self.cond.notify_all()
+
+    def state_at(self, pos: int) -> np.ndarray:
+        """The generator state (int64 [34]) after ``pos`` draws of the stream."""
+        start = max(s for s in self.snapshots if s <= pos)
+        state = self.snapshots[start].copy()
+        ring_fill(state, np.empty(1, dtype=np.float32), 0, pos - start)
+        return state
+
+
+class Pass1:
+    """Noise pass 1 over successive pieces of an image (pixel order), one random state: call
+    it with each piece (float32 [n], in place) and the running photon sum, then `close` (or
+    use as a context manager) to leave the generator in ``state`` as `noise_pass1` would."""
+
+    def __init__(self, flicker: float, calibration: float, state, pixels: int):
+        self.flicker, self.calibration, self.st = float(flicker), float(calibration), state
+        self.producer = None
+        if (state.calib is state.rng and pixels >= MIN_PIXELS
+                and (flicker > 0.0 or calibration == 0.0)):
+            ints = state.rng.ints.copy()
+            ints[_IDUM] = state.seeds[0]
+            self.producer = _Producer(ints)
+            self.producer.start()
+        self.pos = 0
+
+    def __enter__(self) -> "Pass1":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __call__(self, photon: np.ndarray, total: float) -> float:
+        i = 0
+        if self.producer is not None:
+            i, total = self._piped(photon, total)
+        if i < photon.size:
+            st = self.st
+            total = noise_pass1(photon[i:], self.flicker, self.calibration, st.seeds,
+                                st.rng.ints, st.rng.floats, st.calib.ints, st.calib.floats,
+                                st.calib is st.rng, total)
+        return total
+
+    def _piped(self, photon: np.ndarray, total: float) -> tuple:
+        """Pixels from 0 through the ring while possible; (next pixel, total)."""
+        prod, i, margin = self.producer, 0, MARGIN
+        while i < photon.size:
+            with prod.cond:
+                prod.cond.wait_for(lambda: prod.made - self.pos >= margin)
+                avail = prod.made
+            i, self.pos, total, why = noise_pass1_ring(photon, i, self.flicker, self.calibration,
+                                                       self.st.rng.floats, prod.ring, self.pos,
+                                                       avail, margin, total)
+            with prod.cond:
+                prod.used = self.pos
+                prod.cond.notify_all()
+            if why == RING_OVERRUN:
+                margin *= 2
+            if why == RING_CALIB or margin > RING - CHUNK:
+                self.close()
+                break
+        return i, total
+
+    def close(self) -> None:
+        """Stop the producer; the generator state at the consumer's position into ``state``."""
+        prod, self.producer = self.producer, None
+        if prod is None:
+            return
+        with prod.cond:
+            prod.stop = True
+            prod.cond.notify_all()
+        prod.join()
+        state = prod.state_at(self.pos)
+        self.st.rng.ints[:] = state
+        self.st.seeds[0] = state[_IDUM]
+

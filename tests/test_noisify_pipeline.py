@@ -1,0 +1,81 @@
+"""Noise pass 1 on two threads (noisify/pipeline.py) gives noisify.c's bytes: the golden cases
+rerun with a tiny ring (many chunks, ring wrap-around, pixels that read past the drawn
+stream), and the switch to the one-thread pass when a pixel's calibration deviate would draw
+from calib_seed, against `stream.noise_pass1` (itself checked on every golden case)."""
+from __future__ import annotations
+
+import hashlib
+import os
+
+import numpy as np
+import pytest
+from cli_util import run_cli
+from test_noisify import CASES, _setup
+
+from nanobrag_torch.noisify import pipeline
+from nanobrag_torch.noisify.cli import main
+from nanobrag_torch.noisify.response import NoiseState, Response
+from nanobrag_torch.noisify.stream import noise_pass1
+
+NOISY = [c for c in CASES if c["rc"] == 0 and "-nonoise" not in c["args"]]
+
+
+@pytest.fixture
+def tiny_ring(monkeypatch):
+    """Ring constants small enough for the golden images; counts the consumer's stops."""
+    for name, value in (("RING", 1 << 11), ("CHUNK", 1 << 8), ("MARGIN", 1 << 2),
+                        ("MIN_PIXELS", 0)):
+        monkeypatch.setattr(pipeline, name, value)
+    stops = []
+    consume = pipeline.noise_pass1_ring
+
+    def counted(*args):
+        result = consume(*args)
+        stops.append(result[3])
+        return result
+    monkeypatch.setattr(pipeline, "noise_pass1_ring", counted)
+    return stops
+
+
+@pytest.mark.parametrize("case", NOISY, ids=[c["name"] for c in NOISY])
+def test_golden_case_through_the_ring(case, tmp_path, tiny_ring):
+    _setup(case, tmp_path)
+    rc, _, _, _ = run_cli(case["args"], tmp_path, program=main)
+    assert rc == 0
+    for name, info in case["c_summary"]["output_files"].items():
+        assert hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() == info["sha256"], name
+    args = case["args"]
+    flicker = float(args[args.index("-flicker") + 1]) if "-flicker" in args else 0.0
+    calibration = float(args[args.index("-calibration") + 1]) if "-calibration" in args else 0.03
+    assert (len(tiny_ring) > 1) == (flicker > 0.0 or calibration == 0.0)
+
+
+def test_ring_wraps_and_retries(tmp_path, tiny_ring):
+    case = next(c for c in CASES if c["name"] == "poisson_branches_ramp")
+    _setup(case, tmp_path)
+    assert run_cli(case["args"], tmp_path, program=main)[0] == 0
+    assert pipeline.RING_OVERRUN in tiny_ring and len(tiny_ring) > 2 * pipeline.RING // pipeline.CHUNK
+
+
+def _pass1(image, r, piped):
+    photon, st = image.copy(), NoiseState(r)
+    if piped:
+        with pipeline.Pass1(r.flicker, r.calibration, st, photon.size) as pass1:
+            total = pass1(photon[:1000], 0.0)
+            total = pass1(photon[1000:], total)
+    else:
+        total = noise_pass1(photon, r.flicker, r.calibration, st.seeds, st.rng.ints,
+                            st.rng.floats, st.calib.ints, st.calib.floats, True, 0.0)
+    return photon, total, st.seeds, st.rng.ints, st.rng.floats
+
+
+def test_calibration_draw_hands_over_to_one_thread(tiny_ring):
+    """A mean above 1e6 (Gaussian branch) shifts the Gaussian pairing: the next pixel's
+    calibration deviate draws from calib_seed, so the ring stops there."""
+    image = np.random.default_rng(5).uniform(0, 30, 64 * 64).astype(np.float32)
+    image[2500] = 3e6
+    r = Response(seed=-9, flicker=0.1, calibration=0.03)
+    piped, plain = _pass1(image, r, True), _pass1(image, r, False)
+    assert tiny_ring[-1] == pipeline.RING_CALIB
+    for ours, ref in zip(piped, plain):
+        assert np.array_equal(ours, ref)
