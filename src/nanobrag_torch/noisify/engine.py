@@ -79,31 +79,35 @@ def noise_pass2(photon, gain, adc, readout, bits, seeds, st, fs, out):
     acceptance only), the Box-Muller log/sqrt and the rest in parallel. Returns (double sum
     of ``photon`` in order, overloads)."""
     n = photon.size
-    v1s = np.empty(n // 2 + 1)
-    v2s = np.empty_like(v1s)
-    rsqs = np.empty_like(v1s)
+    iset0 = int(fs[_ISET] != 0.0)          # a spare left by pass 1 serves pixel 0
+    pairs = (n - iset0 + 1) // 2 if readout > 0.0 else 0
+    v1s, v2s, rsqs = (np.empty(max(pairs, 1)) for _ in range(3))
     spare0 = float(fs[_GSET])
-    fresh = np.zeros(n, dtype=np.uint8)
-    index = np.zeros(n, dtype=np.int64)
-    pairs = readout_pairs(n, seeds, st, fs, v1s, v2s, rsqs, fresh, index) if readout > 0.0 else 0
-    total, overloads = _pass2_pixels(photon, gain, adc, readout, bits, fresh, index, v1s, v2s,
-                                     rsqs, spare0, out)
-    if pairs and fs[_ISET]:
+    if pairs:
+        readout_pairs(pairs, seeds, st, v1s, v2s, rsqs)
+    total, overloads = _pass2_pixels(photon, gain, adc, readout, bits, iset0, v1s, v2s, rsqs,
+                                     spare0, out)
+    if readout > 0.0 and n % 2:
+        fs[_ISET] = 1.0 - iset0              # each pixel takes the spare or leaves one
+    if fs[_ISET] and pairs:
         fs[_GSET] = box_muller(v1s[pairs - 1], rsqs[pairs - 1])
     return total, int(overloads)
 
 
 @njit(cache=True, parallel=True)
-def _pass2_pixels(photon, gain, adc, readout, bits, fresh, index, v1s, v2s, rsqs, spare0, out):
+def _pass2_pixels(photon, gain, adc, readout, bits, iset0, v1s, v2s, rsqs, spare0, out):
+    """Pixel i (j = i + iset0) takes v2*fac of pair j//2 - iset0 for even j (a new pair), else
+    the spare: v1*fac of that pair, or ``spare0`` before the first pair."""
     n = photon.size
     overloads = 0
     for i in prange(n):
         adu = np.float64(photon[i]) * gain + adc
         if readout > 0.0:
-            p = index[i]
+            j = i + iset0
+            p = j // 2 - iset0
             if p < 0:
                 deviate = spare0
-            elif fresh[i]:
+            elif j % 2 == 0:
                 deviate = box_muller(v2s[p], rsqs[p])
             else:
                 deviate = box_muller(v1s[p], rsqs[p])

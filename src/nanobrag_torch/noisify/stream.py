@@ -11,7 +11,6 @@ import numpy as np
 from ..crandom import (
     _F32,
     _IDUM,
-    _ISET,
     _IV,
     _IY,
     gaussdev,
@@ -115,28 +114,12 @@ def noise_pass1_ring(photon, i, flicker, calibration, fs, ring, pos, avail, marg
 
 
 @njit(cache=True)
-def readout_pairs(n, seeds, st, fs, v1s, v2s, rsqs, fresh, index):
-    """The sequential half of pass 2's readout gaussdev calls: the accepted Box-Muller pairs
-    (v1, v2, rsq as float32 values, stored as float64) in draw order, without the log/sqrt.
-    Pixel i takes ``fresh[i]`` (uint8 [n]): 1 = v2*fac of pair ``index[i]`` (int64 [n]), 0 =
-    the spare: v1*fac of pair ``index[i]``, or for ``index[i] == -1`` the spare left by pass 1.
-    Leaves the generator as the C's loop does, except the spare value, which the caller sets.
-    Returns the number of pairs."""
+def readout_pairs(pairs, seeds, st, v1s, v2s, rsqs):
+    """The sequential half of pass 2's readout gaussdev calls: its ``pairs`` accepted
+    Box-Muller pairs (v1, v2, rsq as float32 values, stored as float64 [>= pairs]) in draw
+    order, without the log/sqrt; the generator (``seeds``, ``st``) advanced as the C's loop."""
     idum, iy, iv = seeds[0], st[_IY], st[_IV:].copy()
-    iset = fs[_ISET] != 0.0
-    pairs = 0
-    for i in range(n):
-        if iset:
-            iset = False
-            fresh[i] = 0
-        else:
-            v1, v2, rsq, idum, iy = polar_pair(idum, iy, iv)
-            v1s[pairs], v2s[pairs], rsqs[pairs] = v1, v2, rsq
-            pairs += 1
-            fresh[i] = 1
-            iset = True
-        index[i] = pairs - 1
+    for k in range(pairs):
+        v1s[k], v2s[k], rsqs[k], idum, iy = polar_pair(idum, iy, iv)
     seeds[0] = idum
     st[_IDUM], st[_IY], st[_IV:] = idum, iy, iv
-    fs[_ISET] = 1.0 if iset else 0.0
-    return pairs
