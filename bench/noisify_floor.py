@@ -4,7 +4,7 @@ On the golden README's run (a) (noise only: -seed 1 -readout 3 -flicker 0.02 -ca
 0.03), measures in one process: how many ran1 draws pass 1 and pass 2 make, the bare ran1
 chain for pass 1's draws (one thread), pass 1's Gaussian/Poisson arithmetic alone on a stream
 drawn beforehand (its critical path: each pixel's stream position depends on the previous
-pixel's draws), pass 1 as one thread and as two (`noisify.pipeline.Pass1`); then the start-up
+pixel's draws), pass 1 as one thread and as two (`noisify.pipeline.PipedNoise`); then the start-up
 of a process (interpreter, imports, numba's first call) and both programs' whole runs.
 Writes reports/noisify_floor.md.
 
@@ -66,8 +66,9 @@ def _draws(r, photon) -> tuple:
     one_thread = time.perf_counter() - start
     n1 = 1 + _lcg_steps(first[0], st.seeds[0])
     after1 = st.seeds[0]
-    cli.engine.noise_pass2(image, r.gain, r.adc, r.readout, r.bits, st.seeds, st.rng.ints,
-                           st.rng.floats, np.empty(image.size, dtype=np.uint16))
+    cli.engine.noise_pass2(image, r.gain, r.adc, r.readout, r.bits, st.rng.floats,
+                           lambda n, *v: stream.readout_pairs(n, st.seeds, st.rng.ints, *v),
+                           np.empty(image.size, dtype=np.uint16))
     return n1, st.seeds[1] != r.calib_seed, _lcg_steps(after1, st.seeds[0]), one_thread
 
 
@@ -95,8 +96,8 @@ def _split(r, photon) -> tuple:
 def _two_threads(r, photon) -> float:
     st, image = NoiseState(r), photon.copy()
     start = time.perf_counter()
-    with pipeline.Pass1(r.flicker, r.calibration, st, image.size) as pass1:
-        pass1(image, 0.0)
+    with pipeline.PipedNoise(r.flicker, r.calibration, st, image.size) as draws:
+        draws(image, 0.0)
     return time.perf_counter() - start
 
 
@@ -140,7 +141,7 @@ def main() -> None:
         ("pass 1 arithmetic alone on a stream drawn beforehand (critical path)",
          f"{consume:.2f} s ({consume / pixels * 1e9:.0f} ns/pixel); drawing that stream: {fill:.2f} s"),
         ("pass 1, one thread (`stream.noise_pass1`)", f"{one_thread:.2f} s"),
-        ("pass 1, two threads (`pipeline.Pass1`)", f"{two:.2f} s"),
+        ("pass 1, two threads (`pipeline.PipedNoise`)", f"{two:.2f} s"),
         ("interpreter start (`python -c pass`)", f"{bare:.2f} s"),
         ("`python -m nanobrag_torch.noisify -h` (interpreter + imports)", f"{helps:.2f} s"),
         ("numba's first call (target registries, scipy.linalg, cache load)", f"{first_call:.2f} s"),

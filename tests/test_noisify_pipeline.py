@@ -1,7 +1,8 @@
-"""Noise pass 1 on two threads (noisify/pipeline.py) gives noisify.c's bytes: the golden cases
-rerun with a tiny ring (many chunks, ring wrap-around, pixels that read past the drawn
-stream), and the switch to the one-thread pass when a pixel's calibration deviate would draw
-from calib_seed, against `stream.noise_pass1` (itself checked on every golden case)."""
+"""The noise passes' draws on two threads (noisify/pipeline.py) give noisify.c's bytes: the
+golden cases rerun with a tiny ring (many chunks, ring wrap-around, pixels that read past the
+drawn stream), and the switch to the one-thread pass when a pixel's calibration deviate would
+draw from calib_seed, against `stream.noise_pass1` and `stream.readout_pairs` (themselves
+checked on every golden case)."""
 from __future__ import annotations
 
 import hashlib
@@ -15,7 +16,7 @@ from test_noisify import CASES, _setup
 from nanobrag_torch.noisify import pipeline
 from nanobrag_torch.noisify.cli import main
 from nanobrag_torch.noisify.response import NoiseState, Response
-from nanobrag_torch.noisify.stream import noise_pass1
+from nanobrag_torch.noisify.stream import noise_pass1, readout_pairs
 
 NOISY = [c for c in CASES if c["rc"] == 0 and "-nonoise" not in c["args"]]
 
@@ -57,16 +58,19 @@ def test_ring_wraps_and_retries(tmp_path, tiny_ring):
     assert pipeline.RING_OVERRUN in tiny_ring and len(tiny_ring) > 2 * pipeline.RING // pipeline.CHUNK
 
 
-def _pass1(image, r, piped):
-    photon, st = image.copy(), NoiseState(r)
+def _passes(image, r, piped):
+    """Pass 1 in two pieces, then pass 2's readout pairs: every output and the state."""
+    photon, st, pairs = image.copy(), NoiseState(r), np.zeros((3, 3000))
     if piped:
-        with pipeline.Pass1(r.flicker, r.calibration, st, photon.size) as pass1:
-            total = pass1(photon[:1000], 0.0)
-            total = pass1(photon[1000:], total)
+        with pipeline.PipedNoise(r.flicker, r.calibration, st, photon.size) as draws:
+            total = draws(photon[:1000], 0.0)
+            total = draws(photon[1000:], total)
+            draws.readout_pairs(3000, *pairs)
     else:
         total = noise_pass1(photon, r.flicker, r.calibration, st.seeds, st.rng.ints,
                             st.rng.floats, st.calib.ints, st.calib.floats, True, 0.0)
-    return photon, total, st.seeds, st.rng.ints, st.rng.floats
+        readout_pairs(3000, st.seeds, st.rng.ints, *pairs)
+    return photon, total, pairs, st.seeds, st.rng.ints, st.rng.floats
 
 
 def test_calibration_draw_hands_over_to_one_thread(tiny_ring):
@@ -75,7 +79,18 @@ def test_calibration_draw_hands_over_to_one_thread(tiny_ring):
     image = np.random.default_rng(5).uniform(0, 30, 64 * 64).astype(np.float32)
     image[2500] = 3e6
     r = Response(seed=-9, flicker=0.1, calibration=0.03)
-    piped, plain = _pass1(image, r, True), _pass1(image, r, False)
+    piped, plain = _passes(image, r, True), _passes(image, r, False)
     assert tiny_ring[-1] == pipeline.RING_CALIB
+    for ours, ref in zip(piped, plain):
+        assert np.array_equal(ours, ref)
+
+
+def test_readout_pairs_through_the_ring(tiny_ring):
+    """Pass 1 and pass 2's pairs all from the ring (flicker and calibration pair up), across
+    many ring laps."""
+    image = np.random.default_rng(6).uniform(0, 30, 64 * 64).astype(np.float32)
+    r = Response(seed=-4, flicker=0.1, calibration=0.03)
+    piped, plain = _passes(image, r, True), _passes(image, r, False)
+    assert pipeline.RING_CALIB not in tiny_ring
     for ours, ref in zip(piped, plain):
         assert np.array_equal(ours, ref)

@@ -19,7 +19,6 @@ from numba import prange
 
 from ..crandom import _GSET, _ISET, box_muller
 from ..lazy_numba import njit
-from .stream import readout_pairs
 
 _INT32_MIN = -2147483648
 _INT64_MIN = -(1 << 63)
@@ -73,18 +72,19 @@ def _convert(adu, bits, out, i):
     return over
 
 
-def noise_pass2(photon, gain, adc, readout, bits, seeds, st, fs, out):
+def noise_pass2(photon, gain, adc, readout, bits, fs, draw_pairs, out):
     """Pass 2 as the C's loop (gain, offset, one readout gaussdev per pixel from the seed
     stream, clipping, conversion into ``out``), the random draws sequential and cheap (pair
-    acceptance only), the Box-Muller log/sqrt and the rest in parallel. Returns (double sum
-    of ``photon`` in order, overloads)."""
+    acceptance only: ``draw_pairs(pairs, v1s, v2s, rsqs)``, e.g. `stream.readout_pairs` on
+    the generator), the Box-Muller log/sqrt and the rest in parallel; ``fs``: the
+    generator's float state. Returns (double sum of ``photon`` in order, overloads)."""
     n = photon.size
     iset0 = int(fs[_ISET] != 0.0)          # a spare left by pass 1 serves pixel 0
     pairs = (n - iset0 + 1) // 2 if readout > 0.0 else 0
     v1s, v2s, rsqs = (np.empty(max(pairs, 1)) for _ in range(3))
     spare0 = float(fs[_GSET])
     if pairs:
-        readout_pairs(pairs, seeds, st, v1s, v2s, rsqs)
+        draw_pairs(pairs, v1s, v2s, rsqs)
     total, overloads = _pass2_pixels(photon, gain, adc, readout, bits, iset0, v1s, v2s, rsqs,
                                      spare0, out)
     if readout > 0.0 and n % 2:

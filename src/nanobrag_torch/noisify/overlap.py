@@ -1,5 +1,5 @@
 """Noise pass 1 and the PSF at the same time: pass 1 is one sequential random stream (one
-core; `pipeline.Pass1` draws its ran1 outputs ahead on another thread), so the PSF deposits
+core; `pipeline.PipedNoise` draws its ran1 outputs ahead on another thread), so the PSF deposits
 of the finished rows run beside it on a second thread, in source order, and only the
 lost-light add-back waits for the end. Same bytes as pass 1 followed by `psf.apply_psf`:
 each output pixel still receives its deposits in source order, the lost light is summed in
@@ -14,7 +14,6 @@ import threading
 import numpy as np
 
 from . import psf
-from .pipeline import Pass1
 
 _ROWS_PER_CHUNK = 64
 
@@ -40,9 +39,10 @@ def _psf_worker(photon, X, Y, kind, fwhm, user_radius, fixed, chunks, result, bo
     box.extend([total, rmax])
 
 
-def noise_then_psf(photon, X, Y, r, kind, st, out):
-    """Pass 1 on ``photon`` (in place) and the PSF of its counts: (photon sum before the PSF,
-    the PSF image), as `stream.noise_pass1` then `psf.apply_psf` (printing the same lines)."""
+def noise_then_psf(photon, X, Y, r, kind, pass1, out):
+    """Pass 1 on ``photon`` (in place; ``pass1``: a `pipeline.PipedNoise`) and the PSF of its
+    counts: (photon sum before the PSF, the PSF image), as `stream.noise_pass1` then
+    `psf.apply_psf` (printing the same lines)."""
     fixed = r.quirks == "fixed"
     user_radius = int(r.psf_radius)
     result = np.zeros(photon.size, dtype=np.float32)
@@ -52,11 +52,10 @@ def noise_then_psf(photon, X, Y, r, kind, st, out):
     worker.start()
     before, step = 0.0, _ROWS_PER_CHUNK * X
     try:
-        with Pass1(r.flicker, r.calibration, st, photon.size) as pass1:
-            for begin in range(0, photon.size, step):
-                end = min(photon.size, begin + step)
-                before = pass1(photon[begin:end], before)
-                chunks.put(end)
+        for begin in range(0, photon.size, step):
+            end = min(photon.size, begin + step)
+            before = pass1(photon[begin:end], before)
+            chunks.put(end)
     finally:
         chunks.put(None)
         worker.join()

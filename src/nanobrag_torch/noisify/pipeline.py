@@ -1,6 +1,6 @@
-"""Noise pass 1 on two threads: the seed's ran1 stream drawn ahead on a producer thread, the
-Gaussian and Poisson arithmetic on the caller's thread, with the same bytes as
-`stream.noise_pass1`.
+"""Noise passes on two threads: the seed's ran1 stream drawn ahead on a producer thread, the
+Gaussian and Poisson arithmetic of pass 1 and the readout pairs of pass 2 on the caller's
+thread, with the same bytes as `stream.noise_pass1` and `stream.readout_pairs`.
 
 In pass 1 the C draws from the seed variable (flicker, Poisson) and from calib_seed
 (calibration), both through ran1's one shuffle table, so in general the uniform stream depends
@@ -10,7 +10,7 @@ every draw is the seed's next ran1 output, a sequence that depends on the seed a
 producer fills a ring with it (`stream.ring_fill`, chunks of `CHUNK`); the consumer
 (`stream.noise_pass1_ring`) reads it. When a pixel would draw from calib_seed (or needs more
 draws than the ring can hold ahead), the generator state at the consumer's position is rebuilt
-from the producer's snapshot at the start of that chunk and the rest runs as `noise_pass1`.
+from the producer's snapshot at the start of that chunk and the rest runs as `noise_pass1`. Pass 2's readout deviates all come from the seed.
 """
 from __future__ import annotations
 
@@ -19,7 +19,16 @@ import threading
 import numpy as np
 
 from ..crandom import _IDUM
-from .stream import RING_CALIB, RING_OVERRUN, noise_pass1, noise_pass1_ring, ring_fill
+from .stream import (
+    RING_CALIB,
+    RING_MORE,
+    RING_OVERRUN,
+    noise_pass1,
+    noise_pass1_ring,
+    readout_pairs,
+    ring_fill,
+    ring_pairs,
+)
 
 RING = 1 << 24            # draws held ahead (float32: 64 MiB)
 CHUNK = 1 << 20           # draws per producer step
@@ -63,10 +72,11 @@ class _Producer(threading.Thread):
         return state
 
 
-class Pass1:
-    """Noise pass 1 over successive pieces of an image (pixel order), one random state: call
-    it with each piece (float32 [n], in place) and the running photon sum, then `close` (or
-    use as a context manager) to leave the generator in ``state`` as `noise_pass1` would."""
+class PipedNoise:
+    """The seed's draws of noise pass 1 and of pass 2's readout pairs, one random state: call
+    it with each piece of the image (float32 [n], pixel order, in place) and the running
+    photon sum, then `readout_pairs`, then `close` (or use as a context manager) to leave the
+    generator in ``state`` as `noise_pass1` and `readout_pairs` would."""
 
     def __init__(self, flicker: float, calibration: float, state, pixels: int):
         self.flicker, self.calibration, self.st = float(flicker), float(calibration), state
@@ -79,42 +89,66 @@ class Pass1:
             self.producer.start()
         self.pos = 0
 
-    def __enter__(self) -> "Pass1":
+    def __enter__(self) -> "PipedNoise":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
     def __call__(self, photon: np.ndarray, total: float) -> float:
-        i = 0
+        """Pass 1 on the next ``photon`` pixels; returns ``total`` + their counts."""
+        i, st = 0, self.st
+
+        def step(avail: int, margin: int) -> tuple:
+            nonlocal i, total
+            i, self.pos, total, why = noise_pass1_ring(photon, i, self.flicker, self.calibration,
+                                                       st.rng.floats, self.producer.ring,
+                                                       self.pos, avail, margin, total)
+            return i == photon.size, why
+
         if self.producer is not None:
-            i, total = self._piped(photon, total)
+            self._through_ring(step)
         if i < photon.size:
-            st = self.st
             total = noise_pass1(photon[i:], self.flicker, self.calibration, st.seeds,
                                 st.rng.ints, st.rng.floats, st.calib.ints, st.calib.floats,
                                 st.calib is st.rng, total)
         return total
 
-    def _piped(self, photon: np.ndarray, total: float) -> tuple:
-        """Pixels from 0 through the ring while possible; (next pixel, total)."""
-        prod, i, margin = self.producer, 0, MARGIN
-        while i < photon.size:
+    def readout_pairs(self, pairs: int, v1s, v2s, rsqs) -> None:
+        """`stream.readout_pairs` (the generator: this one's)."""
+        k, st = 0, self.st
+
+        def step(avail: int, margin: int) -> tuple:
+            nonlocal k
+            k, self.pos, over = ring_pairs(self.producer.ring, self.pos, avail, margin, k,
+                                           pairs, v1s, v2s, rsqs)
+            return k == pairs, RING_OVERRUN if over else RING_MORE
+
+        if self.producer is not None:
+            self._through_ring(step)
+        if k < pairs:
+            readout_pairs(pairs - k, st.seeds, st.rng.ints, v1s[k:], v2s[k:], rsqs[k:])
+
+    def _through_ring(self, step) -> None:
+        """``step(avail, margin) -> (finished, why)`` in turns with the producer until
+        finished, or until the ring cannot serve (a calibration draw, a huge pixel): then
+        the producer is closed."""
+        prod, margin = self.producer, MARGIN
+        while True:
             with prod.cond:
                 prod.cond.wait_for(lambda: prod.made - self.pos >= margin)
                 avail = prod.made
-            i, self.pos, total, why = noise_pass1_ring(photon, i, self.flicker, self.calibration,
-                                                       self.st.rng.floats, prod.ring, self.pos,
-                                                       avail, margin, total)
+            finished, why = step(avail, margin)
             with prod.cond:
                 prod.used = self.pos
                 prod.cond.notify_all()
+            if finished:
+                return
             if why == RING_OVERRUN:
                 margin *= 2
             if why == RING_CALIB or margin > RING - CHUNK:
                 self.close()
-                break
-        return i, total
+                return
 
     def close(self) -> None:
         """Stop the producer; the generator state at the consumer's position into ``state``."""
@@ -128,4 +162,3 @@ class Pass1:
         state = prod.state_at(self.pos)
         self.st.rng.ints[:] = state
         self.st.seeds[0] = state[_IDUM]
-

@@ -15,7 +15,7 @@ from ..crandom import _OLDM, CRandom
 from . import engine
 from .overlap import noise_then_psf
 from .psf import FIBER, GAUSS, apply_psf
-from .pipeline import Pass1
+from .pipeline import PipedNoise
 
 _PSF_KINDS = {"gauss": GAUSS, "fiber": FIBER}
 DEFAULT_CALIB_SEED = 123456789          # the C's default calib_seed (positive: not negated)
@@ -103,14 +103,14 @@ def respond(photon: np.ndarray, X: int, Y: int, r: Response, out=print,
     if not r.noise:
         return ResponseImages(int_image, int16, None, math.nan, math.nan, 0)
     st = NoiseState(r) if state is None else state
-    if psf_active(r):
-        before, photon = noise_then_psf(photon, X, Y, r, _PSF_KINDS[r.psf], st, out)
-    else:
-        with Pass1(r.flicker, r.calibration, st, photon.size) as pass1:
-            before = pass1(photon, 0.0)
-    noisy = np.empty(photon.size, dtype=np.uint32 if r.bits == 32 else np.uint16)
-    total, overloads = engine.noise_pass2(photon, float(r.gain), float(r.adc), float(r.readout),
-                                          r.bits, st.seeds, st.rng.ints, st.rng.floats,
-                                          noisy)
+    with PipedNoise(r.flicker, r.calibration, st, photon.size) as draws:
+        if psf_active(r):
+            before, photon = noise_then_psf(photon, X, Y, r, _PSF_KINDS[r.psf], draws, out)
+        else:
+            before = draws(photon, 0.0)
+        noisy = np.empty(photon.size, dtype=np.uint32 if r.bits == 32 else np.uint16)
+        total, overloads = engine.noise_pass2(photon, float(r.gain), float(r.adc),
+                                              float(r.readout), r.bits, st.rng.floats,
+                                              draws.readout_pairs, noisy)
     out(f"{total:.0f} photons on noise image ({overloads} overloads)")
     return ResponseImages(int_image, int16, noisy, before, total, int(overloads))

@@ -19,6 +19,7 @@ from ..crandom import (
     poidev,
     poidev_of,
     polar_pair,
+    polar_pair_of,
     ran1,
     ring_draw,
     store_floats,
@@ -111,6 +112,22 @@ def noise_pass1_ring(photon, i, flicker, calibration, fs, ring, pos, avail, marg
         i += 1
     store_floats(fs, iset, gset, cache)
     return i, pos, total, why
+
+
+@njit(cache=True, nogil=True)
+def ring_pairs(ring, pos, avail, margin, k, pairs, v1s, v2s, rsqs):
+    """`readout_pairs` with the seed's draws read from ``ring`` (as `noise_pass1_ring`): pairs
+    k.. while at least ``margin`` draws are left; a pair read past ``avail`` is undone.
+    Returns (next pair, pos, overrun)."""
+    iy = 0
+    while k < pairs and avail - pos >= margin:
+        v1, v2, rsq, end, iy = polar_pair_of(ring_draw, pos, iy, ring)
+        if end > avail:
+            return k, pos, True
+        v1s[k], v2s[k], rsqs[k] = v1, v2, rsq
+        pos = end
+        k += 1
+    return k, pos, False
 
 
 @njit(cache=True)
