@@ -94,3 +94,20 @@ def test_readout_pairs_through_the_ring(tiny_ring):
     assert pipeline.RING_CALIB not in tiny_ring
     for ours, ref in zip(piped, plain):
         assert np.array_equal(ours, ref)
+
+
+def test_failed_staging_thread_leaves_no_file(tmp_path, monkeypatch):
+    """The int image and PGM are written on a thread during the noise: its error still ends
+    the run with the one-line error and no file."""
+    from nanobrag_torch.errors import NanoBraggError
+    from nanobrag_torch.noisify import cli
+
+    def refuse(path, *args, **kwargs):
+        raise NanoBraggError(f"{path}: cannot write output file: test")
+    monkeypatch.setattr(cli, "write_pgm", refuse)
+    case = next(c for c in CASES if c["name"] == "defaults_seed")
+    _setup(case, tmp_path)
+    before = set(os.listdir(tmp_path))
+    rc, _, err, _ = run_cli(case["args"], tmp_path, program=main)
+    assert rc == 9 and err.count("\n") == 1 and "image.pgm: cannot write" in err
+    assert set(os.listdir(tmp_path)) == before

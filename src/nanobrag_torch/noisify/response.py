@@ -89,10 +89,11 @@ def psf_active(r: Response) -> bool:
 
 
 def respond(photon: np.ndarray, X: int, Y: int, r: Response, out=print,
-            state: NoiseState | None = None) -> ResponseImages:
+            state: NoiseState | None = None, noiseless=None) -> ResponseImages:
     """noisify.c from its photon image on: ``photon`` float32 [X*Y] (fast index fastest) is
     consumed (overwritten). ``state`` carries the random state across calls (panels); a new
-    one from ``r`` otherwise. ``out`` receives the C's printed lines."""
+    one from ``r`` otherwise. ``out`` receives the C's printed lines; ``noiseless(int_image,
+    int16)``, if given, as soon as the noiseless images exist (before the noise)."""
     fixed = r.quirks == "fixed"
     if not r.noise and psf_active(r):
         photon = _psf(photon, X, Y, r, out)
@@ -100,6 +101,8 @@ def respond(photon: np.ndarray, X: int, Y: int, r: Response, out=print,
     int16 = np.empty(photon.size, dtype=np.uint16)
     engine.noiseless_ints(photon, float(r.gain), float(r.adc), not fixed, int16, wide)
     int_image = wide if wide is not None else int16
+    if noiseless is not None:
+        noiseless(int_image, int16)
     if not r.noise:
         return ResponseImages(int_image, int16, None, math.nan, math.nan, 0)
     st = NoiseState(r) if state is None else state
