@@ -30,8 +30,8 @@ from .stream import (
     ring_pairs,
 )
 
-RING = 1 << 24            # draws held ahead (float32: 64 MiB)
-CHUNK = 1 << 20           # draws per producer step
+RING = 1 << 22            # draws held ahead (float32: 16 MiB)
+CHUNK = 1 << 18           # draws per producer step
 MARGIN = 1 << 12          # draws a pixel may take before the consumer waits for more
 MIN_PIXELS = 1 << 16      # smaller images run `noise_pass1` directly
 
