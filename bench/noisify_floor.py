@@ -144,7 +144,7 @@ def main() -> None:
         ("pass 1, two threads (`pipeline.PipedNoise`)", f"{two:.2f} s"),
         ("interpreter start (`python -c pass`)", f"{bare:.2f} s"),
         ("`python -m nanobrag_torch.noisify -h` (interpreter + imports)", f"{helps:.2f} s"),
-        ("numba's first call (target registries, scipy.linalg, cache load)", f"{first_call:.2f} s"),
+        X, f"{first_call:.2f} s"),
         ("whole process (a), ours", f"{ours:.2f} s"),
         ("whole process (a), noisify.c", f"{c_time:.2f} s"),
     ]
