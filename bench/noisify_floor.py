@@ -24,8 +24,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "src"), str(ROOT / "kernels")]
-from bench.noisify_speed import BASE, NOISIFY, RUNS  # noqa: E402
-from bench.provenance import stamp_line  # noqa: E402
+from bench.noisify_speed import BASE, NOISIFY, RUNS, write_report  # noqa: E402
 
 from nanobrag_torch.noisify import cli, pipeline, stream  # noqa: E402
 from nanobrag_torch.noisify.response import NoiseState  # noqa: E402
@@ -144,13 +143,13 @@ def main() -> None:
         ("pass 1, two threads (`pipeline.PipedNoise`)", f"{two:.2f} s"),
         ("interpreter start (`python -c pass`)", f"{bare:.2f} s"),
         ("`python -m nanobrag_torch.noisify -h` (interpreter + imports)", f"{helps:.2f} s"),
-        X, f"{first_call:.2f} s"),
+        ("numba's first call (target registries, cache load of the photon scaling)",
+         f"{first_call:.2f} s"),
         ("whole process (a), ours", f"{ours:.2f} s"),
         ("whole process (a), noisify.c", f"{c_time:.2f} s"),
     ]
     floor = helps + first_call + consume
-    report = ROOT / "reports" / "noisify_floor.md"
-    report.write_text("\n".join([
+    write_report("noisify_floor.md", [
         "# noisify at 4096^2: the sequential floor of noise pass 1",
         "",
         "Written by `python bench/noisify_floor.py`. Run (a) of `bench/noisify_speed.py` "
@@ -165,15 +164,7 @@ def main() -> None:
         "the log/sqrt/exp of each pixel's own draws, so the arithmetic is one dependent chain "
         "through the image: only the ran1 draws themselves can move to another core. "
         f"Start-up + numba's first call + that chain: {floor:.2f} s, against a target of "
-        f"0.5 x C = {0.5 * c_time:.2f} s in this run.",
-        "",
-        f"Load average: {min(load):.1f} to {max(load):.1f} on {os.cpu_count()} cores "
-        "(shared machine: other jobs inflate every time above).",
-        "",
-        f"Stamp: {stamp_line()}",
-        ""]))
-    print(report.read_text())
-
+        f"0.5 x C = {0.5 * c_time:.2f} s in this run."], load)
 
 if __name__ == "__main__":
     main()

@@ -74,8 +74,7 @@ def main() -> None:
         rows.append(f"| {name} | {best['C']:.2f} s ({', '.join(f'{t:.2f}' for t in times['C'])}) "
                     f"| {best['ours']:.2f} s ({', '.join(f'{t:.2f}' for t in times['ours'])}) "
                     f"| {best['ours'] / best['C']:.2f} | {readme} s | {same['C']} / {same['ours']} |")
-    report = ROOT / "reports" / "noisify_speed.md"
-    report.write_text("\n".join([
+    write_report("noisify_speed.md", [
         "# noisify at 4096^2: ours vs noisify.c, side by side",
         "",
         f"Written by `python bench/noisify_speed.py --repeats {opts.repeats}`. Input: the golden "
@@ -86,7 +85,15 @@ def main() -> None:
         "",
         "| run | noisify.c | ours | ours / C | C in the README | noise image sha256 = README (C / ours) |",
         "|---|---|---|---|---|---|",
-        *rows,
+        *rows], load)
+
+
+def write_report(name: str, lines: list, load: list) -> None:
+    """reports/``name``: ``lines``, then the load average seen (``load``) and the stamp;
+    printed too."""
+    report = ROOT / "reports" / name
+    report.write_text("\n".join([
+        *lines,
         "",
         f"Load average during the runs: {min(load):.1f} to {max(load):.1f} on "
         f"{os.cpu_count()} cores (other jobs were running when above ~1: times are inflated and "

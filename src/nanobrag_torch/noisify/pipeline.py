@@ -10,7 +10,10 @@ every draw is the seed's next ran1 output, a sequence that depends on the seed a
 producer fills a ring with it (`stream.ring_fill`, chunks of `CHUNK`); the consumer
 (`stream.noise_pass1_ring`) reads it. When a pixel would draw from calib_seed (or needs more
 draws than the ring can hold ahead), the generator state at the consumer's position is rebuilt
-from the producer's snapshot at the start of that chunk and the rest runs as `noise_pass1`. Pass 2's readout deviates all come from the seed.
+from the producer's snapshot at the start of that chunk and the rest runs as `noise_pass1`.
+Pass 2's readout deviates all come from the seed: its pairs are read from the ring as well
+(`stream.ring_pairs`). Without calibration noise or with flicker, images of `MIN_PIXELS`
+or more.
 """
 from __future__ import annotations
 
