@@ -111,3 +111,24 @@ def test_failed_staging_thread_leaves_no_file(tmp_path, monkeypatch):
     rc, _, err, _ = run_cli(case["args"], tmp_path, program=main)
     assert rc == 9 and err.count("\n") == 1 and "image.pgm: cannot write" in err
     assert set(os.listdir(tmp_path)) == before
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_failed_producer_hands_over_to_one_thread(tiny_ring, monkeypatch):
+    """A producer that dies (here: its third chunk fails) leaves the consumer to go on alone
+    from the last drawn position, with the same results."""
+    fill, chunks = pipeline.ring_fill, []
+
+    def failing(state, ring, start, count):
+        if ring.size == pipeline.RING:
+            chunks.append(start)
+            if len(chunks) == 3:
+                raise MemoryError("test")
+        return fill(state, ring, start, count)
+    monkeypatch.setattr(pipeline, "ring_fill", failing)
+    image = np.random.default_rng(7).uniform(0, 30, 64 * 64).astype(np.float32)
+    r = Response(seed=-3, flicker=0.1, calibration=0.03)
+    piped, plain = _passes(image, r, True), _passes(image, r, False)
+    assert len(chunks) == 3
+    for ours, ref in zip(piped, plain):
+        assert np.array_equal(ours, ref)

@@ -54,6 +54,14 @@ class _Producer(threading.Thread):
         self.cond = threading.Condition()
 
     def run(self) -> None:
+        try:
+            self._fill()
+        finally:                       # also on an error: the consumer then goes on alone
+            with self.cond:
+                self.stop = True
+                self.cond.notify_all()
+
+    def _fill(self) -> None:
         while True:
             with self.cond:
                 self.cond.wait_for(lambda: self.stop or self.made + CHUNK - RING <= self.used)
@@ -139,8 +147,11 @@ class PipedNoise:
         prod, margin = self.producer, MARGIN
         while True:
             with prod.cond:
-                prod.cond.wait_for(lambda: prod.made - self.pos >= margin)
+                prod.cond.wait_for(lambda: prod.made - self.pos >= margin or prod.stop)
                 avail = prod.made
+            if avail - self.pos < margin:          # the producer has stopped
+                self.close()
+                return
             finished, why = step(avail, margin)
             with prod.cond:
                 prod.used = self.pos
