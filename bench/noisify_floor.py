@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "src"), str(ROOT / "kernels")]
-from bench.noisify_speed import BASE, NOISIFY, RUNS, write_report  # noqa: E402
+from bench.noisify_speed import BASE, NOISIFY, RUNS, timed, write_report  # noqa: E402
 
 from nanobrag_torch.noisify import cli, pipeline, stream  # noqa: E402
 from nanobrag_torch.noisify.response import NoiseState  # noqa: E402
@@ -103,9 +102,7 @@ def _two_threads(r, photon) -> float:
 def _process(cmd: list, cwd: Path) -> float:
     env = {**os.environ, "OMP_NUM_THREADS": "2", "NUMBA_NUM_THREADS": "2",
            "PYTHONPATH": f"{ROOT / 'src'}:{ROOT / 'kernels'}"}
-    start = time.perf_counter()
-    subprocess.run(cmd, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - start
+    return timed(cmd, cwd, env)
 
 
 def main() -> None:
