@@ -12,6 +12,8 @@ registers (``noise.py``, ``noisify/stream.py``); :class:`CRandom` keeps the stat
 in two small arrays (single draws from Python: ``physics/mosaic.py``).
 Its users (``noise.py``, ``noisify/``) inline it: their disk cache is stamped with this
 module's source as well (``lazy_numba``), so editing it recompiles them.
+``polar_pair``, ``gaussdev`` and ``poidev`` draw from ``ran1``; their ``*_of`` forms take the
+draw source as first argument (``ring_draw``: a stream drawn beforehand on another thread).
 State: ``idum`` (the seed variable the C passes by pointer), ``iy`` and ``iv`` (int64 [32],
 the shuffle table; statics shared by every seed variable in the C), gaussdev's spare
 (``iset``, ``gset``) and poidev's cache ``cache`` = (oldm, g, sq, alxm), float32.
@@ -67,16 +69,29 @@ def ran1(idum, iy, iv):
 
 
 @njit(cache=True, inline="always")
-def polar_pair(idum, iy, iv):
-    """gaussdev's draws: (v1, v2, rsq float32, idum, iy), the first pair in the unit circle."""
+def ring_draw(pos, iy, ring):
+    """A draw source like `ran1` reading a stream drawn beforehand: (``ring[pos mod size]``,
+    pos + 1, iy) for a float32 ``ring`` whose size is a power of 2 (``noisify/pipeline.py``)."""
+    return ring[pos & (ring.size - 1)], pos + 1, iy
+
+
+@njit(cache=True, inline="always")
+def polar_pair_of(draw, idum, iy, iv):
+    """gaussdev's draws: (v1, v2, rsq float32, idum, iy), the first pair in the unit circle.
+    ``draw`` is the draw source: `ran1`, or `ring_draw` (then idum is the ring position)."""
     while True:
-        u, idum, iy = ran1(idum, iy, iv)
+        u, idum, iy = draw(idum, iy, iv)
         v1 = _F32(2.0 * u - 1.0)
-        u, idum, iy = ran1(idum, iy, iv)
+        u, idum, iy = draw(idum, iy, iv)
         v2 = _F32(2.0 * u - 1.0)
         rsq = v1 * v1 + v2 * v2
         if not (rsq >= 1.0 or rsq == 0.0):
             return v1, v2, rsq, idum, iy
+
+
+@njit(cache=True, inline="always")
+def polar_pair(idum, iy, iv):
+    return polar_pair_of(ran1, idum, iy, iv)
 
 
 @njit(cache=True, inline="always")
@@ -87,12 +102,17 @@ def box_muller(v, rsq):
 
 
 @njit(cache=True, inline="always")
-def gaussdev(idum, iy, iv, iset, gset):
+def gaussdev_of(draw, idum, iy, iv, iset, gset):
     """gaussdev: (float32 deviate, idum, iy, iset, gset); a new pair leaves its spare."""
     if iset:
         return gset, idum, iy, False, gset
-    v1, v2, rsq, idum, iy = polar_pair(idum, iy, iv)
+    v1, v2, rsq, idum, iy = polar_pair_of(draw, idum, iy, iv)
     return box_muller(v2, rsq), idum, iy, True, box_muller(v1, rsq)
+
+
+@njit(cache=True, inline="always")
+def gaussdev(idum, iy, iv, iset, gset):
+    return gaussdev_of(ran1, idum, iy, iv, iset, gset)
 
 
 @njit(cache=True)
@@ -110,11 +130,11 @@ def _gammln(xx):
 
 
 @njit(cache=True, inline="always")
-def poidev(xm, idum, iy, iv, iset, gset, cache):
+def poidev_of(draw, xm, idum, iy, iv, iset, gset, cache):
     """poidev of the float32 mean ``xm``: (float32 deviate, idum, iy, iset, gset, cache)."""
     oldm, g, sq, alxm = cache
     if xm > 1.0e6:
-        dev, idum, iy, iset, gset = gaussdev(idum, iy, iv, iset, gset)
+        dev, idum, iy, iset, gset = gaussdev_of(draw, idum, iy, iv, iset, gset)
         return _F32(np.float64(xm) + math.sqrt(np.float64(xm)) * dev), idum, iy, iset, gset, cache
     if xm < 12.0:
         if xm != oldm:
@@ -123,7 +143,7 @@ def poidev(xm, idum, iy, iv, iset, gset, cache):
         em = _F32(0.0)
         t = _F32(1.0)
         while True:
-            u, idum, iy = ran1(idum, iy, iv)
+            u, idum, iy = draw(idum, iy, iv)
             t = t * u
             if not t > g:
                 return em, idum, iy, iset, gset, (oldm, g, sq, alxm)
@@ -135,7 +155,7 @@ def poidev(xm, idum, iy, iv, iset, gset, cache):
         g = xm * alxm - _gammln(_F32(np.float64(xm) + 1.0))
     while True:
         while True:
-            u, idum, iy = ran1(idum, iy, iv)
+            u, idum, iy = draw(idum, iy, iv)
             y = _F32(math.tan(math.pi * np.float64(u)))
             em = sq * y + xm
             if not em < 0.0:
@@ -143,9 +163,14 @@ def poidev(xm, idum, iy, iv, iset, gset, cache):
         em = _F32(np.floor(np.float64(em)))
         exponent = em * alxm - _gammln(_F32(np.float64(em) + 1.0)) - g
         t = _F32(0.9 * (1.0 + np.float64(y * y)) * math.exp(np.float64(exponent)))
-        u, idum, iy = ran1(idum, iy, iv)
+        u, idum, iy = draw(idum, iy, iv)
         if not u > t:
             return em, idum, iy, iset, gset, (oldm, g, sq, alxm)
+
+
+@njit(cache=True, inline="always")
+def poidev(xm, idum, iy, iv, iset, gset, cache):
+    return poidev_of(ran1, xm, idum, iy, iv, iset, gset, cache)
 
 
 @njit(cache=True, inline="always")

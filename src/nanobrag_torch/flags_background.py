@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from .errors import NanoBraggError
 from .flag_kinds import Flag, _num
-from .nonbragg.components import Component
 
 
 def _start(unit: str):
     def apply(s, flag: str, vals: list) -> None:
+        from .nonbragg.components import Component   # torch: imported only when used
         s.backgrounds.append(Component(table=vals[0], unit=unit))
     return apply
 

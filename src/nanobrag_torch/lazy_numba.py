@@ -78,7 +78,27 @@ def _install_cache_locators() -> None:
 
 def _compile_all() -> None:
     with _LOCK:
+        _load_target()
         _compile_pending()
+
+
+_BLAS_PROBE = "scipy.linalg.cython_blas"
+
+
+def _load_target() -> None:
+    """Load numba's CPU target (typing and lowering registries) with its import-time BLAS
+    probe answered "absent": the probe imports scipy.linalg (~0.3 s of a command's start-up)
+    only to pick the inner product of np.convolve/np.correlate, which no function here uses;
+    np.dot and np.linalg still import scipy when a function using them is compiled."""
+    from numba.core.registry import cpu_target
+    blocked = _BLAS_PROBE not in sys.modules
+    if blocked:
+        sys.modules[_BLAS_PROBE] = None          # import -> ImportError
+    try:
+        cpu_target.target_context.refresh()
+    finally:
+        if blocked and sys.modules.get(_BLAS_PROBE, 0) is None:
+            del sys.modules[_BLAS_PROBE]
 
 
 def _compile_pending() -> None:

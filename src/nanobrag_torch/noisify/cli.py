@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 import time
 
 import numpy as np
@@ -161,20 +162,53 @@ def run(argv: list, out=print) -> None:
         raise NanoBraggError("-scale/-fluence: the photon image overflows float32")
     if not r.noise and r.psf != "none":
         out(f"  applying PSF to noiseless image width = {_g(r.psf_fwhm)} pixels")
-    images = respond(photon, X, Y, r, out)
     head = header if header is not None else header_bytes(s, X, Y)
+    size = 4 if s.bits == 32 else 2
     with OutputBatch() as batch:
-        size = 4 if s.bits == 32 else 2
+        with _Staging(s, X, Y, head, batch) as staging:
+            images = respond(photon, X, Y, r, out, noiseless=staging.start)
         out(f"writing {s.intfile} as {X * Y} {size}-byte integers")
-        write_smv(s.intfile, images.int_image.reshape(Y, X), [], batch, header=head)
         if s.write_pgm:
             out(f"writing {s.pgmfile} as 1-byte integers")
-            pgm = np.empty(X * Y, dtype=np.uint8)
-            engine.pgm_bytes(images.int16, pgm)
-            write_pgm(s.pgmfile, pgm.reshape(Y, X), 1.0, batch)
         if images.noise_image is not None:
             out(f"writing {s.noisefile} as {size}-byte integers")
             write_smv(s.noisefile, images.noise_image.reshape(Y, X), [], batch, header=head)
+
+
+class _Staging:
+    """Stages the int image and the PGM into ``batch`` on a thread while the noise is drawn
+    (the files appear with the rest when the batch commits); exiting waits for it and
+    re-raises its error."""
+
+    def __init__(self, s: NoisifySettings, X: int, Y: int, head: bytes, batch: OutputBatch):
+        self.s, self.X, self.Y, self.head, self.batch = s, X, Y, head, batch
+        self.thread, self.error = None, None
+
+    def __enter__(self) -> "_Staging":
+        return self
+
+    def start(self, int_image: np.ndarray, int16: np.ndarray) -> None:
+        pgm = None
+        if self.s.write_pgm:
+            pgm = np.empty(int16.size, dtype=np.uint8)
+            engine.pgm_bytes(int16, pgm)           # here: numba's parallel loops, one thread
+        self.thread = threading.Thread(target=self._write, args=(int_image, pgm))
+        self.thread.start()
+
+    def _write(self, int_image: np.ndarray, pgm: np.ndarray | None) -> None:
+        s, X, Y = self.s, self.X, self.Y
+        try:
+            write_smv(s.intfile, int_image.reshape(Y, X), [], self.batch, header=self.head)
+            if pgm is not None:
+                write_pgm(s.pgmfile, pgm.reshape(Y, X), 1.0, self.batch)
+        except Exception as exc:          # noqa: BLE001 - re-raised in the caller's thread
+            self.error = exc
+
+    def __exit__(self, *exc) -> None:
+        if self.thread is not None:
+            self.thread.join()
+        if self.error is not None and exc[0] is None:
+            raise self.error
 
 
 def _print_settings(s: NoisifySettings, r: Response, X: int, Y: int, out) -> None:

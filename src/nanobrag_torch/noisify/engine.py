@@ -19,7 +19,6 @@ from numba import prange
 
 from ..crandom import _GSET, _ISET, box_muller
 from ..lazy_numba import njit
-from .stream import readout_pairs
 
 _INT32_MIN = -2147483648
 _INT64_MIN = -(1 << 63)
@@ -73,39 +72,42 @@ def _convert(adu, bits, out, i):
     return over
 
 
-def noise_pass2(photon, gain, adc, readout, bits, seeds, st, fs, out):
+def noise_pass2(photon, gain, adc, readout, bits, fs, draw_pairs, out):
     """Pass 2 as the C's loop (gain, offset, one readout gaussdev per pixel from the seed
     stream, clipping, conversion into ``out``), the random draws sequential and cheap (pair
-    acceptance only), the Box-Muller log/sqrt and the rest in parallel. Returns (double sum
-    of ``photon`` in order, overloads)."""
+    acceptance only: ``draw_pairs(pairs, v1s, v2s, rsqs)``, e.g. `stream.readout_pairs` on
+    the generator), the Box-Muller log/sqrt and the rest in parallel; ``fs``: the
+    generator's float state. Returns (double sum of ``photon`` in order, overloads)."""
     n = photon.size
-    v1s = np.empty(n // 2 + 1)
-    v2s = np.empty_like(v1s)
-    rsqs = np.empty_like(v1s)
+    iset0 = int(fs[_ISET] != 0.0)          # a spare left by pass 1 serves pixel 0
+    pairs = (n - iset0 + 1) // 2 if readout > 0.0 else 0
+    v1s, v2s, rsqs = (np.empty(max(pairs, 1)) for _ in range(3))
     spare0 = float(fs[_GSET])
-    if readout > 0.0:
-        pairs, fresh = readout_pairs(n, seeds, st, fs, v1s, v2s, rsqs)
-        index = np.cumsum(fresh, dtype=np.int64) - 1        # pair used by (or before) pixel i
-    else:
-        pairs, fresh, index = 0, np.zeros(n, dtype=np.uint8), np.zeros(n, dtype=np.int64)
-    total, overloads = _pass2_pixels(photon, gain, adc, readout, bits, fresh, index, v1s, v2s,
-                                     rsqs, spare0, out)
-    if pairs and fs[_ISET]:
+    if pairs:
+        draw_pairs(pairs, v1s, v2s, rsqs)
+    total, overloads = _pass2_pixels(photon, gain, adc, readout, bits, iset0, v1s, v2s, rsqs,
+                                     spare0, out)
+    if readout > 0.0 and n % 2:
+        fs[_ISET] = 1.0 - iset0              # each pixel takes the spare or leaves one
+    if fs[_ISET] and pairs:
         fs[_GSET] = box_muller(v1s[pairs - 1], rsqs[pairs - 1])
     return total, int(overloads)
 
 
 @njit(cache=True, parallel=True)
-def _pass2_pixels(photon, gain, adc, readout, bits, fresh, index, v1s, v2s, rsqs, spare0, out):
+def _pass2_pixels(photon, gain, adc, readout, bits, iset0, v1s, v2s, rsqs, spare0, out):
+    """Pixel i (j = i + iset0) takes v2*fac of pair j//2 - iset0 for even j (a new pair), else
+    the spare: v1*fac of that pair, or ``spare0`` before the first pair."""
     n = photon.size
     overloads = 0
     for i in prange(n):
         adu = np.float64(photon[i]) * gain + adc
         if readout > 0.0:
-            p = index[i]
+            j = i + iset0
+            p = j // 2 - iset0
             if p < 0:
                 deviate = spare0
-            elif fresh[i]:
+            elif j % 2 == 0:
                 deviate = box_muller(v2s[p], rsqs[p])
             else:
                 deviate = box_muller(v1s[p], rsqs[p])

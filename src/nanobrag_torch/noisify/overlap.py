@@ -1,9 +1,10 @@
 """Noise pass 1 and the PSF at the same time: pass 1 is one sequential random stream (one
-core), so the PSF deposits of the finished rows run beside it on a second thread, in source
-order, and only the lost-light add-back waits for the end. Same bytes as pass 1 followed by
-`psf.apply_psf`: each output pixel still receives its deposits in source order, the lost
-light is summed in source order, and when a source's radius exceeds the C's kernel radius
-(known only at the end) the PSF is redone the plain way.
+core; `pipeline.PipedNoise` draws its ran1 outputs ahead on another thread), so the PSF deposits
+of the finished rows run beside it on a second thread, in source order, and only the
+lost-light add-back waits for the end. Same bytes as pass 1 followed by `psf.apply_psf`:
+each output pixel still receives its deposits in source order, the lost light is summed in
+source order, and when a source's radius exceeds the C's kernel radius (known only at the
+end) the PSF is redone the plain way.
 """
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import threading
 import numpy as np
 
 from . import psf
-from .stream import noise_pass1
 
 _ROWS_PER_CHUNK = 64
 
@@ -39,9 +39,10 @@ def _psf_worker(photon, X, Y, kind, fwhm, user_radius, fixed, chunks, result, bo
     box.extend([total, rmax])
 
 
-def noise_then_psf(photon, X, Y, r, kind, st, out):
-    """Pass 1 on ``photon`` (in place) and the PSF of its counts: (photon sum before the PSF,
-    the PSF image), as `stream.noise_pass1` then `psf.apply_psf` (printing the same lines)."""
+def noise_then_psf(photon, X, Y, r, kind, pass1, out):
+    """Pass 1 on ``photon`` (in place; ``pass1``: a `pipeline.PipedNoise`) and the PSF of its
+    counts: (photon sum before the PSF, the PSF image), as `stream.noise_pass1` then
+    `psf.apply_psf` (printing the same lines)."""
     fixed = r.quirks == "fixed"
     user_radius = int(r.psf_radius)
     result = np.zeros(photon.size, dtype=np.float32)
@@ -53,9 +54,7 @@ def noise_then_psf(photon, X, Y, r, kind, st, out):
     try:
         for begin in range(0, photon.size, step):
             end = min(photon.size, begin + step)
-            before = noise_pass1(photon[begin:end], float(r.flicker), float(r.calibration),
-                                 st.seeds, st.rng.ints, st.rng.floats, st.calib.ints,
-                                 st.calib.floats, st.calib is st.rng, before)
+            before = pass1(photon[begin:end], before)
             chunks.put(end)
     finally:
         chunks.put(None)

@@ -15,7 +15,7 @@ from ..crandom import _OLDM, CRandom
 from . import engine
 from .overlap import noise_then_psf
 from .psf import FIBER, GAUSS, apply_psf
-from .stream import noise_pass1
+from .pipeline import PipedNoise
 
 _PSF_KINDS = {"gauss": GAUSS, "fiber": FIBER}
 DEFAULT_CALIB_SEED = 123456789          # the C's default calib_seed (positive: not negated)
@@ -89,10 +89,11 @@ def psf_active(r: Response) -> bool:
 
 
 def respond(photon: np.ndarray, X: int, Y: int, r: Response, out=print,
-            state: NoiseState | None = None) -> ResponseImages:
+            state: NoiseState | None = None, noiseless=None) -> ResponseImages:
     """noisify.c from its photon image on: ``photon`` float32 [X*Y] (fast index fastest) is
     consumed (overwritten). ``state`` carries the random state across calls (panels); a new
-    one from ``r`` otherwise. ``out`` receives the C's printed lines."""
+    one from ``r`` otherwise. ``out`` receives the C's printed lines; ``noiseless(int_image,
+    int16)``, if given, as soon as the noiseless images exist (before the noise)."""
     fixed = r.quirks == "fixed"
     if not r.noise and psf_active(r):
         photon = _psf(photon, X, Y, r, out)
@@ -100,17 +101,19 @@ def respond(photon: np.ndarray, X: int, Y: int, r: Response, out=print,
     int16 = np.empty(photon.size, dtype=np.uint16)
     engine.noiseless_ints(photon, float(r.gain), float(r.adc), not fixed, int16, wide)
     int_image = wide if wide is not None else int16
+    if noiseless is not None:
+        noiseless(int_image, int16)
     if not r.noise:
         return ResponseImages(int_image, int16, None, math.nan, math.nan, 0)
     st = NoiseState(r) if state is None else state
-    rng, calib, seeds = st.rng, st.calib, st.seeds
-    if psf_active(r):
-        before, photon = noise_then_psf(photon, X, Y, r, _PSF_KINDS[r.psf], st, out)
-    else:
-        before = noise_pass1(photon, float(r.flicker), float(r.calibration), seeds, rng.ints,
-                             rng.floats, calib.ints, calib.floats, calib is rng, 0.0)
-    noisy = np.empty(photon.size, dtype=np.uint32 if r.bits == 32 else np.uint16)
-    total, overloads = engine.noise_pass2(photon, float(r.gain), float(r.adc), float(r.readout),
-                                          r.bits, seeds, rng.ints, rng.floats, noisy)
+    with PipedNoise(r.flicker, r.calibration, st, photon.size) as draws:
+        if psf_active(r):
+            before, photon = noise_then_psf(photon, X, Y, r, _PSF_KINDS[r.psf], draws, out)
+        else:
+            before = draws(photon, 0.0)
+        noisy = np.empty(photon.size, dtype=np.uint32 if r.bits == 32 else np.uint16)
+        total, overloads = engine.noise_pass2(photon, float(r.gain), float(r.adc),
+                                              float(r.readout), r.bits, st.rng.floats,
+                                              draws.readout_pairs, noisy)
     out(f"{total:.0f} photons on noise image ({overloads} overloads)")
     return ResponseImages(int_image, int16, noisy, before, total, int(overloads))

@@ -11,13 +11,17 @@ import numpy as np
 from ..crandom import (
     _F32,
     _IDUM,
-    _ISET,
     _IV,
     _IY,
     gaussdev,
+    gaussdev_of,
     load_floats,
     poidev,
+    poidev_of,
     polar_pair,
+    polar_pair_of,
+    ran1,
+    ring_draw,
     store_floats,
 )
 from ..lazy_numba import njit
@@ -59,27 +63,80 @@ def noise_pass1(photon, flicker, calibration, seeds, st, fs, cst, cfs, shared, t
     return total
 
 
+@njit(cache=True, nogil=True)
+def ring_fill(st, ring, start, count):
+    """``count`` ran1 draws of the seed variable ``st[_IDUM]`` (state as `noise_pass1`'s
+    ``st``, advanced) into ``ring`` (float32, power-of-2 size) from position ``start`` on."""
+    idum, iy, iv = st[_IDUM], st[_IY], st[_IV:].copy()
+    mask = ring.size - 1
+    for k in range(start, start + count):
+        ring[k & mask], idum, iy = ran1(idum, iy, iv)
+    st[_IDUM], st[_IY], st[_IV:] = idum, iy, iv
+
+
+# Why `noise_pass1_ring` stopped: more draws needed, a pixel read past them, a calibration
+# deviate that draws from the calibration seed's own LCG (not in the ring).
+RING_MORE, RING_OVERRUN, RING_CALIB = 0, 1, 2
+
+
+@njit(cache=True, nogil=True)
+def noise_pass1_ring(photon, i, flicker, calibration, fs, ring, pos, avail, margin, total):
+    """`noise_pass1` (shared generator) from pixel ``i`` with the seed's draws read from
+    ``ring`` (positions < ``avail`` are drawn; ``pos`` is the next), pixel by pixel while at
+    least ``margin`` draws are left. A pixel that reads past ``avail`` is undone. Stops before
+    a pixel whose calibration deviate is not the spare (it would draw from calib_seed).
+    Returns (next pixel, pos, total, why: RING_*); ``fs`` as in `noise_pass1`."""
+    iset, gset, cache = load_floats(fs)
+    why = RING_MORE
+    iy = 0
+    while i < photon.size and avail - pos >= margin:
+        if calibration > 0.0 and iset == (flicker > 0.0):
+            why = RING_CALIB
+            break
+        start, before = pos, (iset, gset, cache)
+        p = np.float64(photon[i])
+        if flicker > 0.0:
+            dev, pos, iy, iset, gset = gaussdev_of(ring_draw, pos, iy, ring, iset, gset)
+            p *= 1.0 + flicker * dev
+        if calibration > 0.0:                  # the spare: no draw
+            dev, pos, iy, iset, gset = gaussdev_of(ring_draw, pos, iy, ring, iset, gset)
+            p *= 1.0 + calibration * dev
+        em, pos, iy, iset, gset, cache = poidev_of(ring_draw, _F32(p), pos, iy, ring, iset,
+                                                   gset, cache)
+        if pos > avail:
+            pos, (iset, gset, cache) = start, before
+            why = RING_OVERRUN
+            break
+        photon[i] = em
+        total += np.float64(em)
+        i += 1
+    store_floats(fs, iset, gset, cache)
+    return i, pos, total, why
+
+
+@njit(cache=True, nogil=True)
+def ring_pairs(ring, pos, avail, margin, k, pairs, v1s, v2s, rsqs):
+    """`readout_pairs` with the seed's draws read from ``ring`` (as `noise_pass1_ring`): pairs
+    k.. while at least ``margin`` draws are left; a pair read past ``avail`` is undone.
+    Returns (next pair, pos, overrun)."""
+    iy = 0
+    while k < pairs and avail - pos >= margin:
+        v1, v2, rsq, end, iy = polar_pair_of(ring_draw, pos, iy, ring)
+        if end > avail:
+            return k, pos, True
+        v1s[k], v2s[k], rsqs[k] = v1, v2, rsq
+        pos = end
+        k += 1
+    return k, pos, False
+
+
 @njit(cache=True)
-def readout_pairs(n, seeds, st, fs, v1s, v2s, rsqs):
-    """The sequential half of pass 2's readout gaussdev calls: the accepted Box-Muller pairs
-    (v1, v2, rsq as float32 values, stored as float64) in draw order, without the log/sqrt.
-    Pixel i takes ``fresh[i]``: 1 = v2*fac of the next pair, 0 = the spare (v1*fac of the
-    last pair, or the spare left by pass 1 for pixel 0). Leaves the generator as the C's loop
-    does, except the spare value, which the caller sets. Returns (pairs, fresh)."""
+def readout_pairs(pairs, seeds, st, v1s, v2s, rsqs):
+    """The sequential half of pass 2's readout gaussdev calls: its ``pairs`` accepted
+    Box-Muller pairs (v1, v2, rsq as float32 values, stored as float64 [>= pairs]) in draw
+    order, without the log/sqrt; the generator (``seeds``, ``st``) advanced as the C's loop."""
     idum, iy, iv = seeds[0], st[_IY], st[_IV:].copy()
-    iset = fs[_ISET] != 0.0
-    pairs = 0
-    fresh = np.zeros(n, dtype=np.uint8)
-    for i in range(n):
-        if iset:
-            iset = False
-            continue
-        v1, v2, rsq, idum, iy = polar_pair(idum, iy, iv)
-        v1s[pairs], v2s[pairs], rsqs[pairs] = v1, v2, rsq
-        pairs += 1
-        fresh[i] = 1
-        iset = True
+    for k in range(pairs):
+        v1s[k], v2s[k], rsqs[k], idum, iy = polar_pair(idum, iy, iv)
     seeds[0] = idum
     st[_IDUM], st[_IY], st[_IV:] = idum, iy, iv
-    fs[_ISET] = 1.0 if iset else 0.0
-    return pairs, fresh
