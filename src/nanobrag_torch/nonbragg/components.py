@@ -124,21 +124,27 @@ def render_components(pre, components: list, beamsize_m: float, dtype, device,
         if combined in _IMAGES:
             _IMAGES.move_to_end(combined)
             return _IMAGES[combined]
-    total = None
-    for c, table, coef, key, scale in parts:
-        image = _IMAGES.get(key) if key is not None else None
+    images = [_IMAGES.get(key) if key is not None else None for _, _, _, key, _ in parts]
+    missing: dict = {}            # (oversample, walk) -> indices of components to render together
+    for i, ((c, table, _, key, _), image) in enumerate(zip(parts, images)):
         if image is None:
-            px, _ = engine.from_contract(pre.inputs, pre.flags, weight, c.oversample)
-            out = engine.render(px, beam, {"x": torch.from_numpy(table.x), "coef": coef,
-                                           "origin": torch.from_numpy(table.origin)},
-                                dtype=dtype, device=device, walk=cfg.quirks == "c" and not table.sorted)
-            if engine.has_nan(out):
-                raise NanoBraggError(f"-bg_stol {c.table}: the table gives NaN pixels (repeated stol "
-                                     "values); remove the duplicate rows or use -quirks fixed")
-            image = out.image
-            _remember(key, image)
+            missing.setdefault((c.oversample, cfg.quirks == "c" and not table.sorted), []).append(i)
         else:
             _IMAGES.move_to_end(key)
+    for (oversample, walk), group in missing.items():
+        px, _ = engine.from_contract(pre.inputs, pre.flags, weight, oversample)
+        tables = [{"x": torch.from_numpy(parts[i][1].x), "coef": parts[i][2],
+                   "origin": torch.from_numpy(parts[i][1].origin),
+                   "digest": None if parts[i][2].requires_grad or f"bg{i}_table_scale" in p else parts[i][1].digest}
+                  for i in group]
+        for i, out in zip(group, engine.render_each(px, beam, tables, dtype=dtype, device=device, walk=walk)):
+            if engine.has_nan(out):
+                raise NanoBraggError(f"-bg_stol {parts[i][0].table}: the table gives NaN pixels (repeated "
+                                     "stol values); remove the duplicate rows or use -quirks fixed")
+            images[i] = out.image
+            _remember(parts[i][3], out.image)
+    total = None
+    for (_, _, _, _, scale), image in zip(parts, images):
         total = _add_scaled(total, image, scale)
     _remember(combined, total)
     return total
