@@ -88,3 +88,52 @@ def test_components_in_one_pass(fast32_calls):
         one = render_components(pre, [c], s.beamsize_m, torch.float32, "cpu").numpy().astype(np.float64)
         ref = render_components(pre, [c], s.beamsize_m, torch.float64, "cpu").numpy()
         assert np.abs(one - ref).max() <= REL * np.abs(ref).max()
+
+
+@pytest.mark.parametrize("name", ["water", "air"])
+def test_node_spacing_meets_its_bound(name):
+    """Linear interpolation between the chosen nodes against the table's window cubics
+    (`lookup_sorted` + `evaluate`, float64) at random stol: within LINEAR_REL of max."""
+    from nanobrag_torch.nonbragg.components import load_table
+    t = load_table(name, "stol", "c")
+    table = {"x": torch.from_numpy(t.x), "coef": torch.from_numpy(t.coef), "origin": torch.from_numpy(t.origin),
+             "digest": t.digest}
+    inv_h, nodes = fast32.linear_nodes([table], [1.0], 0.5)
+    stol = np.random.default_rng(5).uniform(0.0, 0.5, 20000)
+    c = stol * inv_h
+    i = np.floor(c).astype(int)
+    pairs = nodes.astype(np.float64).reshape(-1, 2)
+    approx = pairs[i, 0] + (c - i) * pairs[i, 1]
+    s64 = torch.from_numpy(stol)
+    F = evaluate(table["coef"], table["origin"], lookup_sorted(table["x"], s64), s64).numpy()
+    exact = F * np.abs(F)
+    assert np.abs(approx - exact).max() <= 2 * fast32.LINEAR_REL * np.abs(exact).max()
+
+
+def test_sharp_table_has_no_node_spacing():
+    """ice.stol's rings would need more than MAX_NODES nodes: the exact cell path serves it."""
+    from nanobrag_torch.nonbragg.components import load_table
+    t = load_table("ice", "stol", "c")
+    table = {"x": torch.from_numpy(t.x), "coef": torch.from_numpy(t.coef), "origin": torch.from_numpy(t.origin),
+             "digest": t.digest}
+    assert fast32.node_spacing(table, 2.0) is None
+
+
+def test_components_summed_in_one_pass(monkeypatch):
+    """A cold render of water + air goes through `engine.render_sum` (one interpolated sum)
+    and equals the float64 sum of the components within fast32_rel."""
+    from nanobrag_torch.nonbragg import components
+    from nanobrag_torch.simulate import run as nb_run
+    sums = []
+    original = engine.render_sum
+    monkeypatch.setattr(engine, "render_sum", lambda *a, **k: sums.append(original(*a, **k)) or sums[-1])
+    args = ("-cell 100 100 100 90 90 90 -default_F 100 -N 5 -lambda 1.5 -distance 80 -detpixels 64 "
+            "-pixel 0.5 -polar 0.9 -bg_stol water -bg_thick 0.1 -bg_stol air -bg_thick 10 -bg_density 0.0012 "
+            "-bg_MW 28.96").split()
+    res = nb_run(args)
+    s, pre = res.settings, res.pre
+    components._IMAGES.clear()
+    ours = components.render_components(pre, s.backgrounds, s.beamsize_m, torch.float32, "cpu").numpy()
+    assert sums and sums[-1] is not None
+    ref = components.render_components(pre, s.backgrounds, s.beamsize_m, torch.float64, "cpu").numpy()
+    assert np.abs(ours.astype(np.float64) - ref).max() <= REL * np.abs(ref).max()

@@ -125,6 +125,12 @@ def render_components(pre, components: list, beamsize_m: float, dtype, device,
             _IMAGES.move_to_end(combined)
             return _IMAGES[combined]
     images = [_IMAGES.get(key) if key is not None else None for _, _, _, key, _ in parts]
+    if (combined is not None and all(image is None for image in images)
+            and not any(name.endswith("_table_scale") for name in p)):
+        total = _render_sum(pre, weight, beam, parts, dtype, device)
+        if total is not None:
+            _remember(combined, total)
+            return total
     missing: dict = {}            # (oversample, walk) -> indices of components to render together
     for i, ((c, table, _, key, _), image) in enumerate(zip(parts, images)):
         if image is None:
@@ -148,6 +154,20 @@ def render_components(pre, components: list, beamsize_m: float, dtype, device,
         total = _add_scaled(total, image, scale)
     _remember(combined, total)
     return total
+
+
+def _render_sum(pre, weight, beam, parts: list, dtype, device) -> torch.Tensor | None:
+    """The scaled sum of all (uncached) components in one pass (`engine.render_sum`: float32,
+    one oversampling, sorted tables), or None."""
+    if len({c.oversample for c, *_ in parts}) != 1 or not all(t.sorted for _, t, *_ in parts):
+        return None
+    px, _ = engine.from_contract(pre.inputs, pre.flags, weight, parts[0][0].oversample)
+    tables = [{"x": torch.from_numpy(t.x), "coef": coef, "origin": torch.from_numpy(t.origin),
+               "digest": t.digest} for _, t, coef, _, _ in parts]
+    out = engine.render_sum(px, beam, tables, [scale for *_, scale in parts], dtype=dtype, device=device)
+    if out is None or engine.has_nan(out):
+        return None                   # the per-component path names the table
+    return out.image
 
 
 CACHE_SIZE = 8

@@ -17,6 +17,7 @@ sequentially in the C's loop order (numba, CPU, float64).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -173,21 +174,44 @@ def render_each(px: Pixels, beam: Beam, tables: list, *, dtype=torch.float64, de
     return [render(px, beam, t, dtype=dtype, device=device, walk=walk) for t in tables]
 
 
-def _render_fast32(px: Pixels, beam: Beam, tables: list) -> list | None:
-    """float32 images of the tables through fast32.py (unscaled `Rendered` each), or None when
-    a table has no cell grid (`cell_records`: rows repeated or too close)."""
-    from . import fast32                  # numba (parallel rows): imported on first use
-    cells = [fast32.cells_of(t) for t in tables]
-    if any(c is None for c in cells):
+def render_sum(px: Pixels, beam: Beam, tables: list, scales: list, *, dtype, device,
+               walk: bool = False) -> Rendered | None:
+    """The image of sum_t scales[t] x table t in one float32 pass that interpolates the summed
+    sign(F) F^2 linearly (fast32.linear_nodes, within fast32.LINEAR_REL), or None when that
+    path does not serve the render (then `render_each`). ``tables`` carry their digests."""
+    if (dtype != torch.float32 or any(t.get("digest") is None for t in tables)
+            or not _compiled_ok(px, beam, tables, scales, walk, device, False)):
         return None
-    size = max(c[2].shape[0] for c in cells) * fast32.RECORD
-    records = np.zeros((len(cells), size), dtype=np.float32)
-    for i, c in enumerate(cells):
-        records[i, :c[2].size] = c[2].reshape(-1)
+    each = _render_fast32(px, beam, tables, scales)
+    return None if each is None else each[0]
+
+
+def _render_fast32(px: Pixels, beam: Beam, tables: list, scales: list | None = None) -> list | None:
+    """float32 images of the tables through fast32.py (unscaled `Rendered` each), or with
+    ``scales`` their scaled sum by linear interpolation (one `Rendered`); None when a table
+    has no cell grid or node spacing (rows repeated or too close)."""
+    from . import fast32                  # numba (parallel rows): imported on first use
+    if scales is not None:
+        stol_max = 2.0 ** math.ceil(math.log2(float((1.0 / beam.lambda_A).max())))
+        linear = fast32.linear_nodes(tables, scales, stol_max)
+        if linear is None:
+            return None
+        inv_h, nodes = linear
+        lo, inv_hs, top = [0.0], [inv_h], [nodes.size // 2 - 1]
+        records = np.zeros((1, 0), dtype=np.float32)
+    else:
+        cells = [fast32.cells_of(t) for t in tables]
+        if any(c is None for c in cells):
+            return None
+        lo, inv_hs, top = [c[0] for c in cells], [c[1] for c in cells], [c[2].shape[0] - 1 for c in cells]
+        records = np.zeros((len(cells), max(top) * fast32.RECORD + fast32.RECORD), dtype=np.float32)
+        for i, c in enumerate(cells):
+            records[i, :c[2].size] = c[2].reshape(-1)
+        nodes = np.zeros(0, dtype=np.float32)
     xmin, xmax, ymin, ymax = px.roi if px.roi is not None else (0, px.fpixels, 0, px.spixels)
     f_lo, f_hi, s_lo, s_hi = max(xmin, 0), min(xmax, px.fpixels - 1), max(ymin, 0), min(ymax, px.spixels - 1)
     full = (f_lo, f_hi, s_lo, s_hi) == (0, px.fpixels - 1, 0, px.spixels - 1)
-    out = np.empty((len(cells), max(s_hi - s_lo + 1, 0), max(f_hi - f_lo + 1, 0)), dtype=np.float32)
+    out = np.empty((len(top), max(s_hi - s_lo + 1, 0), max(f_hi - f_lo + 1, 0)), dtype=np.float32)
     inc = _f64(beam.incident)
     axis = _f64(beam.axis) if beam.axis is not None else np.array([0.0, 0.0, 1.0])
     bvec = _unit_rows(np.cross(axis, inc))
@@ -197,10 +221,9 @@ def _render_fast32(px: Pixels, beam: Beam, tables: list) -> list | None:
         _f64(px.fdet), _f64(px.sdet), _f64(px.pix0), f_lo, s_lo, px.pixel_m / px.oversample,
         px.oversample, px.pixel_m * px.pixel_m * float(torch.as_tensor(px.close_m)), px.point_pixel,
         f32(inc), f32(_f64(0.5 / beam.lambda_A)), f32(_f64(beam.weight)), float(beam.kahn), f32(bvec),
-        f32(evec), not beam.nopolar, f32([c[0] for c in cells]), f32([c[1] for c in cells]),
-        f32([c[2].shape[0] - 1 for c in cells]), records, out)
+        f32(evec), not beam.nopolar, f32(lo), f32(inv_hs), f32(top), records, nodes, out)
     if not full:
-        placed = np.zeros((len(cells), px.spixels, px.fpixels), dtype=np.float32)
+        placed = np.zeros((len(top), px.spixels, px.fpixels), dtype=np.float32)
         placed[:, s_lo:s_hi + 1, f_lo:f_hi + 1] = out
         out = placed
     images = torch.from_numpy(out)

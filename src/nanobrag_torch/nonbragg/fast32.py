@@ -78,17 +78,84 @@ def cells_of(table: dict) -> tuple | None:
     return cells
 
 
+LINEAR_REL = 1e-6           # linear interpolation of sign(F) F^2: max error / max |value|
+MAX_NODES = 1 << 18
+_NODES: OrderedDict = OrderedDict()         # (digest, stol_max) -> node spacing h (1/A);
+#                                             (digest, h, stol_max) -> values on that grid
+
+
+def _exact(table: dict, stol: np.ndarray) -> np.ndarray:
+    """sign(F) F^2 of an engine table dict at ``stol`` (float64; the sorted lookup's window)."""
+    x, coef, origin = (np.asarray(table[k].detach().cpu(), dtype=np.float64) for k in ("x", "coef", "origin"))
+    k = np.clip(np.searchsorted(x, stol, side="right") - 1, 1, x.size - 3)
+    t = stol - origin[k]
+    c = coef[k]
+    F = c[:, 0] + t * (c[:, 1] + t * (c[:, 2] + t * c[:, 3]))
+    return F * np.abs(F)
+
+
+def node_spacing(table: dict, stol_max: float) -> float | None:
+    """The coarsest node spacing h = (closest rows) / 2^k on [0, stol_max] at which linear
+    interpolation of sign(F) F^2 stays within LINEAR_REL of its largest |value| over the
+    table's rows, checked at the quarter points of every interval; None when that needs more
+    than MAX_NODES nodes (or the table has no cell grid). Kept per table digest."""
+    key = (table.get("digest"), stol_max)
+    if key in _NODES:
+        return _NODES[key]
+    x = np.asarray(table["x"].detach().cpu(), dtype=np.float64)
+    gaps = np.diff(x[2:x.size - 2])
+    h = float(gaps.min()) if gaps.size and gaps.min() > 0 else 0.0
+    while h > 0 and stol_max / h + 2 <= MAX_NODES:
+        nodes = h * np.arange(int(math.ceil(stol_max / h)) + 2)
+        G = _exact(table, nodes)
+        quarter = (np.arange(nodes.size - 1)[:, None] + np.array([0.25, 0.5, 0.75])) * h
+        linear = G[:-1, None] + (quarter / h - np.arange(nodes.size - 1)[:, None]) * np.diff(G)[:, None]
+        err = np.abs(linear - _exact(table, quarter.ravel()).reshape(quarter.shape)).max()
+        if err <= LINEAR_REL * np.abs(G[nodes <= x[x.size - 3]]).max(initial=0.0):
+            break
+        h /= 2
+    else:
+        h = None
+    _NODES[key] = h
+    return h
+
+
+def linear_nodes(tables: list, scales: list, stol_max: float) -> tuple | None:
+    """(1/h, nodes [2M] float32: G_i, G_{i+1} - G_i interleaved) of G = sum_t scale_t
+    sign(F_t) F_t^2 at stol = i h on [0, stol_max], h the finest `node_spacing` of the
+    tables; None when a table has none."""
+    spacing = [node_spacing(t, stol_max) for t in tables]
+    if any(h is None for h in spacing):
+        return None
+    h = min(spacing)
+    G = sum(float(sc) * _on_grid(t, h, stol_max) for t, sc in zip(tables, scales))
+    return 1.0 / h, np.ascontiguousarray(np.stack([G[:-1], np.diff(G)], axis=1).reshape(-1), dtype=np.float32)
+
+
+def _on_grid(table: dict, h: float, stol_max: float) -> np.ndarray:
+    """sign(F) F^2 of ``table`` at stol = i h, i h <= stol_max + h (kept per table digest)."""
+    key = (table.get("digest"), h, stol_max)
+    if key not in _NODES:
+        _NODES[key] = _exact(table, h * np.arange(int(math.ceil(stol_max / h)) + 2))
+        while len(_NODES) > 32:
+            _NODES.popitem(last=False)
+    return _NODES[key]
+
+
 @njit(parallel=True, **OPTIONS)
 def background_rows32(fdet, sdet, pix0, f_lo, s_lo, sub, oversample, area_close, point_pixel,
-                      inc, inv2lam, weight, kahn, bvec, evec, polarize, lo, inv_h, top, records, out):
+                      inc, inv2lam, weight, kahn, bvec, evec, polarize, lo, inv_h, top, records,
+                      nodes, out):
     """Write into ``out`` [T, rows, cols] float32 the unscaled sum of table t at pixel
     (s_lo + row, f_lo + col). Geometry (float64): unit ``fdet``, ``sdet``, ``pix0`` (m),
     sub-pixel size ``sub`` (m), ``area_close`` = pixel^2 x close distance (m^3),
     ``point_pixel``; sources (float32): ``inc`` [N, 3] unit, ``inv2lam`` [N] (1/(2 lambda),
     1/A), ``weight`` [N], ``kahn``, ``bvec``/``evec`` [N, 3] unit B and E-vector,
     ``polarize`` (bool); tables: ``lo``, ``inv_h``, ``top`` (last cell) [T] float32 and
-    ``records`` [T, cells x RECORD] float32 (`cell_records`, padded). Returns the sum of
-    omega over the pixels and the number of NaN pixels of each table [T]."""
+    ``records`` [T, cells x RECORD] float32 (`cell_records`, padded); or, when ``nodes``
+    (`linear_nodes`) is not empty, one scaled sum of all tables interpolated linearly from
+    it (``inv_h``, ``top`` [1]; ``out`` [1, rows, cols]). Returns the sum of omega over the
+    pixels and the number of NaN pixels of each table [T]."""
     n_tab, rows, cols = out.shape
     blocks = min(rows, 64)
     omega_rows = np.zeros(rows)
@@ -99,7 +166,7 @@ def background_rows32(fdet, sdet, pix0, f_lo, s_lo, sub, oversample, area_close,
         for r in range(b * rows // blocks, (b + 1) * rows // blocks):
             omega_rows[r] = _row(s_lo + r, fdet, sdet, pix0, f_lo, sub, oversample, area_close,
                                  point_pixel, inc, inv2lam, weight, kahn, bvec, evec, polarize,
-                                 lo, inv_h, top, records, acc, scratch)
+                                 lo, inv_h, top, records, nodes, acc, scratch)
             out[:, r] = acc
             for t in range(n_tab):
                 nan_rows[r, t] = np.isnan(acc[t]).sum()
@@ -108,7 +175,7 @@ def background_rows32(fdet, sdet, pix0, f_lo, s_lo, sub, oversample, area_close,
 
 @njit(**OPTIONS)
 def _row(s, fdet, sdet, pix0, f_lo, sub, oversample, area_close, point_pixel, inc, inv2lam,
-         weight, kahn, bvec, evec, polarize, lo, inv_h, top, records, acc, scratch):
+         weight, kahn, bvec, evec, polarize, lo, inv_h, top, records, nodes, acc, scratch):
     """One pixel row ``s`` into ``acc`` [T, cols] (float64); returns its sum of omega."""
     dx, dy, dz, om, stol, geo = scratch[0], scratch[1], scratch[2], scratch[3], scratch[4], scratch[5]
     acc[:] = 0
@@ -139,8 +206,11 @@ def _row(s, fdet, sdet, pix0, f_lo, sub, oversample, area_close, point_pixel, in
             for n in range(inc.shape[0]):
                 _weights(dx, dy, dz, om, inc[n], inv2lam[n], weight[n], kahn, bvec[n], evec[n],
                          polarize, stol, geo)
-                for t in range(acc.shape[0]):
-                    _table(stol, geo, lo[t], inv_h[t], top[t], records[t], acc[t])
+                if nodes.size:
+                    _linear(stol, geo, inv_h[0], top[0], nodes, acc[0])
+                else:
+                    for t in range(acc.shape[0]):
+                        _table(stol, geo, lo[t], inv_h[t], top[t], records[t], acc[t])
     return omega_row
 
 
@@ -186,3 +256,15 @@ def _table(stol, geo, lo, inv_h, top, rec, acc):
         t = v - rec[b]
         F = rec[b + u1] + t * (rec[b + u2] + t * (rec[b + u3] + t * rec[b + u4]))
         acc[j] += np.float64(F * abs(F) * geo[j])
+
+
+@njit(**OPTIONS)
+def _linear(stol, geo, inv_h, top, nodes, acc):
+    """acc[j] += G(stol[j]) geo[j], G interpolated linearly between nodes i h (``nodes``:
+    G_i, G_{i+1} - G_i; intervals 0 .. ``top``)."""
+    u1, u2 = np.uint64(1), np.uint64(2)
+    for j in range(stol.size):
+        c = min(max(stol[j] * inv_h, np.float32(0.0)), top)
+        i = np.uint64(c)
+        k = i * u2
+        acc[j] += np.float64((nodes[k] + (c - np.float32(i)) * nodes[k + u1]) * geo[j])
