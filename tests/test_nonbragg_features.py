@@ -289,12 +289,14 @@ def test_component_cache_follows_geometry_and_scale():
     again = nb_run(base + ["-distance", "50"]).image.numpy()
     moved = nb_run(base + ["-distance", "60"]).image.numpy()
     thicker = nb_run(base + ["-distance", "50", "-bg_thick", "0.2"]).image.numpy()
+    scaled = nb_run(base + ["-distance", "50"], params={"bg0_table_scale": 2.0}).image.numpy()
     components._IMAGES.clear()
     fresh = nb_run(base + ["-distance", "60"]).image.numpy()
     np.testing.assert_array_equal(first, again)
     np.testing.assert_array_equal(moved, fresh)
     assert not np.allclose(first, moved)
     np.testing.assert_allclose(thicker, 2 * first, rtol=REL)
+    np.testing.assert_allclose(scaled, 4 * first, rtol=REL)     # F x 2: a plain float scale is in the key
 
 
 def test_img_with_other_pixel_count_refused(tmp_path, monkeypatch, capsys):

@@ -49,13 +49,14 @@ def parse(args) -> NonBraggSettings:
 
 
 def table_tensors(job: Job, scale=None, device="cpu") -> dict:
-    """The engine's table: x [n+4] (1/A), coef [n+4, 4] (times scale^1: F scales), origin."""
+    """The engine's table: x [n+4] (1/A), coef [n+4, 4] (times scale^1: F scales), origin;
+    the model's digest when the coefficients are its own."""
     t = job.table
     coef = torch.from_numpy(t.coef).to(device)
     if scale is not None:
         coef = coef * scale
     return {"x": torch.from_numpy(t.x).to(device), "coef": coef,
-            "origin": torch.from_numpy(t.origin).to(device)}
+            "origin": torch.from_numpy(t.origin).to(device), "digest": None if scale is not None else t.digest}
 
 
 def pixels_of(job: Job, detector) -> engine.Pixels:

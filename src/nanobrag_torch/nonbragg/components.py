@@ -114,8 +114,10 @@ def render_components(pre, components: list, beamsize_m: float, dtype, device,
         coef = torch.from_numpy(table.coef)
         if f"bg{i}_table_scale" in p:
             coef = coef * p[f"bg{i}_table_scale"]
+        table_scale = p.get(f"bg{i}_table_scale")
         key = None if geometry is None or coef.requires_grad else (
-            geometry, table.digest, c.oversample, cfg.quirks, str(dtype), str(device))
+            geometry, table.digest, None if table_scale is None else float(table_scale),
+            c.oversample, cfg.quirks, str(dtype), str(device))
         scale = R_E_SQR * pre.fluence * molecules_of(c, beamsize_m, p, i) / c.oversample ** 2
         parts.append((c, table, coef, key, scale))
     combined = None
@@ -124,28 +126,54 @@ def render_components(pre, components: list, beamsize_m: float, dtype, device,
         if combined in _IMAGES:
             _IMAGES.move_to_end(combined)
             return _IMAGES[combined]
-    total = None
-    for c, table, coef, key, scale in parts:
-        image = _IMAGES.get(key) if key is not None else None
+    images = [_IMAGES.get(key) if key is not None else None for _, _, _, key, _ in parts]
+    if (combined is not None and all(image is None for image in images)
+            and not any(name.endswith("_table_scale") for name in p)):
+        total = _render_sum(pre, weight, beam, parts, dtype, device)
+        if total is not None:
+            _remember(combined, total)
+            return total
+    missing: dict = {}            # (oversample, walk) -> indices of components to render together
+    for i, ((c, table, _, key, _), image) in enumerate(zip(parts, images)):
         if image is None:
-            px, _ = engine.from_contract(pre.inputs, pre.flags, weight, c.oversample)
-            out = engine.render(px, beam, {"x": torch.from_numpy(table.x), "coef": coef,
-                                           "origin": torch.from_numpy(table.origin)},
-                                dtype=dtype, device=device, walk=cfg.quirks == "c" and not table.sorted)
-            if engine.has_nan(out):
-                raise NanoBraggError(f"-bg_stol {c.table}: the table gives NaN pixels (repeated stol "
-                                     "values); remove the duplicate rows or use -quirks fixed")
-            image = out.image
-            _remember(key, image)
+            missing.setdefault((c.oversample, cfg.quirks == "c" and not table.sorted), []).append(i)
         else:
             _IMAGES.move_to_end(key)
+    for (oversample, walk), group in missing.items():
+        px, _ = engine.from_contract(pre.inputs, pre.flags, weight, oversample)
+        tables = [{"x": torch.from_numpy(parts[i][1].x), "coef": parts[i][2],
+                   "origin": torch.from_numpy(parts[i][1].origin),
+                   "digest": None if parts[i][2].requires_grad or f"bg{i}_table_scale" in p else parts[i][1].digest}
+                  for i in group]
+        for i, out in zip(group, engine.render_each(px, beam, tables, dtype=dtype, device=device, walk=walk)):
+            if engine.has_nan(out):
+                raise NanoBraggError(f"-bg_stol {parts[i][0].table}: the table gives NaN pixels (repeated "
+                                     "stol values); remove the duplicate rows or use -quirks fixed")
+            images[i] = out.image
+            _remember(parts[i][3], out.image)
+    total = None
+    for (_, _, _, _, scale), image in zip(parts, images):
         total = _add_scaled(total, image, scale, cfg.quirks == "c")
     _remember(combined, total)
     return total
 
 
+def _render_sum(pre, weight, beam, parts: list, dtype, device) -> torch.Tensor | None:
+    """The scaled sum of all (uncached) components in one pass (`engine.render_sum`: float32,
+    one oversampling, sorted tables), or None."""
+    if len({c.oversample for c, *_ in parts}) != 1 or not all(t.sorted for _, t, *_ in parts):
+        return None
+    px, _ = engine.from_contract(pre.inputs, pre.flags, weight, parts[0][0].oversample)
+    tables = [{"x": torch.from_numpy(t.x), "coef": coef, "origin": torch.from_numpy(t.origin),
+               "digest": t.digest} for _, t, coef, _, _ in parts]
+    out = engine.render_sum(px, beam, tables, [scale for *_, scale in parts], dtype=dtype, device=device)
+    if out is None or engine.has_nan(out):
+        return None                   # the per-component path names the table
+    return out.image
+
+
 CACHE_SIZE = 8
-# (geometry, table, oversample, quirks, dtype, device) -> unscaled image of one component;
+# (geometry, table, table scale, oversample, quirks, dtype, device) -> unscaled image of one component;
 # ((component key, scale), ...) -> the scaled sum of a render's components
 _IMAGES: OrderedDict = OrderedDict()
 

@@ -17,6 +17,7 @@ sequentially in the C's loop order (numba, CPU, float64).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -149,12 +150,97 @@ def render(px: Pixels, beam: Beam, table, *, dtype=torch.float64, device="cpu",
     tables = table if isinstance(table, list) else [table]
     scales = scale if isinstance(scale, list) else [scale] * len(tables)
     if _compiled_ok(px, beam, tables, scales, walk, device, keep_last):
-        return _render_compiled(px, beam, tables, dtype, scales)
+        each = _render_fast32(px, beam, tables) if dtype == torch.float32 else None
+        if each is None:
+            return _render_compiled(px, beam, tables, dtype, scales)
+        image = sum(r.image * (1.0 if sc is None else float(sc)) for r, sc in zip(each, scales))
+        return Rendered(image=image, omega_sum=each[0].omega_sum,
+                        last={"nan_pixels": sum(r.last["nan_pixels"] for r in each)})
     parts = [_render_torch(px, beam, t, dtype, device, walk, sc, keep_last)
              for t, sc in zip(tables, scales)]
     if len(parts) == 1:
         return parts[0]
     return Rendered(image=sum(p.image for p in parts), omega_sum=parts[0].omega_sum, last={})
+
+
+def render_each(px: Pixels, beam: Beam, tables: list, *, dtype=torch.float64, device="cpu",
+                walk: bool = False) -> list:
+    """One unscaled `Rendered` per table of ``tables`` (as `render` with one table each); in
+    float32 on the compiled path, all of them in one pass over the geometry (fast32.py)."""
+    if dtype == torch.float32 and _compiled_ok(px, beam, tables, [None], walk, device, False):
+        each = _render_fast32(px, beam, tables)
+        if each is not None:
+            return each
+    return [render(px, beam, t, dtype=dtype, device=device, walk=walk) for t in tables]
+
+
+def render_sum(px: Pixels, beam: Beam, tables: list, scales: list, *, dtype, device,
+               walk: bool = False) -> Rendered | None:
+    """The image of sum_t scales[t] x table t in one float32 pass that interpolates the summed
+    sign(F) F^2 linearly (fast32.linear_nodes, within fast32.LINEAR_REL), or None when that
+    path does not serve the render (then `render_each`). ``tables`` carry their digests."""
+    if (dtype != torch.float32 or any(t.get("digest") is None for t in tables)
+            or not _compiled_ok(px, beam, tables, scales, walk, device, False)):
+        return None
+    each = _render_fast32(px, beam, tables, scales)
+    return None if each is None else each[0]
+
+
+def _render_fast32(px: Pixels, beam: Beam, tables: list, scales: list | None = None) -> list | None:
+    """float32 images of the tables through fast32.py (unscaled `Rendered` each), or with
+    ``scales`` their scaled sum by linear interpolation (one `Rendered`); None when a table
+    has no cell grid or node spacing (rows repeated or too close)."""
+    from . import fast32                  # numba (parallel rows): imported on first use
+    if scales is not None:
+        stol_max = 2.0 ** math.ceil(math.log2(float((1.0 / beam.lambda_A).max())))
+        linear = fast32.linear_nodes(tables, scales, stol_max)
+        if linear is None:
+            return None
+        inv_h, nodes = linear
+        lo, inv_hs, top = [0.0], [inv_h], [nodes.size // 2 - 1]
+        records = np.zeros((1, 0), dtype=np.float32)
+    else:
+        cells = [fast32.cells_of(t) for t in tables]
+        if any(c is None for c in cells):
+            return None
+        lo, inv_hs, top = [c[0] for c in cells], [c[1] for c in cells], [c[2].shape[0] - 1 for c in cells]
+        records = np.zeros((len(cells), max(top) * fast32.RECORD + fast32.RECORD), dtype=np.float32)
+        for i, c in enumerate(cells):
+            records[i, :c[2].size] = c[2].reshape(-1)
+        nodes = np.zeros(0, dtype=np.float32)
+    xmin, xmax, ymin, ymax = px.roi if px.roi is not None else (0, px.fpixels, 0, px.spixels)
+    f_lo, f_hi, s_lo, s_hi = max(xmin, 0), min(xmax, px.fpixels - 1), max(ymin, 0), min(ymax, px.spixels - 1)
+    full = (f_lo, f_hi, s_lo, s_hi) == (0, px.fpixels - 1, 0, px.spixels - 1)
+    out = np.empty((len(top), max(s_hi - s_lo + 1, 0), max(f_hi - f_lo + 1, 0)), dtype=np.float32)
+    inc = _f64(beam.incident)
+    axis = _f64(beam.axis) if beam.axis is not None else np.array([0.0, 0.0, 1.0])
+    bvec = _unit_rows(np.cross(axis, inc))
+    evec = _unit_rows(np.cross(inc, bvec))
+    f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)       # noqa: E731
+    omega_sum, nans = fast32.background_rows32(
+        _f64(px.fdet), _f64(px.sdet), _f64(px.pix0), f_lo, s_lo, px.pixel_m / px.oversample,
+        px.oversample, px.pixel_m * px.pixel_m * float(torch.as_tensor(px.close_m)), px.point_pixel,
+        f32(inc), f32(_f64(0.5 / beam.lambda_A)), f32(_f64(beam.weight)), float(beam.kahn), f32(bvec),
+        f32(evec), not beam.nopolar, f32(lo), f32(inv_hs), f32(top), records, nodes, out)
+    if not full:
+        placed = np.zeros((len(top), px.spixels, px.fpixels), dtype=np.float32)
+        placed[:, s_lo:s_hi + 1, f_lo:f_hi + 1] = out
+        out = placed
+    images = torch.from_numpy(out)
+    if px.mask is not None:
+        images = images * px.mask.to(images.dtype)
+    return [Rendered(image=image, omega_sum=float(omega_sum), last={"nan_pixels": int(n)})
+            for image, n in zip(images, nans)]
+
+
+def _f64(t) -> np.ndarray:
+    return np.ascontiguousarray(torch.as_tensor(t).detach().cpu().to(torch.float64).numpy())
+
+
+def _unit_rows(v: np.ndarray) -> np.ndarray:
+    """Rows of ``v`` [N, 3] made unit; zero rows stay zero (as the C's unitize)."""
+    norm = np.linalg.norm(v, axis=1, keepdims=True)
+    return np.divide(v, norm, out=np.zeros_like(v), where=norm > 0)
 
 
 def _render_torch(px: Pixels, beam: Beam, table: dict, dtype, device, walk: bool, scale,
@@ -237,8 +323,6 @@ def _compiled_ok(px: Pixels, beam: Beam, tables: list, scales: list, walk: bool,
 def _render_compiled(px: Pixels, beam: Beam, tables: list, dtype, scales: list) -> Rendered:
     """All tables through the compiled kernel in one pass over the geometry (fast.py); tables
     padded to one length with +inf window starts (never reached: each walk stops at its last)."""
-    def f64(t):
-        return np.ascontiguousarray(torch.as_tensor(t).detach().cpu().to(torch.float64).numpy())
     roi = np.array(px.roi if px.roi is not None else (0, px.fpixels, 0, px.spixels), dtype=np.int64)
     length = max(int(t["x"].numel()) for t in tables)
     tx = np.full((len(tables), length), np.inf)
@@ -247,14 +331,14 @@ def _render_compiled(px: Pixels, beam: Beam, tables: list, dtype, scales: list) 
     lasts = np.zeros(len(tables), dtype=np.int64)
     for i, t in enumerate(tables):
         n = int(t["x"].numel())
-        tx[i, :n], coef[i, :n], origin[i, :n], lasts[i] = f64(t["x"]), f64(t["coef"]), f64(t["origin"]), n - 3
+        tx[i, :n], coef[i, :n], origin[i, :n], lasts[i] = _f64(t["x"]), _f64(t["coef"]), _f64(t["origin"]), n - 3
     out = np.zeros((px.spixels, px.fpixels), dtype=np.float32 if dtype == torch.float32 else np.float64)
-    axis = f64(beam.axis) if beam.axis is not None else np.array([0.0, 0.0, 1.0])
+    axis = _f64(beam.axis) if beam.axis is not None else np.array([0.0, 0.0, 1.0])
     from .fast import background_rows          # numba (parallel rows): imported on first use
     omega_sum, nans = background_rows(
-        f64(px.fdet), f64(px.sdet), f64(px.pix0), px.fpixels, px.spixels, float(px.pixel_m),
-        px.oversample, float(torch.as_tensor(px.close_m)), px.point_pixel, roi, f64(beam.incident),
-        f64(0.5 / beam.lambda_A), f64(beam.weight), float(beam.kahn), axis, beam.nopolar,
+        _f64(px.fdet), _f64(px.sdet), _f64(px.pix0), px.fpixels, px.spixels, float(px.pixel_m),
+        px.oversample, float(torch.as_tensor(px.close_m)), px.point_pixel, roi, _f64(beam.incident),
+        _f64(0.5 / beam.lambda_A), _f64(beam.weight), float(beam.kahn), axis, beam.nopolar,
         tx, coef, origin, lasts, np.array([1.0 if sc is None else float(sc) for sc in scales]), out)
     image = torch.from_numpy(out)
     if px.mask is not None:
