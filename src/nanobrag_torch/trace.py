@@ -129,7 +129,7 @@ def trace_pixels(inputs: RenderInputs, flags: RenderFlags, pixels: list, from_st
     the pixels begin with the first rendered one (the C's first phi sweep is among them)."""
     inp = replace(inputs.to(torch.float64, "cpu"), source_weight=torch.ones_like(inputs.lambda_m))
     cflags = c_loop_flags(flags)
-    k = tk.kernel_inputs(inp, cflags, 0)
+    k = tk.kernel_inputs(inp.panel(0), cflags)
     state = te.State(cflags)
     state.first_visit = cflags.first_visit and from_start
     block = max(1, TRACE_STEPS // inp.steps_per_pixel)

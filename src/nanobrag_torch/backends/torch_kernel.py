@@ -5,7 +5,10 @@ Vectors are kept as (x, y, z) tuples of tensors (structure of arrays) so every o
 element-wise over the pixel axis, which is what lets inductor vectorise it.  Axes: P pixels
 of the chunk, T detector layers, (os, os) sub-pixels (slow, fast), NS sources, M = phi
 steps x mosaic domains, always in the C's loop order.  `KernelInputs` holds what does not
-change within a render (one detector panel), built by `kernel_inputs` from the contract.
+change within a render, built by `kernel_inputs` from the contract: the detector's panels
+(one row each, of one shape) are stacked along the slow axis, so a slow index ``si`` is the
+global row ``panel x rows_per_panel + row`` and a block of rows may span panels; the kernel
+gathers each pixel's panel frame (`panel_frame`).
 `fused_chunk` renders the common modes (factor modes C_FIRST and FIXED, nearest or
 default F) reducing over
 steps in place; the other functions are shared with the general path of `torch_eager`.
@@ -26,11 +29,12 @@ from ..physics.vectors import rotate_axis
 @dataclass(frozen=True)
 class KernelInputs:
     """Per-render constants; tensors in the working dtype and device unless noted."""
-    pix0: torch.Tensor          # (3,) m, sample -> corner of pixel (0, 0)
-    fdet: torch.Tensor          # (3,) unit
-    sdet: torch.Tensor          # (3,) unit
-    odet: torch.Tensor          # (3,) unit
-    beam_dist: torch.Tensor     # (3,) distance x beam, m (curved detector)
+    pix0: torch.Tensor          # [n, 3] m, sample -> corner of pixel (0, 0), one row per panel
+    fdet: torch.Tensor          # [n, 3] unit
+    sdet: torch.Tensor          # [n, 3] unit
+    odet: torch.Tensor          # [n, 3] unit
+    beam_dist: torch.Tensor     # [n, 3] distance x beam, m (curved detector)
+    panel_rows: torch.Tensor    # () int64 rows per panel (global row = panel x panel_rows + row)
     sub_off: torch.Tensor       # [os] 0..os-1
     layer_off: torch.Tensor     # [T] layer depth, m
     layer_idx: torch.Tensor     # [T] 0..T-1
@@ -45,8 +49,8 @@ class KernelInputs:
     sub_size: torch.Tensor      # () sub-pixel size, m
     fudge: torch.Tensor         # () shape fudge factor
     pixel_size: torch.Tensor    # () m
-    close_distance: torch.Tensor  # () m
-    distance: torch.Tensor      # () m, along the beam (curved detector)
+    close_distance: torch.Tensor  # [n] m
+    distance: torch.Tensor      # [n] m, along the beam (curved detector)
     step_mu: torch.Tensor       # () layer thickness x attenuation (dimensionless)
     I_bg: torch.Tensor          # () c mode water term (the C's formula)
     water_coeff: torch.Tensor   # () fixed mode: F_w^2 x molecules x steps
@@ -71,44 +75,70 @@ class KernelInputs:
                 if not isinstance(getattr(self, f.name), (torch.Tensor, SFTable))}
 
 
-def kernel_inputs(inp: RenderInputs, flags: RenderFlags, p: int) -> KernelInputs:
-    """The kernel constants of panel `p` from contract inputs already in the working dtype."""
+def kernel_inputs(inp: RenderInputs, flags: RenderFlags) -> KernelInputs:
+    """The kernel constants of every panel from contract inputs already in the working dtype."""
     dt, dev = inp.pix0.dtype, inp.pix0.device
     return KernelInputs(
-        pix0=inp.pix0[p], fdet=inp.fdet[p], sdet=inp.sdet[p], odet=inp.odet[p],
-        beam_dist=inp.beam_dist[p], sub_off=torch.arange(inp.oversample, dtype=dt, device=dev),
+        pix0=inp.pix0, fdet=inp.fdet, sdet=inp.sdet, odet=inp.odet, beam_dist=inp.beam_dist,
+        panel_rows=torch.tensor(inp.spixels, dtype=torch.int64, device=dev), sub_off=torch.arange(inp.oversample, dtype=dt, device=dev),
         layer_off=inp.layer_depth, layer_idx=torch.arange(inp.thicksteps, dtype=dt, device=dev),
         incident=inp.incident.T, inv_lambda=inp.inv_lambda, source_factor=inp.source_weight,
         polar_axis=inp.polar_axis, A=inp.A.permute(1, 2, 0), N=inp.N, recip=inp.recip,
         sf=SFTable(inp.sf_table, inp.sf_mins, inp.sf_ranges, inp.default_F),
         sub_size=inp.sub_size, fudge=inp.fudge, pixel_size=inp.pixel_size,
-        close_distance=inp.close_distance[p], distance=inp.distance[p], step_mu=inp.step_mu,
+        close_distance=inp.close_distance, distance=inp.distance, step_mu=inp.step_mu,
         I_bg=inp.water_I_bg, water_coeff=inp.water_scale, dmin=inp.dmin if flags.dmin else None,
         kahn=inp.kahn if flags.kahn else 0.0, shape=flags.shape.value, thick=flags.thick,
         nopolar=not flags.polarize, point_pixel=flags.point_pixel, curved=flags.curved,
         water=flags.water != WaterMode.NONE, fixed=flags.factors == FactorMode.FIXED)
 
 
-def pixel_positions(si, fi, k: KernelInputs) -> tuple:
+@dataclass(frozen=True)
+class PanelFrame:
+    """Which panel each pixel of (si, fi) lies on: `panel` and `row` (the slow index within
+    the panel) have si's shape; `shape` is the broadcast pixel shape (P pixels)."""
+    panel: torch.Tensor
+    row: torch.Tensor
+    shape: tuple
+
+    def rows(self, v: torch.Tensor) -> torch.Tensor:
+        """Per-panel values `v` [n, ...] gathered per slow index: [*si.shape, ...]."""
+        return v[self.panel]
+
+    def pixels(self, v: torch.Tensor) -> torch.Tensor:
+        """Per-panel values `v` [n, ...] per pixel: [P, 1, 1, 1, ...] (for [P, T, os, os] terms)."""
+        tail = tuple(v.shape[1:])
+        return v[self.panel].expand(*self.shape, *tail).reshape(-1, 1, 1, 1, *tail)
+
+
+def panel_frame(si, fi, k: KernelInputs) -> PanelFrame:
+    """The panel of every pixel (si global rows, fi columns; broadcastable shapes)."""
+    panel = torch.div(si, k.panel_rows, rounding_mode="floor")
+    return PanelFrame(panel, si - panel * k.panel_rows, torch.broadcast_shapes(si.shape, fi.shape))
+
+
+def pixel_positions(si, fi, k: KernelInputs, f: PanelFrame) -> tuple:
     """Sub-pixel positions (x, y, z), m from the sample, each [P, T, os, os].
 
-    `si`, `fi`: slow and fast pixel indices of broadcastable shapes (e.g. [R, 1] and [1, C]
-    for a block of rows); P is the broadcast pixel count, in row-major order."""
+    `si`, `fi`: slow (global row) and fast pixel indices of broadcastable shapes (e.g. [R, 1]
+    and [1, C] for a block of rows); P is the broadcast pixel count, in row-major order."""
     dt = k.pix0.dtype
     T, os_ = k.layer_off.shape[0], k.sub_off.shape[0]
     F = ((fi.to(dt)[..., None] * os_ + k.sub_off) * k.sub_size + k.sub_size / 2.0)[..., None, None, :]
-    S = ((si.to(dt)[..., None] * os_ + k.sub_off) * k.sub_size + k.sub_size / 2.0)[..., None, :, None]
+    S = ((f.row.to(dt)[..., None] * os_ + k.sub_off) * k.sub_size + k.sub_size / 2.0)[..., None, :, None]
     O = k.layer_off[:, None, None]
-    pos = [(F * k.fdet[i] + S * k.sdet[i] + O * k.odet[i] + k.pix0[i]).reshape(-1, T, os_, os_)
+    fdet, sdet, odet, pix0 = (f.rows(v)[..., None, None, None, :] for v in (k.fdet, k.sdet, k.odet, k.pix0))
+    pos = [(F * fdet[..., i] + S * sdet[..., i] + O * odet[..., i] + pix0[..., i]).reshape(-1, T, os_, os_)
            for i in range(3)]
     if k.curved:        # the C: distance x beam turned about sdet then fdet by the flat y, z
-        base = k.beam_dist.expand(*pos[0].shape, 3)
-        turned = rotate_axis(base, k.sdet, pos[1] / k.distance)
-        pos = rotate_axis(turned, k.fdet, pos[2] / k.distance).unbind(-1)
+        base = f.pixels(k.beam_dist).expand(*pos[0].shape, 3)
+        distance = f.pixels(k.distance)
+        turned = rotate_axis(base, f.pixels(k.sdet), pos[1] / distance)
+        pos = rotate_axis(turned, f.pixels(k.fdet), pos[2] / distance).unbind(-1)
     return tuple(pos)
 
 
-def geometry_at(pos, k: KernelInputs):
+def geometry_at(pos, k: KernelInputs, f: PanelFrame):
     """(airpath R, unit diffracted vector (x, y, z), solid angle, capture fraction), each
     [P, T, os, os], at sub-pixel positions `pos` (`pixel_positions`)."""
     R2 = pos[0] * pos[0] + pos[1] * pos[1] + pos[2] * pos[2]
@@ -117,9 +147,10 @@ def geometry_at(pos, k: KernelInputs):
     if k.point_pixel:
         omega = 1.0 / R2
     else:
-        omega = k.pixel_size * k.pixel_size / R2 * k.close_distance / R
+        omega = k.pixel_size * k.pixel_size / R2 * f.pixels(k.close_distance) / R
     if k.thick:
-        par = d[0] * k.odet[0] + d[1] * k.odet[1] + d[2] * k.odet[2]
+        odet = f.pixels(k.odet)
+        par = d[0] * odet[..., 0] + d[1] * odet[..., 1] + d[2] * odet[..., 2]
         t = k.layer_idx[:, None, None]
         capture = torch.exp(-t * k.step_mu / par) - torch.exp(-(t + 1) * k.step_mu / par)
     else:
@@ -129,7 +160,8 @@ def geometry_at(pos, k: KernelInputs):
 
 def pixel_geometry(si, fi, k: KernelInputs):
     """Unit diffracted vector (x, y, z), solid angle and capture fraction, each [P, T, os, os]."""
-    _, d, omega, capture = geometry_at(pixel_positions(si, fi, k), k)
+    f = panel_frame(si, fi, k)
+    _, d, omega, capture = geometry_at(pixel_positions(si, fi, k, f), k, f)
     return d, omega, capture
 
 
