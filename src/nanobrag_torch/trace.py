@@ -139,12 +139,13 @@ def trace_pixels(inputs: RenderInputs, flags: RenderFlags, pixels: list, from_st
             chunk = pixels[b:b + block]
             fi = torch.tensor([f for f, _ in chunk])
             si = torch.tensor([sp for _, sp in chunk])
-            s = te.general_steps(cflags, k, inp.A_first, state, si, fi)
+            si, kr = tk.at_rows(k, si, inp.spixels)
+            s = te.general_steps(cflags, kr, inp.A_first, state, si, fi)
             if cflags.factors == FactorMode.C_RUNNING:
-                I = te.running_I(s, cflags, k)
+                I = te.running_I(s, cflags, kr)
             else:
-                I = k.I_bg + s.I_step.sum(-1).reshape(len(chunk), -1).sum(1)
-            out += [_pixel(s, j, inp, cflags, k, float(I[j]), fs) for j, fs in enumerate(chunk)]
+                I = kr.I_bg + s.I_step.sum(-1).reshape(len(chunk), -1).sum(1)
+            out += [_pixel(s, j, inp, cflags, kr, float(I[j]), fs) for j, fs in enumerate(chunk)]
     return out
 
 

@@ -1,7 +1,7 @@
 """The torch backend's compiled fused kernel: built ahead of time, cached on disk.
 
-`torch_kernel.fused_chunk` is exported (``torch.export``, dynamic panel, pixel, layer,
-sub-pixel, source, orientation and HKL-table sizes) and compiled by AOTInductor into one package per
+`torch_kernel.fused_chunk` is exported (``torch.export``, dynamic pixel, layer, sub-pixel,
+source, orientation and HKL-table sizes; the panel frame comes per row of the block) and compiled by AOTInductor into one package per
 kernel variant: the kernel's source, dtype, device, the code-path flags of `KernelInputs`
 (crystal shape, factor mode, sensor, polarization, curved detector, water, dmin), whether an
 HKL table is used and which step axes have size 1.  Packages live in ``$NANOBRAG_CACHE``
@@ -113,8 +113,7 @@ def _variant(k: tk.KernelInputs, names: list, values: list) -> str:
     return hashlib.sha256(ident.encode()).hexdigest()[:20]
 
 
-_AXES = {**{name: {0: "n"} for name in ("pix0", "fdet", "sdet", "odet", "beam_dist", "close_distance",
-                                         "distance")},
+_AXES = {**{name: {0: "R"} for name in tk.PANEL_FRAME},          # per row of the block [R, 1, ...]
          "sub_off": {0: "os"}, "layer_off": {0: "T"}, "layer_idx": {0: "T"},
          "incident": {1: "NS"}, "inv_lambda": {0: "NS"}, "source_factor": {0: "NS"},
          "A": {2: "M"}, "sf_table": {0: "h", 1: "k", 2: "l"}}
@@ -136,14 +135,13 @@ def build_package(k: tk.KernelInputs, path: Path) -> None:
     from torch.export import Dim
     names, values = _inputs(k)
     single = _singletons(names, values)
-    sizes = {"n": 2, "R": 64, "C": 64, "os": 2, "T": 2, "NS": 2, "M": 2, "h": 3, "k": 3, "l": 3}  # loop-plan hints
+    sizes = {"R": 64, "C": 64, "os": 2, "T": 2, "NS": 2, "M": 2, "h": 3, "k": 3, "l": 3}  # loop-plan hints
     dims = {a: Dim(a, min=1) for a in sizes if a not in single}
     example, shapes = [], []
     for name, v in zip(names, values):
         axes = _AXES.get(name, {})
         shape = [(1 if axes[i] in single else sizes[axes[i]]) if i in axes else n for i, n in enumerate(v.shape)]
-        fill = sizes["R"] if name == "panel_rows" else 1                # one panel per block
-        example.append(torch.full(shape, fill, dtype=v.dtype, device=v.device))
+        example.append(torch.ones(shape, dtype=v.dtype, device=v.device))
         shapes.append({i: dims[a] for i, a in axes.items() if a in dims} or None)
     si = torch.arange(sizes["R"], device=k.pix0.device)[:, None]    # a block of rows x columns,
     fi = torch.arange(sizes["C"], device=k.pix0.device)[None, :]    # as the accumulation passes
@@ -172,6 +170,7 @@ def fused_for(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> tupl
     mode = os.environ.get("NANOBRAG_COMPILE", "auto")
     if mode == "0":
         return tk.fused_chunk, False
+    k = tk.at_rows(k, torch.zeros((1, 1), dtype=torch.int64, device=k.pix0.device), inp.spixels)[1]
     names, values = _inputs(k)
     path = cache_dir() / f"fused_{_variant(k, names, values)}.pt2"
     if aot_cache.runner(path) is None:

@@ -80,9 +80,8 @@ class Steps:
 
 def general_steps(flags: RenderFlags, k: tk.KernelInputs, A_first, state: State, si, fi) -> Steps:
     """Every step of pixels (si, fi) kept, with the C's order-dependent rules (`state`)."""
-    frame = tk.panel_frame(si, fi, k)
-    pos = tk.pixel_positions(si, fi, k, frame)
-    R, d, omega, capture = tk.geometry_at(pos, k, frame)                # [P, T, os, os]
+    pos = tk.pixel_positions(si, fi, k)
+    R, d, omega, capture = tk.geometry_at(pos, k, si, fi)               # [P, T, os, os]
     scat, keep, polar = tk.source_terms(d, k)                            # [P, T, os, os, NS]
     h = tk.miller(scat, k.A)                                             # [P, T, os, os, NS, M]
     at = None
@@ -163,7 +162,7 @@ def accumulate(inputs: RenderInputs, flags: RenderFlags, dtype: torch.dtype,
     """I_geom [n_panels, slow, fast] (working dtype) and the C's omega_sum.
 
     The panels are stacked along the slow axis (global row = panel x slow + row, see
-    `torch_kernel`) and pixels run in blocks of whole ROI rows in image order; a block may
+    `torch_kernel.at_rows`) and pixels run in blocks of whole ROI rows in image order; a block may
     span panels, so a render of n panels makes as many kernel calls as one panel with the
     same pixels.  `progress(done, total)`, if given, is called after each block with counts
     of ROI rows (over all panels).  Inputs that require grad run eagerly, chunks checkpointed."""
@@ -196,12 +195,14 @@ def accumulate(inputs: RenderInputs, flags: RenderFlags, dtype: torch.dtype,
             sel = block if block is not None else torch.ones_like(si, dtype=torch.bool)
             si, fi = si[sel], fi[sel]
             if si.numel():
-                I, om = (_general_chunk(flags, k, inp.A_first, state, si, fi) if general
-                         else fused(si, fi, k))
+                local, kr = tk.at_rows(k, si, S_)
+                I, om = (_general_chunk(flags, kr, inp.A_first, state, local, fi) if general
+                         else fused(local, fi, kr))
                 flat[si, fi] = I.to(dtype)
                 omega_sum += om.detach().double().sum()
         else:
-            I, om = fused(rows[:, None], cols[None, :], k)
+            local, kr = tk.at_rows(k, rows[:, None], S_)
+            I, om = fused(local, cols[None, :], kr)
             flat[rows, x0:x1] = I.reshape(r_end - r, x1 - x0).to(dtype)
             omega_sum += om.detach().double().sum()
         r = r_end

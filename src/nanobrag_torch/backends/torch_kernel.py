@@ -5,17 +5,17 @@ Vectors are kept as (x, y, z) tuples of tensors (structure of arrays) so every o
 element-wise over the pixel axis, which is what lets inductor vectorise it.  Axes: P pixels
 of the chunk, T detector layers, (os, os) sub-pixels (slow, fast), NS sources, M = phi
 steps x mosaic domains, always in the C's loop order.  `KernelInputs` holds what does not
-change within a render, built by `kernel_inputs` from the contract: the detector's panels
-(one row each, of one shape) are stacked along the slow axis, so a slow index ``si`` is the
-global row ``panel x rows_per_panel + row`` and a block of rows may span panels; the kernel
-gathers each pixel's panel frame (`panel_frame`).
+change within a render, built by `kernel_inputs` from the contract.  The detector's panels
+(of one shape) are stacked along the slow axis: a global row is ``panel x slow + row``, so a
+block of rows may span panels; `at_rows` turns global rows into rows within their panel and
+gathers each row's panel frame (pix0, fdet, ...), the form every chunk function takes.
 `fused_chunk` renders the common modes (factor modes C_FIRST and FIXED, nearest or
 default F) reducing over
 steps in place; the other functions are shared with the general path of `torch_eager`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import torch
 
@@ -29,12 +29,12 @@ from ..physics.vectors import rotate_axis
 @dataclass(frozen=True)
 class KernelInputs:
     """Per-render constants; tensors in the working dtype and device unless noted."""
-    pix0: torch.Tensor          # [n, 3] m, sample -> corner of pixel (0, 0), one row per panel
-    fdet: torch.Tensor          # [n, 3] unit
-    sdet: torch.Tensor          # [n, 3] unit
-    odet: torch.Tensor          # [n, 3] unit
-    beam_dist: torch.Tensor     # [n, 3] distance x beam, m (curved detector)
-    panel_rows: torch.Tensor    # () int64 rows per panel (global row = panel x panel_rows + row)
+    # panel frame: [n_panels, 3] from `kernel_inputs`, [*si.shape, 3] per row after `at_rows`
+    pix0: torch.Tensor          # m, sample -> corner of pixel (0, 0)
+    fdet: torch.Tensor          # unit
+    sdet: torch.Tensor          # unit
+    odet: torch.Tensor          # unit
+    beam_dist: torch.Tensor     # distance x beam, m (curved detector)
     sub_off: torch.Tensor       # [os] 0..os-1
     layer_off: torch.Tensor     # [T] layer depth, m
     layer_idx: torch.Tensor     # [T] 0..T-1
@@ -49,8 +49,8 @@ class KernelInputs:
     sub_size: torch.Tensor      # () sub-pixel size, m
     fudge: torch.Tensor         # () shape fudge factor
     pixel_size: torch.Tensor    # () m
-    close_distance: torch.Tensor  # [n] m
-    distance: torch.Tensor      # [n] m, along the beam (curved detector)
+    close_distance: torch.Tensor  # [n_panels] m, [*si.shape] after `at_rows`
+    distance: torch.Tensor      # [n_panels] m, along the beam (curved detector); idem
     step_mu: torch.Tensor       # () layer thickness x attenuation (dimensionless)
     I_bg: torch.Tensor          # () c mode water term (the C's formula)
     water_coeff: torch.Tensor   # () fixed mode: F_w^2 x molecules x steps
@@ -79,8 +79,7 @@ def kernel_inputs(inp: RenderInputs, flags: RenderFlags) -> KernelInputs:
     """The kernel constants of every panel from contract inputs already in the working dtype."""
     dt, dev = inp.pix0.dtype, inp.pix0.device
     return KernelInputs(
-        pix0=inp.pix0, fdet=inp.fdet, sdet=inp.sdet, odet=inp.odet, beam_dist=inp.beam_dist,
-        panel_rows=torch.tensor(inp.spixels, dtype=torch.int64, device=dev), sub_off=torch.arange(inp.oversample, dtype=dt, device=dev),
+        pix0=inp.pix0, fdet=inp.fdet, sdet=inp.sdet, odet=inp.odet, beam_dist=inp.beam_dist, sub_off=torch.arange(inp.oversample, dtype=dt, device=dev),
         layer_off=inp.layer_depth, layer_idx=torch.arange(inp.thicksteps, dtype=dt, device=dev),
         incident=inp.incident.T, inv_lambda=inp.inv_lambda, source_factor=inp.source_weight,
         polar_axis=inp.polar_axis, A=inp.A.permute(1, 2, 0), N=inp.N, recip=inp.recip,
@@ -93,63 +92,59 @@ def kernel_inputs(inp: RenderInputs, flags: RenderFlags) -> KernelInputs:
         water=flags.water != WaterMode.NONE, fixed=flags.factors == FactorMode.FIXED)
 
 
-@dataclass(frozen=True)
-class PanelFrame:
-    """Which panel each pixel of (si, fi) lies on: `panel` and `row` (the slow index within
-    the panel) have si's shape; `shape` is the broadcast pixel shape (P pixels)."""
-    panel: torch.Tensor
-    row: torch.Tensor
-    shape: tuple
-
-    def rows(self, v: torch.Tensor) -> torch.Tensor:
-        """Per-panel values `v` [n, ...] gathered per slow index: [*si.shape, ...]."""
-        return v[self.panel]
-
-    def pixels(self, v: torch.Tensor) -> torch.Tensor:
-        """Per-panel values `v` [n, ...] per pixel: [P, 1, 1, 1, ...] (for [P, T, os, os] terms)."""
-        tail = tuple(v.shape[1:])
-        return v[self.panel].expand(*self.shape, *tail).reshape(-1, 1, 1, 1, *tail)
+PANEL_FRAME = ("pix0", "fdet", "sdet", "odet", "beam_dist", "close_distance", "distance")
 
 
-def panel_frame(si, fi, k: KernelInputs) -> PanelFrame:
-    """The panel of every pixel (si global rows, fi columns; broadcastable shapes)."""
-    panel = torch.div(si, k.panel_rows, rounding_mode="floor")
-    return PanelFrame(panel, si - panel * k.panel_rows, torch.broadcast_shapes(si.shape, fi.shape))
+def at_rows(k: KernelInputs, si: torch.Tensor, panel_rows: int) -> tuple:
+    """(rows within their panel, `k` with each row's panel frame [*si.shape, ...]) for global
+    rows `si` (``panel x panel_rows + row``; any shape, e.g. [R, 1] or a pixel list [P])."""
+    panel = torch.div(si, panel_rows, rounding_mode="floor")
+    return si - panel * panel_rows, replace(k, **{name: getattr(k, name)[panel] for name in PANEL_FRAME})
 
 
-def pixel_positions(si, fi, k: KernelInputs, f: PanelFrame) -> tuple:
+def per_pixel(v: torch.Tensor, si, fi) -> torch.Tensor:
+    """Per-row values `v` [*si.shape, ...] (`at_rows`) for each pixel: [P, 1, 1, 1, ...]."""
+    tail = tuple(v.shape[si.dim():])
+    ones = torch.ones_like(fi, dtype=v.dtype).reshape(*fi.shape, *(1,) * len(tail))
+    return (v * ones).reshape(-1, 1, 1, 1, *tail)            # pointwise, so the kernel fuses it
+
+
+def pixel_positions(si, fi, k: KernelInputs) -> tuple:
     """Sub-pixel positions (x, y, z), m from the sample, each [P, T, os, os].
 
-    `si`, `fi`: slow (global row) and fast pixel indices of broadcastable shapes (e.g. [R, 1]
-    and [1, C] for a block of rows); P is the broadcast pixel count, in row-major order."""
+    `si`, `fi`: slow (within the panel) and fast pixel indices of broadcastable shapes (e.g.
+    [R, 1] and [1, C] for a block of rows), `k` at those rows (`at_rows`); P is the broadcast
+    pixel count, in row-major order."""
     dt = k.pix0.dtype
     T, os_ = k.layer_off.shape[0], k.sub_off.shape[0]
     F = ((fi.to(dt)[..., None] * os_ + k.sub_off) * k.sub_size + k.sub_size / 2.0)[..., None, None, :]
-    S = ((f.row.to(dt)[..., None] * os_ + k.sub_off) * k.sub_size + k.sub_size / 2.0)[..., None, :, None]
+    S = ((si.to(dt)[..., None] * os_ + k.sub_off) * k.sub_size + k.sub_size / 2.0)[..., None, :, None]
     O = k.layer_off[:, None, None]
-    fdet, sdet, odet, pix0 = (f.rows(v)[..., None, None, None, :] for v in (k.fdet, k.sdet, k.odet, k.pix0))
+    fdet, sdet, odet, pix0 = (v[..., None, None, None, :] for v in (k.fdet, k.sdet, k.odet, k.pix0))
     pos = [(F * fdet[..., i] + S * sdet[..., i] + O * odet[..., i] + pix0[..., i]).reshape(-1, T, os_, os_)
            for i in range(3)]
     if k.curved:        # the C: distance x beam turned about sdet then fdet by the flat y, z
-        base = f.pixels(k.beam_dist).expand(*pos[0].shape, 3)
-        distance = f.pixels(k.distance)
-        turned = rotate_axis(base, f.pixels(k.sdet), pos[1] / distance)
-        pos = rotate_axis(turned, f.pixels(k.fdet), pos[2] / distance).unbind(-1)
+        base = per_pixel(k.beam_dist, si, fi).expand(*pos[0].shape, 3)
+        distance = per_pixel(k.distance, si, fi)
+        turned = rotate_axis(base, per_pixel(k.sdet, si, fi), pos[1] / distance)
+        pos = rotate_axis(turned, per_pixel(k.fdet, si, fi), pos[2] / distance).unbind(-1)
     return tuple(pos)
 
 
-def geometry_at(pos, k: KernelInputs, f: PanelFrame):
+def geometry_at(pos, k: KernelInputs, si, fi, per_close: bool = False):
     """(airpath R, unit diffracted vector (x, y, z), solid angle, capture fraction), each
-    [P, T, os, os], at sub-pixel positions `pos` (`pixel_positions`)."""
+    [P, T, os, os], at sub-pixel positions `pos` of pixels (si, fi) (`pixel_positions`);
+    `per_close`: the solid angle divided by the pixel's close distance (`fused_chunk`)."""
     R2 = pos[0] * pos[0] + pos[1] * pos[1] + pos[2] * pos[2]
     R = torch.sqrt(R2)
     d = tuple(p / R for p in pos)
     if k.point_pixel:
         omega = 1.0 / R2
     else:
-        omega = k.pixel_size * k.pixel_size / R2 * f.pixels(k.close_distance) / R
+        omega = k.pixel_size * k.pixel_size / R2
+        omega = (omega if per_close else omega * per_pixel(k.close_distance, si, fi)) / R
     if k.thick:
-        odet = f.pixels(k.odet)
+        odet = per_pixel(k.odet, si, fi)
         par = d[0] * odet[..., 0] + d[1] * odet[..., 1] + d[2] * odet[..., 2]
         t = k.layer_idx[:, None, None]
         capture = torch.exp(-t * k.step_mu / par) - torch.exp(-(t + 1) * k.step_mu / par)
@@ -158,10 +153,10 @@ def geometry_at(pos, k: KernelInputs, f: PanelFrame):
     return R, d, omega, capture
 
 
-def pixel_geometry(si, fi, k: KernelInputs):
-    """Unit diffracted vector (x, y, z), solid angle and capture fraction, each [P, T, os, os]."""
-    f = panel_frame(si, fi, k)
-    _, d, omega, capture = geometry_at(pixel_positions(si, fi, k, f), k, f)
+def pixel_geometry(si, fi, k: KernelInputs, per_close: bool = False):
+    """Unit diffracted vector (x, y, z), solid angle and capture fraction, each [P, T, os, os]
+    (`per_close` as `geometry_at`)."""
+    _, d, omega, capture = geometry_at(pixel_positions(si, fi, k), k, si, fi, per_close)
     return d, omega, capture
 
 
@@ -227,10 +222,17 @@ def combine(I_tsn, keep, polar, omega, capture, k: KernelInputs):
 
 
 def fused_chunk(si, fi, k: KernelInputs):
-    """(I_geom [P], omega_sum [P]) for pixels (si, fi) in the common modes (see module doc)."""
-    d, omega, capture = pixel_geometry(si, fi, k)
+    """(I_geom [P], omega_sum [P]) for pixels (si, fi) in the common modes (see module doc).
+    Both are linear in the solid angle, so the per-pixel close distance (a panel's) scales
+    them after the reduction over steps: the per-step work is that of a single panel."""
+    scaled = not k.point_pixel
+    d, omega, capture = pixel_geometry(si, fi, k, per_close=scaled)
     scat, keep, polar = source_terms(d, k)
     h = miller(scat, k.A)
     F = nearest_F(k.sf, h)
     I_tsn = (F * F * f_latt_sqr(h, k.N, k.shape, k.fudge, k.recip)).sum(-1) * keep
-    return combine(I_tsn, keep, polar, omega, capture, k)
+    I, om = combine(I_tsn, keep, polar, omega, capture, k)
+    if not scaled:
+        return I, om
+    close = per_pixel(k.close_distance, si, fi).reshape(-1)
+    return I * close, om * close
