@@ -181,8 +181,10 @@ def main(argv=None) -> int:
               *costs, "",
               "Whole `simulate` calls (setup, engine, scaling).  The 8 modules are one `RenderInputs` "
               "with a panel row each; the engine stacks them along the slow axis (global row = panel x "
-              "slow + row, each pixel's panel frame gathered in the kernel), so they render in as many "
-              "kernel calls as the one panel (one, for these sizes).  The compiled kernel is an "
+              "slow + row; each row's panel frame is gathered before the kernel call), so they render in "
+              "as many kernel calls as the one panel (one compiled call, two eager chunks, for these "
+              "sizes).  Times are the minimum of interleaved repeats; rerun `python -m bench.multipanel "
+              "--cost-only` in a quiet window for cleaner numbers.  The compiled kernel is an "
               "AOTInductor package with its own OpenMP team; OMP_WAIT_POLICY=PASSIVE is shown because "
               "spinning OpenMP threads of two runtimes compete on 2 shared cores.", "",
               "## Memory: 16 panels of 1024^2 (4096^2 pixels), float32", "",
