@@ -335,15 +335,20 @@ def test_panel_sensor_from_the_file(tmp_path):
     assert float((r.image[0] - simulate(BASE + flags[:-4])).abs().max()) > 1e-3 * float(r.image.max())
 
 
-def test_background_components_with_detector_file_refused(tmp_path):
-    from cli_util import run_cli
-    geom = _write(tmp_path, "tiny.geom", TINY_GEOM)
-    args = ["-detector", geom, *"-cell 30 30 30 90 90 90 -default_F 100 -N 3".split(),
-            "-bg_stol", "water", "-floatfile", "f.bin"]
-    status, out, err, _ = run_cli(args, tmp_path)
-    assert status == 2 and "-bg_stol" in err and "-detector" in err
-    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.geom"]
+def test_background_components_per_panel(tmp_path):
+    """-bg_stol with -detector: each panel (spots + water) equals the single-panel render of that
+    panel in the custom convention with the same component flags (acceptance 1's mapping)."""
+    bg = "-bg_stol water -bg_thick 0.1 -beamsize 0.1".split()
+    r = run(["-detector", _write(tmp_path, "tiny.geom", TINY_GEOM)] + BASE + bg)
+    ps, top = r.panel_set, float(r.image.max())
+    spots = run(["-detector", str(tmp_path / "tiny.geom")] + BASE)
+    for i, p in enumerate(ps.panels):
+        flags = custom_flags(p, ps.beam, ps.polar) + ["-lambda", repr(ps.wavelength_m * 1e10)]
+        alone = simulate(BASE + bg + flags)
+        assert float((alone - r.image[i]).abs().max()) <= T["panel_vs_single_rel_max"] * top
+        assert float((r.image[i] - spots.image[i]).min()) > 0            # the background is there
+
+
 def test_nxmx_written_by_others_chains_through_rotations(tmp_path):
     """A hand-made NXmx (Dectris-like): module_offset depends on a detector translation that
     depends on a two-theta rotation; the nxmx package's matrices are the reference."""
