@@ -1,7 +1,8 @@
 """Dataset jobs on Dask (loopback only): shot k of 1- and 2-worker runs byte-identical to
 simulate; failed shots reported without losing the others; independent readers (h5py,
 nexusformat, fabio) find images and per-shot metadata; a killed job rerun ends with the
-same directory as an uninterrupted one."""
+same directory as an uninterrupted one; a multi-panel (-detector) job stores each shot's
+panels in the data slab, equal to single-shot renders, with module geometry `nxmx` reads."""
 from __future__ import annotations
 
 import json
@@ -22,10 +23,12 @@ import psutil
 import pytest
 from dask.distributed import Client, LocalCluster
 
-from golden_util import GOLDEN
+from detector_util import TINY_GEOM, nxmx_corner_error_mm
+from golden_util import GOLDEN, TOL
 from nanobrag_torch import simulate
 from nanobrag_torch.dataset import cli
 from nanobrag_torch.dataset.job import make_spec, run_job, shot_for
+from nanobrag_torch.io.crystfel_geom import read_geom
 from nanobrag_torch.many import simulate_many, split_shot
 
 HKL = str(GOLDEN / "inputs" / "P1_pub.hkl")
@@ -170,3 +173,28 @@ def _process(pid: int):
         return psutil.Process(pid)
     except psutil.NoSuchProcess:
         return None
+
+
+def test_multi_panel_dataset_shots_equal_single_renders(tmp_path, cluster):
+    geom = tmp_path / "tiny.geom"
+    geom.write_text(TINY_GEOM)
+    args = ["-detector", str(geom)] + "-cell 30 30 30 90 90 90 -default_F 100 -N 3".split()
+    spec = make_spec(args, shots=3, seed=11, shard_size=2, noise=True, compile="0")
+    run_job(spec, tmp_path / "out", scheduler=cluster.scheduler_address, log=lambda line: None)
+    master, ps = tmp_path / "out" / "dataset.h5", read_geom(str(geom))
+    shots = [shot_for(spec, k) for k in range(3)]
+    with h5py.File(master) as f:
+        det = f["entry/instrument/detector"]
+        places = [(det[p.name]["data_origin"][()], det[p.name]["data_size"][()]) for p in ps.panels]
+    for k, (shot, alone) in enumerate(zip(shots, simulate_many(args, shots))):
+        image, noise = _image(master, k, 2), _image(master, k, 2, "entry/nanobrag/noise")
+        expected = simulate(args, params=split_shot(shot)[0]).numpy()      # [panels, slow, fast]
+        outside = np.ones(image.shape, dtype=bool)
+        for i, ((s0, f0), (ns, nf)) in enumerate(places):
+            assert (ns, nf) == expected[i].shape and expected[i].min() > 0
+            assert np.array_equal(image[s0:s0 + ns, f0:f0 + nf], expected[i])
+            assert np.array_equal(noise[s0:s0 + ns, f0:f0 + nf], alone.noise[i])
+            outside[s0:s0 + ns, f0:f0 + nf] = False
+        assert not image[outside].any()
+    shard = tmp_path / "out" / "shard_00000.h5"
+    assert nxmx_corner_error_mm(shard, ps) <= TOL["multipanel"]["nxmx_corner_mm"]

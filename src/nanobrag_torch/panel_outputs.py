@@ -53,10 +53,19 @@ def panels_and_images(r) -> tuple:
     if getattr(r, "panel_set", None) is not None:
         imgs = r.image if isinstance(r.image, list) else list(r.image)
         return r.panel_set, [im.detach().cpu().to(torch.float32).numpy() for im in imgs]
-    cfg = r.config
-    ps = PanelSet(panels=(single_panel(r.pre.detector),), beam=tuple(cfg.beam.beam),
-                  polar=tuple(cfg.beam.polar), kahn=cfg.beam.polarization_kahn)
-    return ps, [r.image.detach().cpu().to(torch.float32).numpy()]
+    return detector_panels(r.config, r.pre.detector), [r.image.detach().cpu().to(torch.float32).numpy()]
+
+
+def detector_panels(cfg, detector=None) -> PanelSet:
+    """The panels of a configuration: ``cfg.panels`` (-detector), else the one panel of today's
+    flags (`detector`: the built `models.detector.Detector`, default built from `cfg`)."""
+    if cfg.panels is not None:
+        return cfg.panels
+    if detector is None:
+        from .models.detector import build_detector
+        detector = build_detector(cfg.detector, cfg.beam.beam)
+    return PanelSet(panels=(single_panel(detector),), beam=tuple(cfg.beam.beam),
+                    polar=tuple(cfg.beam.polar), kahn=cfg.beam.polarization_kahn)
 
 
 def write_geometry_outputs(r, batch, out=print) -> None:

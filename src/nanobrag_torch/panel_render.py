@@ -26,6 +26,7 @@ from .config import SimulationConfig, _auto_range_steps, _sanitize
 from .errors import NanoBraggError
 from .io.panel_set import PanelSet
 from .models.panels import panel_detector, panel_frames
+from .nonbragg.components import add_background, render_components
 from .params import RTD
 from .precompute import auto_oversample
 from .simulate import DTYPES, Result, _precompute, select_backend, to_photons
@@ -103,9 +104,11 @@ def _with_panels(inputs, dets: list, bads: list):
 
 
 def render_panels(s, cfg: SimulationConfig, params: dict | None = None, *,
-                  shared: dict | None = None, progress=None) -> PanelResult:
+                  shared: dict | None = None, progress=None, bg_params: dict | None = None) -> PanelResult:
     """Render every panel of ``cfg.panels``; `shared` as in `simulate.render` (sources and
-    structure factors are built once and reused by every panel and later renders)."""
+    structure factors are built once and reused by every panel and later renders).  The
+    amorphous components of ``-bg_*`` (`bg_params` their tensors) are added per panel, each
+    rendered on that panel's own inputs (`nonbragg.components.render_components`)."""
     ps = cfg.panels
     rest, offset, rotation = _split_params(params, len(ps.panels))
     fast, slow, origin = panel_frames(ps.panels, offset, rotation)
@@ -139,7 +142,11 @@ def render_panels(s, cfg: SimulationConfig, params: dict | None = None, *,
             photons = to_photons(pre, I_geom, dtype)
         for row, i in enumerate(members):
             images[i] = photons[row]
-            pres[i] = replace(pre, cfg=cfgs[i], detector=dets[i])
+            pres[i] = replace(pre, cfg=cfgs[i], detector=dets[i], inputs=inputs.panel(row))
+            if s.backgrounds:
+                with record_function("nb.background"):
+                    bg = render_components(pres[i], s.backgrounds, s.beamsize_m, dtype, cfg.device, bg_params)
+                images[i] = add_background(images[i].clone(), bg)
         omega += om
         done += sum(ps.panels[i].spixels for i in members)
     results = [Result(image=im, pre=pre, settings=s, backend=name, omega_sum=0.0)

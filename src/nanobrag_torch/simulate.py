@@ -131,11 +131,8 @@ def render(s: Settings, cfg: SimulationConfig, params: dict | None = None, *,
     renders every panel (`panel_render.render_panels`)."""
     params, bg_params = split_params(params)
     if cfg.panels is not None:
-        if s.backgrounds or bg_params:
-            raise NanoBraggError("-bg_stol: amorphous components are not available with -detector "
-                                 "(multi-panel) renders yet; render them with one panel")
         from .panel_render import render_panels
-        return render_panels(s, cfg, params, shared=shared, progress=progress)
+        return render_panels(s, cfg, params, shared=shared, progress=progress, bg_params=bg_params)
     if {"panel_offset", "panel_rotation"} & (params or {}).keys():
         raise NanoBraggError("params: panel_offset / panel_rotation need a -detector FILE")
     with record_function("nb.setup"):

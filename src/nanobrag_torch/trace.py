@@ -129,7 +129,7 @@ def trace_pixels(inputs: RenderInputs, flags: RenderFlags, pixels: list, from_st
     the pixels begin with the first rendered one (the C's first phi sweep is among them)."""
     inp = replace(inputs.to(torch.float64, "cpu"), source_weight=torch.ones_like(inputs.lambda_m))
     cflags = c_loop_flags(flags)
-    k = tk.kernel_inputs(inp, cflags, 0)
+    k = tk.kernel_inputs(inp.panel(0), cflags)
     state = te.State(cflags)
     state.first_visit = cflags.first_visit and from_start
     block = max(1, TRACE_STEPS // inp.steps_per_pixel)
@@ -139,12 +139,13 @@ def trace_pixels(inputs: RenderInputs, flags: RenderFlags, pixels: list, from_st
             chunk = pixels[b:b + block]
             fi = torch.tensor([f for f, _ in chunk])
             si = torch.tensor([sp for _, sp in chunk])
-            s = te.general_steps(cflags, k, inp.A_first, state, si, fi)
+            si, kr = tk.at_rows(k, si, inp.spixels)
+            s = te.general_steps(cflags, kr, inp.A_first, state, si, fi)
             if cflags.factors == FactorMode.C_RUNNING:
-                I = te.running_I(s, cflags, k)
+                I = te.running_I(s, cflags, kr)
             else:
-                I = k.I_bg + s.I_step.sum(-1).reshape(len(chunk), -1).sum(1)
-            out += [_pixel(s, j, inp, cflags, k, float(I[j]), fs) for j, fs in enumerate(chunk)]
+                I = kr.I_bg + s.I_step.sum(-1).reshape(len(chunk), -1).sum(1)
+            out += [_pixel(s, j, inp, cflags, kr, float(I[j]), fs) for j, fs in enumerate(chunk)]
     return out
 
 

@@ -1,7 +1,7 @@
 """The torch backend's compiled fused kernel: built ahead of time, cached on disk.
 
 `torch_kernel.fused_chunk` is exported (``torch.export``, dynamic pixel, layer, sub-pixel,
-source, orientation and HKL-table sizes) and compiled by AOTInductor into one package per
+source, orientation and HKL-table sizes; the panel frame comes per row of the block) and compiled by AOTInductor into one package per
 kernel variant: the kernel's source, dtype, device, the code-path flags of `KernelInputs`
 (crystal shape, factor mode, sensor, polarization, curved detector, water, dmin), whether an
 HKL table is used and which step axes have size 1.  Packages live in ``$NANOBRAG_CACHE``
@@ -113,7 +113,8 @@ def _variant(k: tk.KernelInputs, names: list, values: list) -> str:
     return hashlib.sha256(ident.encode()).hexdigest()[:20]
 
 
-_AXES = {"sub_off": {0: "os"}, "layer_off": {0: "T"}, "layer_idx": {0: "T"},
+_AXES = {**{name: {0: "R"} for name in tk.PANEL_FRAME},          # per row of the block [R, 1, ...]
+         "sub_off": {0: "os"}, "layer_off": {0: "T"}, "layer_idx": {0: "T"},
          "incident": {1: "NS"}, "inv_lambda": {0: "NS"}, "source_factor": {0: "NS"},
          "A": {2: "M"}, "sf_table": {0: "h", 1: "k", 2: "l"}}
 
@@ -169,6 +170,7 @@ def fused_for(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> tupl
     mode = os.environ.get("NANOBRAG_COMPILE", "auto")
     if mode == "0":
         return tk.fused_chunk, False
+    k = tk.at_rows(k, torch.zeros((1, 1), dtype=torch.int64, device=k.pix0.device), inp.spixels)[1]
     names, values = _inputs(k)
     path = cache_dir() / f"fused_{_variant(k, names, values)}.pt2"
     if aot_cache.runner(path) is None:

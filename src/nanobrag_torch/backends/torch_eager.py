@@ -81,7 +81,7 @@ class Steps:
 def general_steps(flags: RenderFlags, k: tk.KernelInputs, A_first, state: State, si, fi) -> Steps:
     """Every step of pixels (si, fi) kept, with the C's order-dependent rules (`state`)."""
     pos = tk.pixel_positions(si, fi, k)
-    R, d, omega, capture = tk.geometry_at(pos, k)                       # [P, T, os, os]
+    R, d, omega, capture = tk.geometry_at(pos, k, si, fi)               # [P, T, os, os]
     scat, keep, polar = tk.source_terms(d, k)                            # [P, T, os, os, NS]
     h = tk.miller(scat, k.A)                                             # [P, T, os, os, NS, M]
     at = None
@@ -161,45 +161,51 @@ def accumulate(inputs: RenderInputs, flags: RenderFlags, dtype: torch.dtype,
                device: torch.device | str = "cpu", progress=None):
     """I_geom [n_panels, slow, fast] (working dtype) and the C's omega_sum.
 
-    Pixels run in blocks of whole ROI rows of one panel, panel after panel, in image order.
-    `progress(done, total)`, if given, is called after each block with counts of ROI rows
-    (over all panels).  Inputs that require grad run eagerly, chunks checkpointed."""
+    The panels are stacked along the slow axis (global row = panel x slow + row, see
+    `torch_kernel.at_rows`) and pixels run in blocks of whole ROI rows in image order; a block may
+    span panels, so a render of n panels makes as many kernel calls as one panel with the
+    same pixels.  `progress(done, total)`, if given, is called after each block with counts
+    of ROI rows (over all panels).  Inputs that require grad run eagerly, chunks checkpointed."""
     inp = inputs.to(dtype, device)
     n_panels, S_, F_ = inp.n_panels, inp.spixels, inp.fpixels
     xmin, xmax, ymin, ymax = inp.roi
     x0, x1 = max(xmin, 0), min(xmax, F_ - 1) + 1
     y0, y1 = max(ymin, 0), min(ymax, S_ - 1) + 1
-    panels = [tk.kernel_inputs(inp, flags, p) for p in range(n_panels)]
+    k = tk.kernel_inputs(inp, flags)
     state = State(flags)
     grad = torch.is_grad_enabled() and inputs.requires_grad
-    fused, compiled = (tk.fused_chunk, False) if grad else fused_for(inp, flags, panels[0])
+    fused, compiled = (tk.fused_chunk, False) if grad else fused_for(inp, flags, k)
     if grad:
         fused = _checkpointed(fused)
     out = torch.zeros(n_panels, S_, F_, dtype=dtype, device=device)
+    flat = out.view(n_panels * S_, F_)
+    mask = inp.mask.reshape(n_panels * S_, F_) if inp.mask is not None else None
     omega_sum = torch.zeros((), dtype=torch.float64, device=device)
     cols = torch.arange(x0, x1, device=device)
-    for p, k in enumerate(panels):
-        mask = inp.mask[p] if inp.mask is not None else None
-        r = y0
-        while r < y1 and x1 > x0:
-            general = state.general()
-            r_end = min(y1, r + _rows_per_chunk(inp, x1 - x0, compiled and not general))
-            rows = torch.arange(r, r_end, device=device)
-            block = mask[r:r_end, x0:x1] if mask is not None else None
-            if general or block is not None:
-                si, fi = rows[:, None].expand(-1, x1 - x0), cols[None, :].expand(r_end - r, -1)
-                sel = block if block is not None else torch.ones_like(si, dtype=torch.bool)
-                si, fi = si[sel], fi[sel]
-                if si.numel():
-                    I, om = (_general_chunk(flags, k, inp.A_first, state, si, fi) if general
-                             else fused(si, fi, k))
-                    out[p, r:r_end, x0:x1][sel] = I.to(dtype)
-                    omega_sum += om.detach().double().sum()
-            else:
-                I, om = fused(rows[:, None], cols[None, :], k)
-                out[p, r:r_end, x0:x1] = I.reshape(r_end - r, x1 - x0).to(dtype)
+    rows_all = (torch.arange(n_panels, device=device)[:, None] * S_
+                + torch.arange(y0, y1, device=device)[None, :]).reshape(-1)
+    n_rows, r = rows_all.numel(), 0
+    while r < n_rows and x1 > x0:
+        general = state.general()
+        r_end = min(n_rows, r + _rows_per_chunk(inp, x1 - x0, compiled and not general))
+        rows = rows_all[r:r_end]
+        block = mask[rows, x0:x1] if mask is not None else None
+        if general or block is not None:
+            si, fi = rows[:, None].expand(-1, x1 - x0), cols[None, :].expand(r_end - r, -1)
+            sel = block if block is not None else torch.ones_like(si, dtype=torch.bool)
+            si, fi = si[sel], fi[sel]
+            if si.numel():
+                local, kr = tk.at_rows(k, si, S_)
+                I, om = (_general_chunk(flags, kr, inp.A_first, state, local, fi) if general
+                         else fused(local, fi, kr))
+                flat[si, fi] = I.to(dtype)
                 omega_sum += om.detach().double().sum()
-            r = r_end
-            if progress is not None:
-                progress(p * (y1 - y0) + r - y0, n_panels * (y1 - y0))
+        else:
+            local, kr = tk.at_rows(k, rows[:, None], S_)
+            I, om = fused(local, cols[None, :], kr)
+            flat[rows, x0:x1] = I.reshape(r_end - r, x1 - x0).to(dtype)
+            omega_sum += om.detach().double().sum()
+        r = r_end
+        if progress is not None:
+            progress(r, n_rows)
     return out, float(omega_sum)

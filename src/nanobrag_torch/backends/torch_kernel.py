@@ -5,14 +5,17 @@ Vectors are kept as (x, y, z) tuples of tensors (structure of arrays) so every o
 element-wise over the pixel axis, which is what lets inductor vectorise it.  Axes: P pixels
 of the chunk, T detector layers, (os, os) sub-pixels (slow, fast), NS sources, M = phi
 steps x mosaic domains, always in the C's loop order.  `KernelInputs` holds what does not
-change within a render (one detector panel), built by `kernel_inputs` from the contract.
+change within a render, built by `kernel_inputs` from the contract.  The detector's panels
+(of one shape) are stacked along the slow axis: a global row is ``panel x slow + row``, so a
+block of rows may span panels; `at_rows` turns global rows into rows within their panel and
+gathers each row's panel frame (pix0, fdet, ...), the form every chunk function takes.
 `fused_chunk` renders the common modes (factor modes C_FIRST and FIXED, nearest or
 default F) reducing over
 steps in place; the other functions are shared with the general path of `torch_eager`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import torch
 
@@ -26,11 +29,12 @@ from ..physics.vectors import rotate_axis
 @dataclass(frozen=True)
 class KernelInputs:
     """Per-render constants; tensors in the working dtype and device unless noted."""
-    pix0: torch.Tensor          # (3,) m, sample -> corner of pixel (0, 0)
-    fdet: torch.Tensor          # (3,) unit
-    sdet: torch.Tensor          # (3,) unit
-    odet: torch.Tensor          # (3,) unit
-    beam_dist: torch.Tensor     # (3,) distance x beam, m (curved detector)
+    # panel frame: [n_panels, 3] from `kernel_inputs`, [*si.shape, 3] per row after `at_rows`
+    pix0: torch.Tensor          # m, sample -> corner of pixel (0, 0)
+    fdet: torch.Tensor          # unit
+    sdet: torch.Tensor          # unit
+    odet: torch.Tensor          # unit
+    beam_dist: torch.Tensor     # distance x beam, m (curved detector)
     sub_off: torch.Tensor       # [os] 0..os-1
     layer_off: torch.Tensor     # [T] layer depth, m
     layer_idx: torch.Tensor     # [T] 0..T-1
@@ -45,8 +49,8 @@ class KernelInputs:
     sub_size: torch.Tensor      # () sub-pixel size, m
     fudge: torch.Tensor         # () shape fudge factor
     pixel_size: torch.Tensor    # () m
-    close_distance: torch.Tensor  # () m
-    distance: torch.Tensor      # () m, along the beam (curved detector)
+    close_distance: torch.Tensor  # [n_panels] m, [*si.shape] after `at_rows`
+    distance: torch.Tensor      # [n_panels] m, along the beam (curved detector); idem
     step_mu: torch.Tensor       # () layer thickness x attenuation (dimensionless)
     I_bg: torch.Tensor          # () c mode water term (the C's formula)
     water_coeff: torch.Tensor   # () fixed mode: F_w^2 x molecules x steps
@@ -71,55 +75,77 @@ class KernelInputs:
                 if not isinstance(getattr(self, f.name), (torch.Tensor, SFTable))}
 
 
-def kernel_inputs(inp: RenderInputs, flags: RenderFlags, p: int) -> KernelInputs:
-    """The kernel constants of panel `p` from contract inputs already in the working dtype."""
+def kernel_inputs(inp: RenderInputs, flags: RenderFlags) -> KernelInputs:
+    """The kernel constants of every panel from contract inputs already in the working dtype."""
     dt, dev = inp.pix0.dtype, inp.pix0.device
     return KernelInputs(
-        pix0=inp.pix0[p], fdet=inp.fdet[p], sdet=inp.sdet[p], odet=inp.odet[p],
-        beam_dist=inp.beam_dist[p], sub_off=torch.arange(inp.oversample, dtype=dt, device=dev),
+        pix0=inp.pix0, fdet=inp.fdet, sdet=inp.sdet, odet=inp.odet, beam_dist=inp.beam_dist, sub_off=torch.arange(inp.oversample, dtype=dt, device=dev),
         layer_off=inp.layer_depth, layer_idx=torch.arange(inp.thicksteps, dtype=dt, device=dev),
         incident=inp.incident.T, inv_lambda=inp.inv_lambda, source_factor=inp.source_weight,
         polar_axis=inp.polar_axis, A=inp.A.permute(1, 2, 0), N=inp.N, recip=inp.recip,
         sf=SFTable(inp.sf_table, inp.sf_mins, inp.sf_ranges, inp.default_F),
         sub_size=inp.sub_size, fudge=inp.fudge, pixel_size=inp.pixel_size,
-        close_distance=inp.close_distance[p], distance=inp.distance[p], step_mu=inp.step_mu,
+        close_distance=inp.close_distance, distance=inp.distance, step_mu=inp.step_mu,
         I_bg=inp.water_I_bg, water_coeff=inp.water_scale, dmin=inp.dmin if flags.dmin else None,
         kahn=inp.kahn if flags.kahn else 0.0, shape=flags.shape.value, thick=flags.thick,
         nopolar=not flags.polarize, point_pixel=flags.point_pixel, curved=flags.curved,
         water=flags.water != WaterMode.NONE, fixed=flags.factors == FactorMode.FIXED)
 
 
+PANEL_FRAME = ("pix0", "fdet", "sdet", "odet", "beam_dist", "close_distance", "distance")
+
+
+def at_rows(k: KernelInputs, si: torch.Tensor, panel_rows: int) -> tuple:
+    """(rows within their panel, `k` with each row's panel frame [*si.shape, ...]) for global
+    rows `si` (``panel x panel_rows + row``; any shape, e.g. [R, 1] or a pixel list [P])."""
+    panel = torch.div(si, panel_rows, rounding_mode="floor")
+    return si - panel * panel_rows, replace(k, **{name: getattr(k, name)[panel] for name in PANEL_FRAME})
+
+
+def per_pixel(v: torch.Tensor, si, fi) -> torch.Tensor:
+    """Per-row values `v` [*si.shape, ...] (`at_rows`) for each pixel: [P, 1, 1, 1, ...]."""
+    tail = tuple(v.shape[si.dim():])
+    ones = torch.ones_like(fi, dtype=v.dtype).reshape(*fi.shape, *(1,) * len(tail))
+    return (v * ones).reshape(-1, 1, 1, 1, *tail)            # pointwise, so the kernel fuses it
+
+
 def pixel_positions(si, fi, k: KernelInputs) -> tuple:
     """Sub-pixel positions (x, y, z), m from the sample, each [P, T, os, os].
 
-    `si`, `fi`: slow and fast pixel indices of broadcastable shapes (e.g. [R, 1] and [1, C]
-    for a block of rows); P is the broadcast pixel count, in row-major order."""
+    `si`, `fi`: slow (within the panel) and fast pixel indices of broadcastable shapes (e.g.
+    [R, 1] and [1, C] for a block of rows), `k` at those rows (`at_rows`); P is the broadcast
+    pixel count, in row-major order."""
     dt = k.pix0.dtype
     T, os_ = k.layer_off.shape[0], k.sub_off.shape[0]
     F = ((fi.to(dt)[..., None] * os_ + k.sub_off) * k.sub_size + k.sub_size / 2.0)[..., None, None, :]
     S = ((si.to(dt)[..., None] * os_ + k.sub_off) * k.sub_size + k.sub_size / 2.0)[..., None, :, None]
     O = k.layer_off[:, None, None]
-    pos = [(F * k.fdet[i] + S * k.sdet[i] + O * k.odet[i] + k.pix0[i]).reshape(-1, T, os_, os_)
+    fdet, sdet, odet, pix0 = (v[..., None, None, None, :] for v in (k.fdet, k.sdet, k.odet, k.pix0))
+    pos = [(F * fdet[..., i] + S * sdet[..., i] + O * odet[..., i] + pix0[..., i]).reshape(-1, T, os_, os_)
            for i in range(3)]
     if k.curved:        # the C: distance x beam turned about sdet then fdet by the flat y, z
-        base = k.beam_dist.expand(*pos[0].shape, 3)
-        turned = rotate_axis(base, k.sdet, pos[1] / k.distance)
-        pos = rotate_axis(turned, k.fdet, pos[2] / k.distance).unbind(-1)
+        base = per_pixel(k.beam_dist, si, fi).expand(*pos[0].shape, 3)
+        distance = per_pixel(k.distance, si, fi)
+        turned = rotate_axis(base, per_pixel(k.sdet, si, fi), pos[1] / distance)
+        pos = rotate_axis(turned, per_pixel(k.fdet, si, fi), pos[2] / distance).unbind(-1)
     return tuple(pos)
 
 
-def geometry_at(pos, k: KernelInputs):
+def geometry_at(pos, k: KernelInputs, si, fi, per_close: bool = False):
     """(airpath R, unit diffracted vector (x, y, z), solid angle, capture fraction), each
-    [P, T, os, os], at sub-pixel positions `pos` (`pixel_positions`)."""
+    [P, T, os, os], at sub-pixel positions `pos` of pixels (si, fi) (`pixel_positions`);
+    `per_close`: the solid angle divided by the pixel's close distance (`fused_chunk`)."""
     R2 = pos[0] * pos[0] + pos[1] * pos[1] + pos[2] * pos[2]
     R = torch.sqrt(R2)
     d = tuple(p / R for p in pos)
     if k.point_pixel:
         omega = 1.0 / R2
     else:
-        omega = k.pixel_size * k.pixel_size / R2 * k.close_distance / R
+        omega = k.pixel_size * k.pixel_size / R2
+        omega = (omega if per_close else omega * per_pixel(k.close_distance, si, fi)) / R
     if k.thick:
-        par = d[0] * k.odet[0] + d[1] * k.odet[1] + d[2] * k.odet[2]
+        odet = per_pixel(k.odet, si, fi)
+        par = d[0] * odet[..., 0] + d[1] * odet[..., 1] + d[2] * odet[..., 2]
         t = k.layer_idx[:, None, None]
         capture = torch.exp(-t * k.step_mu / par) - torch.exp(-(t + 1) * k.step_mu / par)
     else:
@@ -127,9 +153,10 @@ def geometry_at(pos, k: KernelInputs):
     return R, d, omega, capture
 
 
-def pixel_geometry(si, fi, k: KernelInputs):
-    """Unit diffracted vector (x, y, z), solid angle and capture fraction, each [P, T, os, os]."""
-    _, d, omega, capture = geometry_at(pixel_positions(si, fi, k), k)
+def pixel_geometry(si, fi, k: KernelInputs, per_close: bool = False):
+    """Unit diffracted vector (x, y, z), solid angle and capture fraction, each [P, T, os, os]
+    (`per_close` as `geometry_at`)."""
+    _, d, omega, capture = geometry_at(pixel_positions(si, fi, k), k, si, fi, per_close)
     return d, omega, capture
 
 
@@ -195,10 +222,17 @@ def combine(I_tsn, keep, polar, omega, capture, k: KernelInputs):
 
 
 def fused_chunk(si, fi, k: KernelInputs):
-    """(I_geom [P], omega_sum [P]) for pixels (si, fi) in the common modes (see module doc)."""
-    d, omega, capture = pixel_geometry(si, fi, k)
+    """(I_geom [P], omega_sum [P]) for pixels (si, fi) in the common modes (see module doc).
+    Both are linear in the solid angle, so the per-pixel close distance (a panel's) scales
+    them after the reduction over steps: the per-step work is that of a single panel."""
+    scaled = not k.point_pixel
+    d, omega, capture = pixel_geometry(si, fi, k, per_close=scaled)
     scat, keep, polar = source_terms(d, k)
     h = miller(scat, k.A)
     F = nearest_F(k.sf, h)
     I_tsn = (F * F * f_latt_sqr(h, k.N, k.shape, k.fudge, k.recip)).sum(-1) * keep
-    return combine(I_tsn, keep, polar, omega, capture, k)
+    I, om = combine(I_tsn, keep, polar, omega, capture, k)
+    if not scaled:
+        return I, om
+    close = per_pixel(k.close_distance, si, fi).reshape(-1)
+    return I * close, om * close

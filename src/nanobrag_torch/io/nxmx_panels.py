@@ -1,5 +1,6 @@
-"""NXmx (NeXus) multi-module detectors: read any NXmx geometry, write one image with one
-``NXdetector_module`` per panel.
+"""NXmx (NeXus) multi-module detectors: read any NXmx geometry; `write_nxmx`, the package's
+one NXmx writer (n images of a panel list, one ``NXdetector_module`` per panel), used by
+``-nxmxfile`` (`nxmx_bytes`), ``-nxsfile`` and the dataset shards (`dataset.nexus`).
 
 Frame: NeXus's McStas frame (beam along +z unless ``NXbeam/incident_beam_direction`` says
 otherwise) is used as is when reading.  A module's pixel (i_slow, j_fast) corner is
@@ -19,7 +20,7 @@ import io
 import numpy as np
 
 from ..errors import NanoBraggError
-from .panel_set import Panel, PanelSet, fill_slab, unit_vector, validate
+from .panel_set import Panel, PanelSet, fill_slab, slab_layout, unit_vector, validate
 from .atomic import read_input
 
 LENGTH_M = {"m": 1.0, "metre": 1.0, "meter": 1.0, "mm": 1e-3, "millimetre": 1e-3, "millimeter": 1e-3,
@@ -158,58 +159,93 @@ def to_mcstas(beam) -> np.ndarray:
     return np.eye(3) + vx + vx @ vx / (1.0 + c)
 
 
-def _node(parent, path: str, nx_class: str, **attrs):
+def node(parent, path: str, nx_class: str, **attrs):
     """Group `path` (created with its parents) tagged with its NeXus class and attributes."""
     g = parent.require_group(path)
     g.attrs.update({"NX_class": nx_class, **attrs})
     return g
 
 
-def _field(g, name: str, value, units: str | None = None, **attrs):
-    """Dataset `name` of `g` (no timestamps: byte-reproducible files) with units/attributes."""
-    kw = {"compression": "gzip"} if np.ndim(value) >= 2 else {}
-    d = g.create_dataset(name, data=value, track_times=False, **kw)
-    d.attrs.update({**({"units": units} if units else {}), **attrs})
+def field(g, name: str, value, units: str | None = None, attrs: dict | None = None, **create):
+    """Dataset `name` of `g` (no timestamps: byte-reproducible files) with units/attributes;
+    `create`: more h5py ``create_dataset`` arguments (dtype, chunks, filters).  A chunked
+    dataset is flushed at once: where its chunks land in the file must not depend on when
+    the h5py object happens to be released."""
+    d = g.create_dataset(name, data=value, track_times=False, **create)
+    d.attrs.update({**({"units": units} if units else {}), **(attrs or {})})
+    if d.chunks:
+        d.flush()
     return d
 
 
+def h5_bytes(fill) -> bytes:
+    """The bytes of an HDF5 file built in memory by ``fill(h5py.File)``."""
+    import h5py
+    buf = io.BytesIO()
+    with h5py.File(buf, "w", libver="v110") as f:
+        fill(f)
+    return buf.getvalue()
+
+
 def _axis(g, name: str, value_mm: float, vector, depends_on: str) -> None:
-    _field(g, name, value_mm, "mm", transformation_type="translation", depends_on=depends_on,
-           vector=np.asarray(vector, dtype=float), offset=np.zeros(3))
+    field(g, name, value_mm, "mm", dict(transformation_type="translation", depends_on=depends_on,
+                                        vector=np.asarray(vector, dtype=float), offset=np.zeros(3)))
+
+
+def write_nxmx(f, ps: PanelSet, data: np.ndarray, wavelength_A, *, packing: dict | None = None,
+               detector: dict | None = None, beam: dict | None = None, sample: dict | None = None) -> None:
+    """One NXmx entry in the open h5py file `f` for `data` [n, slab_slow, slab_fast]: n images
+    of the data slab of `ps` (`slab_layout`), one NXdetector_module per panel with its place in
+    the slab and its geometry (in the McStas frame, `to_mcstas`).  `wavelength_A`: () or [n];
+    `packing`: h5py chunking/filter arguments of the images; `detector`, `beam`, `sample`:
+    more fields of those groups, ``{name: value or (value, units)}``."""
+    R = to_mcstas(ps.beam)
+    panels, shape = slab_layout(ps)
+    if tuple(data.shape[1:]) != tuple(shape):
+        raise ValueError(f"images of shape {data.shape[1:]} for a slab of {shape}")
+
+    def more(g, fields: dict | None) -> None:
+        for name, v in (fields or {}).items():
+            field(g, name, *(v if isinstance(v, tuple) else (v,)))
+    entry = node(f, "entry", "NXentry")
+    field(entry, "definition", "NXmx")
+    field(node(entry, "source", "NXsource"), "name", "simulated")
+    inst = node(entry, "instrument", "NXinstrument")
+    field(inst, "name", "nanobrag_torch simulation")
+    det = node(inst, "detector", "NXdetector")
+    images = field(det, "data", data, "photons" if data.dtype.kind == "f" else "counts", **(packing or {}))
+    field(det, "type", "pixel")
+    if len({p.pixel_size_m for p in panels}) == 1:
+        field(det, "x_pixel_size", panels[0].pixel_size_m, "m")
+        field(det, "y_pixel_size", panels[0].pixel_size_m, "m")
+    single = len(panels) == 1          # one module: the detector's frame is the module's
+    field(det, "depends_on", f"/{det.name.lstrip('/')}/{panels[0].name}/module_offset" if single else ".")
+    more(det, detector)
+    for p in panels:
+        m = node(det, p.name, "NXdetector_module")
+        field(m, "data_origin", np.asarray(p.data_origin, dtype=np.int64))
+        field(m, "data_size", np.asarray(p.shape, dtype=np.int64))
+        o = R @ np.asarray(p.origin_m, dtype=float) * 1e3
+        norm = float(np.linalg.norm(o))
+        _axis(m, "module_offset", norm, o / norm if norm else [0.0, 0.0, 1.0], ".")
+        for name, v in (("fast_pixel_direction", p.fast), ("slow_pixel_direction", p.slow)):
+            _axis(m, name, p.pixel_size_m * 1e3, R @ np.asarray(v), f"{m.name}/module_offset")
+    b = node(inst, "beam", "NXbeam")
+    field(b, "incident_wavelength", wavelength_A, "angstrom")
+    field(b, "incident_beam_direction", R @ np.asarray(ps.beam, dtype=float))
+    if ps.polar is not None:
+        e = R @ np.asarray(ps.polar, dtype=float)
+        chi, k = np.arctan2(e[1], e[0]), ps.kahn or 0.0
+        field(b, "incident_polarisation_stokes", [1.0, k * np.cos(2 * chi), k * np.sin(2 * chi), 0.0])
+    more(b, beam)
+    smp = node(entry, "sample", "NXsample")
+    field(smp, "depends_on", ".")
+    more(smp, sample)
+    node(entry, "data", "NXdata", signal="data")["data"] = images
 
 
 def nxmx_bytes(ps: PanelSet, images: list, wavelength_m: float) -> bytes:
-    """An NXmx file: the slab [1, slow, fast] float32 of the panel images [spixels, fpixels] in
-    order, one NXdetector_module per panel with its place in the slab and its geometry."""
-    import h5py
-    R = to_mcstas(ps.beam)
-    panels, slab = fill_slab(ps, images)
-    buf = io.BytesIO()
-    with h5py.File(buf, "w", libver="v110") as f:
-        entry = _node(f, "entry", "NXentry")
-        _field(entry, "definition", "NXmx")
-        _field(_node(entry, "source", "NXsource"), "name", "simulated")
-        inst = _node(entry, "instrument", "NXinstrument")
-        _field(inst, "name", "nanobrag_torch simulation")
-        beam = _node(inst, "beam", "NXbeam")
-        _field(beam, "incident_wavelength", wavelength_m * 1e10, "angstrom")
-        _field(beam, "incident_beam_direction", R @ np.asarray(ps.beam, dtype=float))
-        if ps.polar is not None:
-            e = R @ np.asarray(ps.polar, dtype=float)
-            chi, k = np.arctan2(e[1], e[0]), ps.kahn or 0.0
-            _field(beam, "incident_polarisation_stokes", [1.0, k * np.cos(2 * chi), k * np.sin(2 * chi), 0.0])
-        det = _node(inst, "detector", "NXdetector")
-        _field(det, "data", slab[None])
-        _field(det, "depends_on", ".")
-        _field(det, "description", "nanobrag_torch multi-panel detector")
-        _field(_node(entry, "sample", "NXsample"), "depends_on", ".")
-        _node(entry, "data", "NXdata", signal="data")["data"] = det["data"]
-        for p in panels:
-            m = _node(det, p.name, "NXdetector_module")
-            _field(m, "data_origin", np.asarray(p.data_origin, dtype=np.int64))
-            _field(m, "data_size", np.asarray(p.shape, dtype=np.int64))
-            o = R @ np.asarray(p.origin_m, dtype=float) * 1e3
-            _axis(m, "module_offset", float(np.linalg.norm(o)), o / np.linalg.norm(o), ".")
-            for name, v in (("fast_pixel_direction", p.fast), ("slow_pixel_direction", p.slow)):
-                _axis(m, name, p.pixel_size_m * 1e3, R @ np.asarray(v), m.name + "/module_offset")
-    return buf.getvalue()
+    """An NXmx file of one render: the panel images [spixels, fpixels] (in panel order) as
+    the float32 slab [1, slow, fast] (gzip), geometry as `write_nxmx`."""
+    slab = fill_slab(ps, images)[1][None]
+    return h5_bytes(lambda f: write_nxmx(f, ps, slab, wavelength_m * 1e10, packing={"compression": "gzip"}))

@@ -138,11 +138,11 @@ def slab_layout(ps: PanelSet) -> tuple:
     return panels, shape
 
 
-def fill_slab(ps: PanelSet, images: list) -> tuple:
-    """(panels placed by `slab_layout`, float32 slab [slow, fast]) with each panel's image
+def fill_slab(ps: PanelSet, images: list, dtype=np.float32) -> tuple:
+    """(panels placed by `slab_layout`, slab [slow, fast] of `dtype`) with each panel's image
     [spixels, fpixels] at its place (0 between panels)."""
     panels, shape = slab_layout(ps)
-    slab = np.zeros(shape, dtype=np.float32)
+    slab = np.zeros(shape, dtype=dtype)
     for p, img in zip(panels, images):
         so, fo = p.data_origin
         slab[so:so + p.spixels, fo:fo + p.fpixels] = img
