@@ -4,8 +4,9 @@ Each line of FILE that is not empty and does not start with ``#`` holds the flag
 run, as typed after ``nanoBragg`` (shell quoting rules, no variable expansion).  The runs
 share the process: torch and the package are imported once, HKL files are parsed once
 (`models.structure_factors` caches them by path, size and mtime) and a compiled kernel is
-loaded once per kind of render (under ``NANOBRAG_COMPILE=auto`` the second render of a kind
-starts its background build; the later lines use it as soon as it is ready).  A line that
+loaded once per kind of render (under ``NANOBRAG_COMPILE=auto`` the first render of a kind
+starts its background build when the file's lines together are worth one, else the second;
+the later lines use it as soon as it is ready).  A line that
 fails is reported on stderr with its line number and the following lines still run; the
 exit status is 2 if any line failed.
 """
@@ -15,6 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from .backends.compile_policy import expect_renders
 from .errors import NanoBraggError
 
 
@@ -39,6 +41,7 @@ def run_batch(path: str, render, err=None) -> int:
     err = err or sys.stderr
     failed = []
     runs = batch_lines(path)
+    expect_renders(len(runs))
     for number, line in runs:
         try:
             args = shlex.split(line)

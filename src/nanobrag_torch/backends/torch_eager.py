@@ -175,7 +175,8 @@ def accumulate(inputs: RenderInputs, flags: RenderFlags, dtype: torch.dtype,
     fused, compiled = (tk.fused_chunk, False) if grad else fused_for(inp, flags, panels[0])
     if grad:
         fused = _checkpointed(fused)
-    out = torch.zeros(n_panels, S_, F_, dtype=dtype, device=device)
+    covered = inp.mask is None and (x0, x1, y0, y1) == (0, F_, 0, S_)   # every pixel written
+    out = (torch.empty if covered else torch.zeros)(n_panels, S_, F_, dtype=dtype, device=device)
     omega_sum = torch.zeros((), dtype=torch.float64, device=device)
     cols = torch.arange(x0, x1, device=device)
     for p, k in enumerate(panels):
@@ -194,11 +195,11 @@ def accumulate(inputs: RenderInputs, flags: RenderFlags, dtype: torch.dtype,
                     I, om = (_general_chunk(flags, k, inp.A_first, state, si, fi) if general
                              else fused(si, fi, k))
                     out[p, r:r_end, x0:x1][sel] = I.to(dtype)
-                    omega_sum += om.detach().double().sum()
+                    omega_sum += om.detach().sum(dtype=torch.float64)
             else:
                 I, om = fused(rows[:, None], cols[None, :], k)
                 out[p, r:r_end, x0:x1] = I.reshape(r_end - r, x1 - x0).to(dtype)
-                omega_sum += om.detach().double().sum()
+                omega_sum += om.detach().sum(dtype=torch.float64)
             r = r_end
             if progress is not None:
                 progress(p * (y1 - y0) + r - y0, n_panels * (y1 - y0))
