@@ -24,6 +24,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
@@ -216,7 +217,9 @@ def start_build(path: Path, kernel_inputs, builder: str = SPOTS_BUILDER) -> bool
 # No precompiled AOTInductor headers: inductor keeps them outside our cache (one ~150 MB
 # machine-wide .gch), and building it costs ~7 s more CPU than the ~5 s it saves the build
 # that makes it (measured: a W3 package from nothing, 25.5 s CPU with, 18.5 s without).
-BUILD_CONFIG = {"aot_inductor.precompile_headers": False}
+# The wrapper (one call per row block) at -O0: its compile takes ~15 % less CPU.
+BUILD_CONFIG = {"aot_inductor.precompile_headers": False,
+                "aot_inductor.compile_wrapper_opt_level": "O0"}
 
 
 def build_now(path: Path, build) -> None:
@@ -228,7 +231,8 @@ def build_now(path: Path, build) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         vec_isa_ok = inductor_env()["TORCHINDUCTOR_VEC_ISA_OK"] == "1"
-        with config.patch(BUILD_CONFIG | {"cpp.vec_isa_ok": vec_isa_ok}), _plain_vector_isas():
+        with config.patch(BUILD_CONFIG | {"cpp.vec_isa_ok": vec_isa_ok}), _plain_vector_isas(), \
+                _wrapper_beside_kernel():
             build(path)
         _side(path, "failed").unlink(missing_ok=True)
     except Exception as exc:
@@ -270,6 +274,48 @@ def _plain_vector_isas():
     finally:
         isa.supported_vec_isa_list[:] = saved
         isa.valid_vec_isa_list.cache_clear()
+
+
+@contextlib.contextmanager
+def _wrapper_beside_kernel():
+    """Compile the package's C++ wrapper in a thread while the kernel compiles (inductor runs
+    the two compilers one after the other; the wrapper is needed only at the link)."""
+    from torch._inductor.cpp_builder import CppBuilder
+    build, pending = CppBuilder.build, []
+
+    def join():
+        while pending:
+            thread, error = pending.pop()
+            thread.join()
+            if error:
+                raise error[0]
+
+    def overlapped(self):
+        command = self.get_command_line()
+        if ".wrapper.cpp" in command and not pending:
+            error: list = []
+
+            def run():
+                try:
+                    build(self)
+                except BaseException as exc:  # noqa: BLE001  (re-raised by join)
+                    error.append(exc)
+            thread = threading.Thread(target=run, daemon=True)
+            thread.start()
+            pending.append((thread, error))
+            return
+        if ".wrapper.o" in command:         # the link
+            join()
+        build(self)
+
+    CppBuilder.build = overlapped
+    try:
+        yield
+        join()
+    finally:
+        CppBuilder.build = build
+        for thread, _ in pending:
+            thread.join()
 
 
 def compile_package(module: torch.nn.Module, example: tuple, dynamic_shapes, path: Path) -> None:
