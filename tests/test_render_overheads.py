@@ -67,3 +67,32 @@ def test_builds_pick_a_vector_isa_without_probe_compilations(monkeypatch):
         picked = cpu_vec_isa.pick_vec_isa()
     assert str(picked) in {"avx512", "avx2"}
     assert cpu_vec_isa.supported_vec_isa_list == saved
+
+
+def test_wrapper_compiles_beside_the_kernel_and_its_error_reaches_the_link(monkeypatch):
+    import time
+    from torch._inductor.cpp_builder import CppBuilder
+    log = []
+
+    def fake_build(self):
+        log.append(("start", self.cmd))
+        time.sleep(0.2)
+        if "bad" in self.cmd:
+            raise RuntimeError("wrapper failed")
+        log.append(("end", self.cmd))
+    monkeypatch.setattr(CppBuilder, "build", fake_build)
+    step = {k: SimpleNamespace(cmd=c, get_command_line=lambda c=c: c) for k, c in
+            [("wrapper", "g++ m.wrapper.cpp -c -o m.wrapper.o"), ("kernel", "g++ k.kernel.cpp -c -o k.kernel.o"),
+             ("link", "g++ m.wrapper.o k.kernel.o -shared -o m.so")]}
+    with aot_cache._wrapper_beside_kernel():
+        for name in ("wrapper", "kernel", "link"):
+            CppBuilder.build(step[name])
+    order = [(e, c.split()[1]) for e, c in log]
+    assert order.index(("start", "k.kernel.cpp")) < order.index(("end", "m.wrapper.cpp"))   # overlapped
+    assert order.index(("end", "m.wrapper.cpp")) < order.index(("start", "m.wrapper.o"))    # joined first
+    assert CppBuilder.build is fake_build
+    bad = SimpleNamespace(cmd="g++ bad.wrapper.cpp -c", get_command_line=lambda: "g++ bad.wrapper.cpp -c")
+    with pytest.raises(RuntimeError, match="wrapper failed"):
+        with aot_cache._wrapper_beside_kernel():
+            CppBuilder.build(bad)
+            CppBuilder.build(step["link"])
