@@ -96,3 +96,12 @@ def test_wrapper_compiles_beside_the_kernel_and_its_error_reaches_the_link(monke
         with aot_cache._wrapper_beside_kernel():
             CppBuilder.build(bad)
             CppBuilder.build(step["link"])
+
+
+def test_batch_announces_its_remaining_lines_then_forgets_them(tmp_path):
+    from nanobrag_torch.batch import run_batch
+    path = tmp_path / "runs.txt"
+    path.write_text("-a\n# comment\n-b\n\n-c\n")
+    announced = []
+    assert run_batch(str(path), lambda args: announced.append(compile_policy._expected["renders"])) == 0
+    assert announced == [3, 2, 1] and compile_policy._expected["renders"] == 1

@@ -34,6 +34,24 @@ def batch_lines(path: str) -> list:
     return runs
 
 
+def _run_line(path: str, number: int, line: str, render, err, failed: list) -> None:
+    """Render one line; a failure is printed with its line number and appended to `failed`."""
+    try:
+        args = shlex.split(line)
+        if "-batch" in args:
+            raise NanoBraggError("-batch cannot be nested in a batch file")
+        render(args)
+    except NanoBraggError as exc:
+        print(f"nanoBragg: error: {path} line {number}: {exc}", file=err)
+        failed.append(number)
+    except ValueError as exc:       # shlex: unbalanced quotes
+        print(f"nanoBragg: error: {path} line {number}: {exc}", file=err)
+        failed.append(number)
+    except Exception as exc:  # noqa: BLE001  (report, carry on with the next line)
+        print(f"nanoBragg: error: {path} line {number}: {type(exc).__name__}: {exc}", file=err)
+        failed.append(number)
+
+
 def run_batch(path: str, render, err=None) -> int:
     """Run `render(args)` for every line of batch file `path`; 0, or 2 if any line failed.
     `render` raises NanoBraggError for a user error (any other exception is reported too:
@@ -41,22 +59,12 @@ def run_batch(path: str, render, err=None) -> int:
     err = err or sys.stderr
     failed = []
     runs = batch_lines(path)
-    expect_renders(len(runs))
-    for number, line in runs:
-        try:
-            args = shlex.split(line)
-            if "-batch" in args:
-                raise NanoBraggError("-batch cannot be nested in a batch file")
-            render(args)
-        except NanoBraggError as exc:
-            print(f"nanoBragg: error: {path} line {number}: {exc}", file=err)
-            failed.append(number)
-        except ValueError as exc:       # shlex: unbalanced quotes
-            print(f"nanoBragg: error: {path} line {number}: {exc}", file=err)
-            failed.append(number)
-        except Exception as exc:  # noqa: BLE001  (report, carry on with the next line)
-            print(f"nanoBragg: error: {path} line {number}: {type(exc).__name__}: {exc}", file=err)
-            failed.append(number)
+    try:
+        for i, (number, line) in enumerate(runs):
+            expect_renders(len(runs) - i)          # this line and the ones after it
+            _run_line(path, number, line, render, err, failed)
+    finally:
+        expect_renders(1)
     if failed:
         print(f"nanoBragg: error: {len(failed)} of {len(runs)} runs in {path} failed "
               f"(lines {', '.join(map(str, failed))})", file=err)
