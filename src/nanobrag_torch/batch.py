@@ -4,8 +4,9 @@ Each line of FILE that is not empty and does not start with ``#`` holds the flag
 run, as typed after ``nanoBragg`` (shell quoting rules, no variable expansion).  The runs
 share the process: torch and the package are imported once, HKL files are parsed once
 (`models.structure_factors` caches them by path, size and mtime) and a compiled kernel is
-loaded once per kind of render (under ``NANOBRAG_COMPILE=auto`` the second render of a kind
-starts its background build; the later lines use it as soon as it is ready).  A line that
+loaded once per kind of render (under ``NANOBRAG_COMPILE=auto`` the first render of a kind
+starts its background build when the file's lines together are worth one, else the second;
+the later lines use it as soon as it is ready).  A line that
 fails is reported on stderr with its line number and the following lines still run; the
 exit status is 2 if any line failed.
 """
@@ -15,6 +16,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from .backends.compile_policy import expect_renders
 from .errors import NanoBraggError
 
 
@@ -32,6 +34,24 @@ def batch_lines(path: str) -> list:
     return runs
 
 
+def _run_line(path: str, number: int, line: str, render, err, failed: list) -> None:
+    """Render one line; a failure is printed with its line number and appended to `failed`."""
+    try:
+        args = shlex.split(line)
+        if "-batch" in args:
+            raise NanoBraggError("-batch cannot be nested in a batch file")
+        render(args)
+    except NanoBraggError as exc:
+        print(f"nanoBragg: error: {path} line {number}: {exc}", file=err)
+        failed.append(number)
+    except ValueError as exc:       # shlex: unbalanced quotes
+        print(f"nanoBragg: error: {path} line {number}: {exc}", file=err)
+        failed.append(number)
+    except Exception as exc:  # noqa: BLE001  (report, carry on with the next line)
+        print(f"nanoBragg: error: {path} line {number}: {type(exc).__name__}: {exc}", file=err)
+        failed.append(number)
+
+
 def run_batch(path: str, render, err=None) -> int:
     """Run `render(args)` for every line of batch file `path`; 0, or 2 if any line failed.
     `render` raises NanoBraggError for a user error (any other exception is reported too:
@@ -39,21 +59,12 @@ def run_batch(path: str, render, err=None) -> int:
     err = err or sys.stderr
     failed = []
     runs = batch_lines(path)
-    for number, line in runs:
-        try:
-            args = shlex.split(line)
-            if "-batch" in args:
-                raise NanoBraggError("-batch cannot be nested in a batch file")
-            render(args)
-        except NanoBraggError as exc:
-            print(f"nanoBragg: error: {path} line {number}: {exc}", file=err)
-            failed.append(number)
-        except ValueError as exc:       # shlex: unbalanced quotes
-            print(f"nanoBragg: error: {path} line {number}: {exc}", file=err)
-            failed.append(number)
-        except Exception as exc:  # noqa: BLE001  (report, carry on with the next line)
-            print(f"nanoBragg: error: {path} line {number}: {type(exc).__name__}: {exc}", file=err)
-            failed.append(number)
+    try:
+        for i, (number, line) in enumerate(runs):
+            expect_renders(len(runs) - i)          # this line and the ones after it
+            _run_line(path, number, line, render, err, failed)
+    finally:
+        expect_renders(1)
     if failed:
         print(f"nanoBragg: error: {len(failed)} of {len(runs)} runs in {path} failed "
               f"(lines {', '.join(map(str, failed))})", file=err)

@@ -15,6 +15,7 @@ float64 first, so every engine rounds them the same way.
 from __future__ import annotations
 
 import enum
+import weakref
 from dataclasses import dataclass, fields, replace
 
 import torch
@@ -65,6 +66,26 @@ class RenderFlags:
     polarize: bool                 # False with -nopolar (factor 1)
     kahn: bool                     # Kahn factor non-zero (else the unpolarized formula)
     dmin: bool                     # -dmin resolution cut on
+
+
+_CONVERTED: dict = {}    # id(source) -> (weakref to source, (version, dtype, device), converted)
+_CONVERT_MIN = 4096     # elements: smaller tensors convert faster than a lookup
+
+
+def _converted(v: torch.Tensor, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``v.to(dtype, device)``, remembered for the last large tensor converted (the
+    structure-factor table each render of a batch or many-shot run converts again, unchanged;
+    a conversion costs milliseconds of thread wake-ups on a busy machine).  Tensors that
+    require grad, or are already in `dtype` on `device`, are not remembered."""
+    if (v.requires_grad or v.numel() < _CONVERT_MIN
+            or (v.dtype == dtype and v.device == device)):
+        return v.to(dtype=dtype, device=device)
+    key = (v._version, dtype, device)
+    hit = _CONVERTED.get(id(v))
+    if hit is None or hit[0]() is not v or hit[1] != key:
+        _CONVERTED.clear()                      # keep one: bounded memory
+        hit = _CONVERTED[id(v)] = (weakref.ref(v), key, v.to(dtype=dtype, device=device))
+    return hit[2]
 
 
 _INT_FIELDS = {"fpixels", "spixels", "oversample", "thicksteps", "steps", "roi", "sf_mins", "sf_ranges"}
@@ -152,7 +173,7 @@ class RenderInputs:
             if not isinstance(v, torch.Tensor):
                 return v
             if v.is_floating_point():
-                return v.to(dtype=dtype, device=device)
+                return _converted(v, dtype, torch.device(device))
             return v.to(device=device)
         return replace(self, **{f.name: conv(getattr(self, f.name)) for f in fields(self)
                                 if f.name not in _INT_FIELDS})

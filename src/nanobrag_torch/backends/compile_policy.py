@@ -10,8 +10,8 @@ C++ package loader, so a render uses the compiled kernel whenever its package ex
 
 Building a package takes ~10-30 s, so ``NANOBRAG_COMPILE`` decides when and how:
 ``auto`` (default) starts a background build (a separate process) for a render of at least
-`BACKGROUND_MIN_STEPS` pixel-steps, or when the same kind of render comes a second time in
-this process; the render runs eagerly meanwhile and switches to the compiled kernel between
+`BACKGROUND_MIN_STEPS` pixel-steps (counting every line of a ``-batch`` file:
+`expect_renders`), or when the same kind of render comes a second time in this process; the render runs eagerly meanwhile and switches to the compiled kernel between
 row blocks as soon as the package appears, so no render waits for a build (rows rendered
 before and after the switch differ in the last bits).  ``1``: build now, in this process,
 and use it (reproducible bytes); ``0``: eager kernels only.  Step axes of size 1 (one
@@ -43,6 +43,14 @@ log = logging.getLogger("nanobrag_torch")
 COMPILE_MIN_STEPS = 2 ** 28     # ~8 s of eager work on 2 cores: worth a build in the foreground
 BACKGROUND_MIN_STEPS = 2 ** 26  # ~2 s of eager work: start a background build (auto)
 _seen: dict = {}
+_expected = {"renders": 1}      # renders this process expects (a -batch file announces its lines)
+
+
+def expect_renders(n: int) -> None:
+    """Announce `n` renders coming in this process (``nanoBragg -batch``): under ``auto`` the
+    first render of a kind then starts the background build when `n` renders of it would be
+    worth one, instead of waiting for the second."""
+    _expected["renders"] = max(1, n)
 
 
 def _sf_tensors(sf: SFTable, like: torch.Tensor) -> dict:
@@ -150,11 +158,12 @@ def build_package(k: tk.KernelInputs, path: Path) -> None:
 
 
 def _want_build(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> bool:
-    """auto: a big render, or the second render of its kind in this process."""
+    """auto: a big render (or one of a batch of renders big in total: `expect_renders`), or
+    the second render of its kind in this process."""
     key = (flags.shape, flags.factors, k.pix0.dtype, k.pix0.device.type)
     _seen[key] = _seen.get(key, 0) + 1
-    return (inp.steps * inp.n_panels * inp.spixels * inp.fpixels >= BACKGROUND_MIN_STEPS
-            or _seen[key] >= 2)
+    work = inp.steps * inp.n_panels * inp.spixels * inp.fpixels
+    return work * _expected["renders"] >= BACKGROUND_MIN_STEPS or _seen[key] >= 2
 
 
 def _compiled(runner, si, fi, kk):

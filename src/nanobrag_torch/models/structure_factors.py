@@ -4,6 +4,7 @@ The lookups (nearest, tricubic) are physics (`physics.structure_factors`).
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import torch
@@ -27,8 +28,19 @@ def build_structure_factors(t: HKLTable | None, default_F: float, params: dict |
     p = params or {}
     if t is None:
         return StructureFactors(None, (0, 0, 0), (0, 0, 0), p.get("default_F", default_F), 0)
-    table = p.get("F", torch.tensor(t.F, dtype=torch.float64))
+    table = p["F"] if "F" in p else _table_tensor(t)
     return StructureFactors(table, (t.h_min, t.k_min, t.l_min), t.shape, default_F, t.n_entries)
+
+
+_TABLES: "weakref.WeakKeyDictionary[HKLTable, torch.Tensor]" = weakref.WeakKeyDictionary()
+
+
+def _table_tensor(t: HKLTable) -> torch.Tensor:
+    """``t.F`` as a float64 tensor, made once per table (`io.hkl` keeps a file's table across
+    renders, so a batch of renders of one HKL file copies it once)."""
+    if t not in _TABLES:
+        _TABLES[t] = torch.tensor(t.F, dtype=torch.float64)
+    return _TABLES[t]
 
 
 def hkl_table(sf: StructureFactors) -> HKLTable:
