@@ -144,8 +144,9 @@ def build_package(k: tk.KernelInputs, path: Path) -> None:
         shapes.append({i: dims[a] for i, a in axes.items() if a in dims} or None)
     si = torch.arange(sizes["R"], device=k.pix0.device)[:, None]    # a block of rows x columns,
     fi = torch.arange(sizes["C"], device=k.pix0.device)[None, :]    # as the accumulation passes
-    aot_cache.compile_package(_Fused(names, k.flags()), (si, fi, *example),
-                              ({0: dims["R"]}, {1: dims["C"]}, tuple(shapes)), path)
+    with torch._inductor.config.patch(tk.INDUCTOR_CONFIG):
+        aot_cache.compile_package(_Fused(names, k.flags()), (si, fi, *example),
+                                  ({0: dims["R"]}, {1: dims["C"]}, tuple(shapes)), path)
 
 
 def _want_build(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> bool:
