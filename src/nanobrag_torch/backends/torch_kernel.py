@@ -9,6 +9,9 @@ change within a render (one detector panel), built by `kernel_inputs` from the c
 `fused_chunk` renders the common modes (factor modes C_FIRST and FIXED, nearest or
 default F) reducing over
 steps in place; the other functions are shared with the general path of `torch_eager`.
+In c mode without -dmin nothing inside the step sum depends on the source alone, so the
+(source, orientation) steps are one flat axis J = NS x M (`step_tables`): the vectorised
+inner loop runs over all of them without a remainder per source.
 """
 from __future__ import annotations
 

@@ -14,7 +14,8 @@ The square crystal's F_latt^2 is the product over the three axes of
 sin^2(pi N d) / sin^2(pi d) (d = h - round(h), N an integer as the C's cell counts are).
 Both sines are taken at reduced arguments in [-1/2, 1/2] (r = N d - round(N d): |sin(pi N d)|
 = |sin(pi r)|) as r S(r^2) with a short polynomial S(u) = sin(pi sqrt u) / (pi sqrt u), and
-the three ratios share one division (`_sinpi_ratio`): no sine calls in the step loop.
+the three ratios share one division (`square_sqr_poly`): no sine calls in the step loop
+of a compiled kernel (eagerly, torch's sines take fewer passes over the tensors).
 Where N d does not wrap (round(N d) = 0, the peak) the ratio is written N S(r^2) / S(d^2),
 exact at d = 0 without a special case.  S: Taylor to u^10 in float64 (truncation < 2e-16),
 a degree-4 Chebyshev fit in float32 (max error 4.3e-9, below float32 rounding).
@@ -82,12 +83,25 @@ def _sinpi_ratio_sqr(x: torch.Tensor, n: torch.Tensor) -> tuple:
     return num, den
 
 
-def _square_sqr(h: tuple, N: torch.Tensor) -> torch.Tensor:
-    """F_latt^2 of the square crystal: prod_i sin^2(pi N_i h_i) / sin^2(pi h_i); an axis
-    with N <= 1 contributes 1 (the C skips the factor)."""
+def square_sqr_poly(h: tuple, N: torch.Tensor) -> torch.Tensor:
+    """F_latt^2 of the square crystal, prod_i sin^2(pi N_i h_i) / sin^2(pi h_i), by the
+    polynomials of the module doc (the compiled kernels' form); an axis with N <= 1
+    contributes 1 (the C skips the factor)."""
     n = torch.where(N > 1, N, torch.ones_like(N))
     parts = [_sinpi_ratio_sqr(x, n[i]) for i, x in enumerate(h)]
     return parts[0][0] * parts[1][0] * parts[2][0] / (parts[0][1] * parts[1][1] * parts[2][1])
+
+
+def _square_sqr(h: tuple, N: torch.Tensor) -> torch.Tensor:
+    """F_latt^2 of the square crystal: `square_sqr_poly` when traced for compilation (one
+    fused loop: no sine calls), else torch's sines (eager: fewer passes over the tensors)."""
+    if torch.compiler.is_compiling():
+        return square_sqr_poly(h, N)
+    out = torch.ones_like(h[0])
+    for x, n in zip(h, N):
+        r = sincg_abs(x - torch.round(x), n)
+        out = torch.where(n > 1, out * r * r, out)
+    return out
 
 
 def sincg(x: torch.Tensor, n) -> torch.Tensor:
