@@ -11,8 +11,8 @@ C++ package loader, so a render uses the compiled kernel whenever its package ex
 Building a package takes ~10-30 s, so ``NANOBRAG_COMPILE`` decides when and how:
 ``auto`` (default) starts a background build (a separate process) for a render of at least
 `BACKGROUND_MIN_STEPS` pixel-steps (counting every line of a ``-batch`` file:
-`expect_renders`), or when the same kind of render comes a second time in this process; the render runs eagerly meanwhile and switches to the compiled kernel between
-row blocks as soon as the package appears, so no render waits for a build (rows rendered
+`expect_renders`), or when the same kind of render comes a second time in this process;
+the render runs eagerly meanwhile and switches to the compiled kernel between row blocks as soon as the package appears, so no render waits for a build (rows rendered
 before and after the switch differ in the last bits).  ``1``: build now, in this process,
 and use it (reproducible bytes); ``0``: eager kernels only.  Step axes of size 1 (one
 source, one orientation, no oversampling, one layer) are compiled as static sizes, so the
@@ -153,8 +153,9 @@ def build_package(k: tk.KernelInputs, path: Path) -> None:
         shapes.append({i: dims[a] for i, a in axes.items() if a in dims} or None)
     si = torch.arange(sizes["R"], device=k.pix0.device)[:, None]    # a block of rows x columns,
     fi = torch.arange(sizes["C"], device=k.pix0.device)[None, :]    # as the accumulation passes
-    aot_cache.compile_package(_Fused(names, k.flags()), (si, fi, *example),
-                              ({0: dims["R"]}, {1: dims["C"]}, tuple(shapes)), path)
+    with torch._inductor.config.patch(tk.INDUCTOR_CONFIG):
+        aot_cache.compile_package(_Fused(names, k.flags()), (si, fi, *example),
+                                  ({0: dims["R"]}, {1: dims["C"]}, tuple(shapes)), path)
 
 
 def _want_build(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> bool:

@@ -12,6 +12,9 @@ gathers each row's panel frame (pix0, fdet, ...), the form every chunk function 
 `fused_chunk` renders the common modes (factor modes C_FIRST and FIXED, nearest or
 default F) reducing over
 steps in place; the other functions are shared with the general path of `torch_eager`.
+In c mode without -dmin nothing inside the step sum depends on the source alone, so the
+(source, orientation) steps are one flat axis J = NS x M (`step_tables`): the vectorised
+inner loop runs over all of them without a remainder per source.
 """
 from __future__ import annotations
 
@@ -24,6 +27,15 @@ from ..physics.lattice import f_latt_sqr
 from ..physics.polarization import polarization
 from ..physics.structure_factors import SFTable, nearest_F
 from ..physics.vectors import rotate_axis
+
+# Inductor settings for compiling `fused_chunk`: its step expression has more operations
+# and reads than inductor's defaults allow before it stores an intermediate, which would
+# split the step loop into passes over [pixel x step] buffers in memory (2x slower on W3);
+# raised, the whole step sum is one loop nest with nothing but the result stored.  The
+# table lookups index inside the table by construction (`nearest_F`), so the per-step
+# bounds assertion inductor adds to indirect loads is off.
+INDUCTOR_CONFIG = {"realize_opcount_threshold": 300, "realize_reads_threshold": 16,
+                   "realize_acc_reads_threshold": 32, "assert_indirect_indexing": False}
 
 
 @dataclass(frozen=True)
@@ -79,7 +91,8 @@ def kernel_inputs(inp: RenderInputs, flags: RenderFlags) -> KernelInputs:
     """The kernel constants of every panel from contract inputs already in the working dtype."""
     dt, dev = inp.pix0.dtype, inp.pix0.device
     return KernelInputs(
-        pix0=inp.pix0, fdet=inp.fdet, sdet=inp.sdet, odet=inp.odet, beam_dist=inp.beam_dist, sub_off=torch.arange(inp.oversample, dtype=dt, device=dev),
+        pix0=inp.pix0, fdet=inp.fdet, sdet=inp.sdet, odet=inp.odet, beam_dist=inp.beam_dist,
+        sub_off=torch.arange(inp.oversample, dtype=dt, device=dev),
         layer_off=inp.layer_depth, layer_idx=torch.arange(inp.thicksteps, dtype=dt, device=dev),
         incident=inp.incident.T, inv_lambda=inp.inv_lambda, source_factor=inp.source_weight,
         polar_axis=inp.polar_axis, A=inp.A.permute(1, 2, 0), N=inp.N, recip=inp.recip,
@@ -181,6 +194,14 @@ def miller(scat, A):
     return tuple(sx * A[i, 0] + sy * A[i, 1] + sz * A[i, 2] for i in range(3))
 
 
+def stored(x: torch.Tensor) -> torch.Tensor:
+    """`x` [n, ...] unchanged (exactly: a product with the identity), through one extern
+    matrix product, so a compiled kernel stores it once, rows contiguous: the step loop
+    then loads these numbers instead of inlining their computation or index arithmetic."""
+    eye = torch.eye(x.shape[0], dtype=x.dtype, device=x.device)
+    return (eye @ x.reshape(x.shape[0], -1)).reshape(x.shape)
+
+
 def c_first_values(polar, omega, capture, keep, nopolar: bool):
     """The C's cached factors: polarization at the first non-skipped (layer, sub-pixel,
     source) -- 0 if every step is skipped, 1 with -nopolar --, solid angle at the first
@@ -221,17 +242,48 @@ def combine(I_tsn, keep, polar, omega, capture, k: KernelInputs):
     return I * cap_last * polar_first * omega_first, omega_first * omega[0].numel()
 
 
+def step_tables(k: KernelInputs) -> tuple:
+    """Per-step constants of the flattened (source, orientation) axis J = NS x M, source
+    outer as the C loops: incident components [3, J], A / lambda [3, 3, J] and the
+    source weights [J]."""
+    NS, M = k.inv_lambda.shape[0], k.A.shape[2]
+    inc = k.incident[:, :, None].expand(3, NS, M)
+    W = (k.A[:, :, None, :] * k.inv_lambda[:, None]).reshape(9, NS, M)
+    w = k.source_factor[None, :, None].expand(1, NS, M)
+    flat = stored(torch.cat([inc, W, w])).reshape(13, NS * M)
+    return flat[:3], flat[3:12].reshape(3, 3, NS * M), flat[12]
+
+
+def _flat_steps(d, k: KernelInputs):
+    """Sum over (source, orientation) of F^2 F_latt^2 x source weight [P, T, os, os] (c mode
+    without -dmin: no per-source factor inside the sum), the steps one flat vectorised axis."""
+    inc, W, w = step_tables(k)
+    s = tuple(x[..., None] - inc[c] for c, x in enumerate(stored(torch.stack(d))))  # [..., J]
+    h = tuple(s[0] * W[i, 0] + s[1] * W[i, 1] + s[2] * W[i, 2] for i in range(3))
+    F2 = torch.square(nearest_F(k.sf, h))
+    return (F2 * f_latt_sqr(h, k.N, k.shape, k.fudge, k.recip) * w).sum(-1)
+
+
 def fused_chunk(si, fi, k: KernelInputs):
     """(I_geom [P], omega_sum [P]) for pixels (si, fi) in the common modes (see module doc).
     Both are linear in the solid angle, so the per-pixel close distance (a panel's) scales
     them after the reduction over steps: the per-step work is that of a single panel."""
     scaled = not k.point_pixel
     d, omega, capture = pixel_geometry(si, fi, k, per_close=scaled)
-    scat, keep, polar = source_terms(d, k)
-    h = miller(scat, k.A)
-    F = nearest_F(k.sf, h)
-    I_tsn = (F * F * f_latt_sqr(h, k.N, k.shape, k.fudge, k.recip)).sum(-1) * keep
-    I, om = combine(I_tsn, keep, polar, omega, capture, k)
+    if k.fixed or k.dmin is not None:
+        scat, keep, polar = source_terms(d, k)
+        h = miller(stored(torch.stack(scat)), k.A)
+        I_tsn = (torch.square(nearest_F(k.sf, h)) * f_latt_sqr(h, k.N, k.shape, k.fudge, k.recip)).sum(-1) * keep
+        I, om = combine(I_tsn, keep, polar, omega, capture, k)
+    else:
+        # c mode, every source kept: the C's first polarization is the first sub-pixel's, source 0's
+        P = omega.shape[0]
+        I = k.I_bg + _flat_steps(d, k).reshape(P, -1).sum(1)
+        if not k.nopolar:
+            inc0 = tuple(x[:1] for x in k.incident)
+            I = I * polarization(k.kahn, inc0, tuple(x[:, 0, 0, 0, None] for x in d), k.polar_axis)[:, 0]
+        omega_first = omega[:, 0, 0, 0]
+        I, om = I * capture[:, -1, 0, 0] * omega_first, omega_first * omega[0].numel()
     if not scaled:
         return I, om
     close = per_pixel(k.close_distance, si, fi).reshape(-1)

@@ -41,10 +41,13 @@ def nearest_F(sf: SFTable, hkl) -> torch.Tensor:
     h = _components(hkl)
     if sf.table is None:
         return torch.ones_like(h[0]) * sf.default_F
-    h0 = [torch.ceil(x - 0.5).to(torch.int64) for x in h]
+    h0 = [torch.ceil(x - 0.5) for x in h]
     inside = torch.ones_like(h0[0], dtype=torch.bool)
     for i in range(3):
         inside = inside & (h0[i] >= sf.mins[i]) & (h0[i] < sf.mins[i] + sf.ranges[i])
+    # int32 index arithmetic (one vector lane per step in compiled code; a table of 2^31
+    # entries would not fit in memory); outside the table the index is replaced by 0
+    h0 = [x.to(torch.int32) for x in h0]
     idx = torch.where(inside, _flat_index(sf, *h0), torch.zeros_like(h0[0]))
     vals = sf.table.reshape(-1).to(h[0].dtype)[idx]
     return torch.where(inside, vals, torch.ones_like(vals) * sf.default_F)
