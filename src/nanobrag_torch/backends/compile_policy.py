@@ -8,18 +8,18 @@ HKL table is used and which step axes have size 1.  Packages live in ``$NANOBRAG
 (default ``~/.cache/nanobrag_torch``; see `aot_cache`) and load in milliseconds through the
 C++ package loader, so a render uses the compiled kernel whenever its package exists.
 
-Building a package takes ~10-30 s, so ``NANOBRAG_COMPILE`` decides when and how:
-``auto`` (default) starts a background build (a separate process) for a render of at least
+Building a package takes ~10-30 s, so ``NANOBRAG_COMPILE`` decides when and how: ``auto``
+(default) starts a background build (a separate process) for a render of at least
 `BACKGROUND_MIN_STEPS` pixel-steps (counting every line of a ``-batch`` file:
-`expect_renders`), or when the same kind of render comes a second time in this process;
-the render runs eagerly meanwhile and switches to the compiled kernel between row blocks
-as soon as the package appears, so no render waits for a build (rows rendered before and
-after the switch differ in the last bits).  ``1``: build now, in this process, and use it (reproducible bytes); ``0``: eager kernels only.  Step axes of size 1 (one
-source, one orientation, no oversampling, one layer) are compiled as static sizes, so the
-vectorised inner loop always runs over an axis with real work.  A package that fails to
-load or run is moved aside and rebuilt; a failed build (e.g. no C++ compiler) is recorded
-and leaves that kind of render on the eager kernel, with one log line.
-"""
+`expect_renders`), or when the same kind of render comes a second time in this process; the
+render runs eagerly meanwhile and switches to the compiled kernel between row blocks as soon as
+the package appears, so no render waits for a build (rows rendered before and after the switch
+differ in the last bits). ``1``: build now, in this process, and use it (reproducible bytes);
+``0``: eager kernels only. Step axes of size 1 (one source, one orientation, no oversampling,
+one layer) are compiled as static sizes, so the vectorised inner loop always runs over an axis
+with real work. A package that fails to load or run is moved aside and rebuilt; a failed build
+(e.g. no C++ compiler) is recorded and leaves that kind of render on the eager kernel, with one
+log line."""
 from __future__ import annotations
 
 import ast
