@@ -60,7 +60,8 @@ def calibration_work():
 
 
 def _slow(k: float) -> None:
-    """Make the fused kernels do k times their work (whole repeats, then a fraction of the rows)."""
+    """Make the fused kernels do k times their work (whole repeats, then a fraction of the
+    columns: a block's per-row panel frames follow its rows, so rows are not sliced)."""
     from nanobrag_torch.backends import compile_policy, torch_eager
 
     def slowed(run):
@@ -68,9 +69,9 @@ def _slow(k: float) -> None:
             out = run(si, fi, *rest)
             for _ in range(int(k) - 1):
                 run(si, fi, *rest)
-            rows = round((k - int(k)) * si.shape[0])
-            if rows and si.dim() == 2:
-                run(si[:rows], fi, *rest)
+            cols = round((k - int(k)) * fi.shape[-1])
+            if cols and fi.dim() == 2 and fi.shape[0] == 1:
+                run(si, fi[:, :cols], *rest)
             return out
         return fn
     original_call = compile_policy._compiled
