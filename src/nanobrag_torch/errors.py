@@ -33,6 +33,9 @@ def run_command(prog: str, argv: list, body, usage=None, oom_hint: str | None = 
     status, or 0."""
     import logging
     import sys
+
+    from .heap import keep_freed_memory
+    keep_freed_memory()
     logging.basicConfig(level=logging.INFO, format=f"{prog}: %(message)s", stream=sys.stderr)
     if usage is not None and argv in ([], ["-h"], ["--help"], ["-help"]):
         print(usage())
