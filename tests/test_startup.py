@@ -1,5 +1,6 @@
-"""Start-up: a plain render imports none of numba, triton, h5py, fabio (each is imported
-only by the feature that needs it: noise/mosaic seeds, the Triton backend, datasets)."""
+"""Start-up: a plain render, or one with mosaic domains (a few draws of the C's generator,
+made in plain Python), imports none of numba, triton, h5py, fabio (each is imported only by
+the feature that needs it: noise images, the Triton backend, datasets)."""
 from __future__ import annotations
 
 import json
@@ -8,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import nanobrag_torch
 
 PROBE = """
@@ -15,15 +18,16 @@ import json, sys
 from nanobrag_torch.cli import main
 main(["-cell", "100", "100", "100", "90", "90", "90", "-default_F", "100", "-N", "5",
       "-lambda", "6.2", "-distance", "100", "-detpixels", "8", "-nonoise", "-nopgm",
-      "-floatfile", sys.argv[1], "-intfile", sys.argv[2]])
+      "-floatfile", sys.argv[1], "-intfile", sys.argv[2], *sys.argv[3:]])
 print(json.dumps(sorted(m for m in ("numba", "triton", "h5py", "fabio") if m in sys.modules)))
 """
 
 
-def test_plain_render_imports_no_optional_heavy_module(tmp_path):
+@pytest.mark.parametrize("extra", [[], ["-mosaic", "0.5", "-mosaic_domains", "10", "-mosaic_seed", "1"]])
+def test_plain_render_imports_no_optional_heavy_module(tmp_path, extra):
     src = str(Path(nanobrag_torch.__file__).resolve().parents[1])      # this checkout's package
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]))
-    out = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path / "f.bin"), str(tmp_path / "i.img")],
+    out = subprocess.run([sys.executable, "-c", PROBE, str(tmp_path / "f.bin"), str(tmp_path / "i.img"), *extra],
                          capture_output=True, text=True, check=True, cwd=tmp_path, env=env).stdout
     assert json.loads(out.strip().splitlines()[-1]) == []
     assert (tmp_path / "f.bin").stat().st_size == 8 * 8 * 4

@@ -9,7 +9,7 @@ declares ``float``, ``exp``/``log``/``tan``/``sqrt`` in double (libm, as the C).
 Compiled with numba on first use (``lazy_numba``, cached on disk). The primitives (``ran1``, ``gaussdev``, ``poidev``) work on
 the state held in local variables and return it, so a compiled loop keeps the generator in
 registers (``noise.py``, ``noisify/stream.py``); :class:`CRandom` keeps the state between calls
-in two small arrays (single draws from Python: ``physics/mosaic.py``).
+in two small arrays (single ran1 draws from Python, in plain Python: ``physics/mosaic.py``).
 Its users (``noise.py``, ``noisify/``) inline it: their disk cache is stamped with this
 module's source as well (``lazy_numba``), so editing it recompiles them.
 ``polar_pair``, ``gaussdev`` and ``poidev`` draw from ``ran1``; their ``*_of`` forms take the
@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from .lazy_numba import njit  # numba imported on the first call (start-up)
+from .lazy_numba import njit, python_form  # numba imported on the first call (start-up)
 
 # ran1 constants (Numerical Recipes in C, 2nd ed.)
 _IA = 16807
@@ -187,12 +187,6 @@ def store_floats(fs, iset, gset, cache):
 
 
 @njit(cache=True)
-def _ran1_arrays(st):
-    u, st[_IDUM], st[_IY] = ran1(st[_IDUM], st[_IY], st[_IV:])
-    return np.float64(u)
-
-
-@njit(cache=True)
 def _gaussdev_arrays(st, fs):
     iset, gset, cache = load_floats(fs)
     dev, st[_IDUM], st[_IY], iset, gset = gaussdev(st[_IDUM], st[_IY], st[_IV:], iset, gset)
@@ -237,8 +231,11 @@ class CRandom:
         self.ints[_IDUM] = int(value)
 
     def ran1(self) -> float:
-        """Uniform deviate in (0, 1), a float32 value (at most float32(1 - 1.2e-7))."""
-        return _ran1_arrays(self.ints)
+        """Uniform deviate in (0, 1), a float32 value (at most float32(1 - 1.2e-7)); drawn in
+        plain Python (mosaic domains and misset draw a few: numba's import costs ~0.6 s)."""
+        st = self.ints
+        u, st[_IDUM], st[_IY] = python_form(ran1)(int(st[_IDUM]), int(st[_IY]), st[_IV:])
+        return float(u)
 
     def gaussdev(self) -> float:
         """Standard normal deviate (float32 value)."""

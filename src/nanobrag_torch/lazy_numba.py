@@ -118,6 +118,26 @@ def _compile_pending() -> None:
     _PENDING.clear()
 
 
+def python_form(fn):
+    """`fn` (a function recorded here, before or after numba compiled it) as plain Python,
+    calling the plain-Python forms of the recorded functions it names: for a few calls from
+    Python (a handful of draws) that must not pay for importing numba (~0.6 s)."""
+    base = getattr(fn, "fn", None) or getattr(fn, "py_func", None) or fn
+    return _python_form(base)
+
+
+@functools.lru_cache(maxsize=None)
+def _python_form(base):
+    import types
+    names = dict(base.__globals__)
+    for name in base.__code__.co_names:
+        value = names.get(name)
+        if isinstance(value, _Lazy) or hasattr(value, "py_func"):
+            names[name] = python_form(value)
+    return types.FunctionType(base.__code__, names, base.__name__, base.__defaults__,
+                              base.__closure__)
+
+
 def njit(**options):
     """Decorator: ``numba.njit(**options)``, applied on the first call of any decorated function."""
     def wrap(fn):
