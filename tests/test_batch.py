@@ -21,6 +21,8 @@ def test_batch_runs_every_line_and_reports_the_failing_one(tmp_path):
     assert "runs.txt line 5:" in err and "-no_such_flag" in err
     assert "1 of 4 runs in runs.txt failed (lines 5)" in err
     assert not (tmp_path / "bad.bin").exists()
+    written = [out.index(f"writing {name} as") for name in ("a.bin", "b c.bin", "d.bin")]
+    assert written == sorted(written)           # summaries in line order (written on a thread)
     for name, misset in (("a.bin", "10 20 30"), ("b c.bin", "5 0 0"), ("d.bin", "0 0 45")):
         single = tmp_path / "single"
         single.mkdir(exist_ok=True)
@@ -37,3 +39,23 @@ def test_batch_all_good_exits_zero_and_bad_usage_is_an_error(tmp_path):
     assert status == 2 and "-batch FILE takes no other flags" in err
     status, _, err, _ = run_cli(["-batch", "missing.txt"], tmp_path)
     assert status == 2 and "missing.txt" in err and "cannot read" in err
+
+
+def test_batch_failure_while_writing_is_reported_with_its_line_and_order_kept(tmp_path, capsys):
+    from nanobrag_torch.batch import run_batch
+    from nanobrag_torch.errors import NanoBraggError
+    (tmp_path / "runs.txt").write_text("one\ntwo\nthree\nfour\n")
+
+    def start(args):
+        if args == ["three"]:
+            raise NanoBraggError("bad flags")
+        def finish():
+            if args == ["two"]:
+                raise NanoBraggError("cannot write")
+            print(f"finished {args[0]}")
+        return finish
+    assert run_batch(str(tmp_path / "runs.txt"), start) == 2
+    captured = capsys.readouterr()
+    assert captured.out.split() == ["finished", "one", "finished", "four"]
+    assert captured.err.index("line 2: cannot write") < captured.err.index("line 3: bad flags")
+    assert "2 of 4 runs" in captured.err and "(lines 2, 3)" in captured.err

@@ -6,7 +6,8 @@ share the process: torch and the package are imported once, HKL files are parsed
 (`models.structure_factors` caches them by path, size and mtime) and a compiled kernel is
 loaded once per kind of render (under ``NANOBRAG_COMPILE=auto`` the first render of a kind
 starts its background build when the file's lines together are worth one, else the second;
-the later lines use it as soon as it is ready).  A line that
+the later lines use it as soon as it is ready).  Each line's summary and files are written
+on a thread while the next line renders.  A line that
 fails is reported on stderr with its line number and the following lines still run; the
 exit status is 2 if any line failed.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .backends.compile_policy import expect_renders
@@ -34,37 +36,61 @@ def batch_lines(path: str) -> list:
     return runs
 
 
-def _run_line(path: str, number: int, line: str, render, err, failed: list) -> None:
-    """Render one line; a failure is printed with its line number and appended to `failed`."""
+def _report(path: str, number: int, exc: BaseException, err, failed: list) -> None:
+    """Print a line's failure with its line number and append the number to `failed`."""
+    known = isinstance(exc, (NanoBraggError, ValueError))      # ValueError: shlex's quotes
+    text = str(exc) if known else f"{type(exc).__name__}: {exc}"
+    print(f"nanoBragg: error: {path} line {number}: {text}", file=err)
+    failed.append(number)
+
+
+def _start_line(line: str, start):
+    """Start one line (`start(args)`, which renders): (its finishing function or None, None),
+    or (None, the exception it raised)."""
     try:
         args = shlex.split(line)
         if "-batch" in args:
             raise NanoBraggError("-batch cannot be nested in a batch file")
-        render(args)
-    except NanoBraggError as exc:
-        print(f"nanoBragg: error: {path} line {number}: {exc}", file=err)
-        failed.append(number)
-    except ValueError as exc:       # shlex: unbalanced quotes
-        print(f"nanoBragg: error: {path} line {number}: {exc}", file=err)
-        failed.append(number)
+        return start(args), None
     except Exception as exc:  # noqa: BLE001  (report, carry on with the next line)
-        print(f"nanoBragg: error: {path} line {number}: {type(exc).__name__}: {exc}", file=err)
-        failed.append(number)
+        return None, exc
 
 
-def run_batch(path: str, render, err=None) -> int:
-    """Run `render(args)` for every line of batch file `path`; 0, or 2 if any line failed.
-    `render` raises NanoBraggError for a user error (any other exception is reported too:
-    one bad line must not stop the others)."""
+def run_batch(path: str, start, err=None) -> int:
+    """Run every line of batch file `path`; 0, or 2 if any line failed.
+
+    ``start(args)`` renders one line and returns the rest of it (summary and files) as a
+    function of no argument that prints nothing before it is called.  That part of line N runs
+    on one worker thread while line N + 1 renders on the main thread (the lines' output stays
+    in order: line N + 1's part starts after line N's ended).  `start` and the finishing
+    function raise NanoBraggError for a user error (any other exception is reported too: one
+    bad line must not stop the others)."""
     err = err or sys.stderr
-    failed = []
+    failed: list = []
     runs = batch_lines(path)
-    try:
-        for i, (number, line) in enumerate(runs):
-            expect_renders(len(runs) - i)          # this line and the ones after it
-            _run_line(path, number, line, render, err, failed)
-    finally:
-        expect_renders(1)
+    pending = None                                  # (line number, future) being finished
+
+    def settle() -> None:
+        nonlocal pending
+        if pending is not None:
+            number, future = pending
+            pending = None
+            if future.exception() is not None:
+                _report(path, number, future.exception(), err, failed)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-outputs") as outputs:
+        try:
+            for i, (number, line) in enumerate(runs):
+                expect_renders(len(runs) - i)          # this line and the ones after it
+                finish, exc = _start_line(line, start)
+                settle()                               # line N's report before line N + 1's
+                if exc is not None:
+                    _report(path, number, exc, err, failed)
+                if finish is not None:
+                    pending = (number, outputs.submit(finish))
+            settle()
+        finally:
+            expect_renders(1)
     if failed:
         print(f"nanoBragg: error: {len(failed)} of {len(runs)} runs in {path} failed "
               f"(lines {', '.join(map(str, failed))})", file=err)

@@ -98,6 +98,13 @@ def write_outputs(r, image: np.ndarray, stats: tuple, batch: OutputBatch, out=pr
 def _render(argv: list) -> None:
     """Check the outputs can be written, render (with a progress bar on a terminal), print the
     summary (and traces), then write every file together."""
+    _start(argv)()
+
+
+def _start(argv: list):
+    """Parse, check the outputs can be written and render; returns the rest of the run (summary
+    and files) as a function of no argument, which prints nothing before it is called: ``-batch``
+    calls it on a thread while the next line renders."""
     settings = parse(argv)
     for path in output_paths(settings):
         check_output_path(path)
@@ -107,6 +114,11 @@ def _render(argv: list) -> None:
     finally:
         if bar is not None:
             bar.close()
+    return lambda: _finish(argv, settings, r)
+
+
+def _finish(argv: list, settings, r) -> None:
+    """Print the summary (and traces) of the render `r`, then write every file together."""
     if getattr(r, "panel_set", None) is not None:       # -detector FILE: panel_outputs.py
         print(f"{len(r.panel_set)} panels from {settings.detector_file}")
         with OutputBatch() as batch:
@@ -144,7 +156,8 @@ def _render_or_batch(argv: list) -> int | None:
     from .batch import run_batch
     if len(argv) != 2 or argv[0] != "-batch":
         raise NanoBraggError("-batch FILE takes no other flags (put them on each line)")
-    return run_batch(argv[1], oom_guard(_render, _OOM_HINT))
+    return run_batch(argv[1], oom_guard(lambda line: oom_guard(_start(line), _OOM_HINT),
+                                        _OOM_HINT))
 
 
 def main(argv: list | None = None) -> int:

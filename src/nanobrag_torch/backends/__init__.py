@@ -34,6 +34,17 @@ def _triton_unavailable(device: str, interpreter_ok: bool, probe=_import_spots_t
     return None
 
 
+_LOGGED: set = set()
+
+
+def log_once(message: str, *args) -> None:
+    """Log an info line once per process (a -batch file renders many lines alike)."""
+    text = message % args
+    if text not in _LOGGED:
+        _LOGGED.add(text)
+        log.info(text)
+
+
 def select_backend(name: str, device: str, needs_grad: bool = False):
     """Return (backend_name, accumulate_fn).  A render whose parameters require gradients
     always runs on the torch backend (the Triton kernel has no backward pass), logged."""
@@ -53,5 +64,5 @@ def select_backend(name: str, device: str, needs_grad: bool = False):
         from . import triton as triton_backend
         log.info("backend auto: using triton on %s", device)
         return "triton", triton_backend.accumulate
-    log.info("backend auto: using torch because %s", reason)
+    log_once("backend auto: using torch because %s", reason)
     return "torch", torch_eager.accumulate

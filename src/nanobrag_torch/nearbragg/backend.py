@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from ..backends import _triton_unavailable
+from ..backends import _triton_unavailable, log_once
 from ..errors import NanoBraggError
 from . import engine
 
@@ -32,5 +32,5 @@ def select_amplitude(name: str, device: str, needs_grad: bool = False) -> tuple:
         if name == "auto":
             log.info("backend auto: using triton on %s", device)
         return "triton", triton_backend.amplitude
-    log.info("backend auto: using torch because %s", reason)
+    log_once("backend auto: using torch because %s", reason)
     return "torch", engine.amplitude
