@@ -14,6 +14,10 @@ import nanobrag_torch
 
 _PROBE = """
 import runpy, sys
+import nanobrag_torch.errors as errors
+def report_exit(status):                    # instead of ending the process: report it here
+    raise SystemExit(status)
+errors.exit_now = report_exit
 sys.argv = ["noisify"] + sys.argv[1:]
 try:
     runpy.run_module("nanobrag_torch.noisify", run_name="__main__")

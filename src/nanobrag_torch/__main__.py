@@ -1,6 +1,5 @@
 """``python -m nanobrag_torch``: the nanoBragg command line."""
-import sys
-
 from .cli import main
+from .errors import console
 
-sys.exit(main())
+console(main)()

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from .conventions import time_seed
-from .errors import NanoBraggError, oom_guard, run_command
+from .errors import NanoBraggError, console, oom_guard, run_command
 from .io.atomic import OutputBatch, check_output_path
 from .io.hkl import write_fdump
 from .io.pgm import write_pgm
@@ -168,5 +168,8 @@ def main(argv: list | None = None) -> int:
     return run_command("nanoBragg", argv, _render_or_batch, _usage, _OOM_HINT)
 
 
+entry = console(main)      # the console script: main(), then a fast exit (errors.exit_now)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()

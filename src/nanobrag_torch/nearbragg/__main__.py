@@ -1,6 +1,5 @@
 """``python -m nanobrag_torch.nearbragg``: the nearBragg command line."""
-import sys
-
+from ..errors import console
 from .cli import main
 
-sys.exit(main())
+console(main)()

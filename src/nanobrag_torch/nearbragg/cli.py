@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import sys
 
-from ..errors import run_command
+from ..errors import console, run_command
 from ..flags import usage
 from ..io.atomic import OutputBatch
 from ..io.raw import write_floatfile, write_npy
@@ -148,5 +148,9 @@ def main(argv: list | None = None) -> int:
     return run_command("nearBragg", argv, _run, lambda: usage(NEARBRAGG_FLAGS, USAGE),
                        "reduce -detpixels, -oversample or the atoms")
 
+
+entry = console(main)      # the console script: main(), then a fast exit (errors.exit_now)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    entry()

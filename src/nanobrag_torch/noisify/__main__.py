@@ -1,6 +1,5 @@
 """``python -m nanobrag_torch.noisify``: the noisify command line."""
-import sys
-
+from ..errors import console
 from .cli import main
 
-sys.exit(main())
+console(main)()

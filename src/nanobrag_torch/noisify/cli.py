@@ -14,7 +14,7 @@ import time
 
 import numpy as np
 
-from ..errors import NanoBraggError
+from ..errors import NanoBraggError, console
 from ..flags import quirks_mode, split_args, usage
 from ..io.atomic import OutputBatch, check_output_path, read_input
 from ..io.pgm import write_pgm
@@ -245,3 +245,6 @@ def main(argv: list | None = None) -> int:
         print(f"noisify: error: {exc}", file=sys.stderr)
         return 9
     return 0
+
+
+entry = console(main)      # the console script: main(), then a fast exit (errors.exit_now)

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import torch
 
-from ..errors import NanoBraggError, run_command
+from ..errors import NanoBraggError, console, run_command
 from ..flags import usage
 from ..io.atomic import OutputBatch, check_output_path
 from . import api, outputs
@@ -108,3 +108,6 @@ def main(argv: list | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     return run_command("nonBragg", argv, _render, lambda: usage(NONBRAGG_FLAGS, USAGE),
                        "reduce -detpixels or -oversample")
+
+
+entry = console(main)      # the console script: main(), then a fast exit (errors.exit_now)
