@@ -176,9 +176,13 @@ def background_rows32(fdet, sdet, pix0, f_lo, s_lo, sub, oversample, area_close,
             omega_rows[r] = _row(s_lo + r, fdet, sdet, pix0, f_lo, sub, oversample, area_close,
                                  point_pixel, inc, inv2lam, weight, kahn, bvec, evec, polarize,
                                  lo, inv_h, top, records, nodes, acc, scratch)
-            out[:, r] = acc
             for t in range(n_tab):
-                nan_rows[r, t] = np.isnan(acc[t]).sum()
+                nans = 0
+                for j in range(cols):            # no temporary array per row
+                    v = acc[t, j]
+                    out[t, r, j] = v
+                    nans += v != v
+                nan_rows[r, t] = nans
     return omega_rows.sum(), nan_rows.sum(axis=0)
 
 
