@@ -44,8 +44,12 @@ def test_background_build_then_truncated_package_rebuilt(monkeypatch, tmp_path, 
         package.write_bytes(package.read_bytes()[: package.stat().st_size // 2])
         aot_cache._loaded.clear()
         monkeypatch.setenv("NANOBRAG_COMPILE", "1")
+        # inductor writes its default cache directory into the environment on first use: the
+        # foreground rebuild must still keep its artefacts in our cache, not there
+        monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor_default"))
         caplog.clear()
         rebuilt = simulate(case["physics_args"], dtype="float32").numpy()
+    assert not [f for f in (tmp_path / "inductor_default").rglob("*") if f.is_file()]
     assert "unusable" in caplog.text and "rebuilding" in caplog.text
     assert package.with_suffix(".bad").exists() and package.exists()
     assert str(package) in aot_cache._loaded          # the rebuilt package is in use

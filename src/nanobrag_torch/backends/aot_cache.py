@@ -54,11 +54,17 @@ def cpu_identity() -> str:
         return platform.machine()
 
 
+# The user's own inductor cache, if any, read at import (inductor writes its default into the
+# environment on first use, which must not count as the user's choice)
+_USER_INDUCTOR_DIR = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+
+
 def inductor_env(env: dict | None = None) -> dict:
-    """`env` (default os.environ) with the inductor cache inside our cache directory and
-    the vector ISA taken from the CPU's flags (no probe compilations)."""
+    """`env` (default os.environ) with the inductor cache inside our cache directory (unless
+    the user set ``TORCHINDUCTOR_CACHE_DIR``) and the vector ISA taken from the CPU's flags
+    (no probe compilations)."""
     env = dict(os.environ if env is None else env)
-    env.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir() / "inductor"))
+    env["TORCHINDUCTOR_CACHE_DIR"] = _USER_INDUCTOR_DIR or str(cache_dir() / "inductor")
     env.setdefault("TORCHINDUCTOR_VEC_ISA_OK", "1")    # skip inductor's ~10 s of ISA probe
     return env                                          # builds: /proc/cpuinfo's flags decide
 
@@ -241,6 +247,8 @@ def build_now(path: Path, build) -> None:
     finally:
         if old is None:
             os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
+        else:
+            os.environ["TORCHINDUCTOR_CACHE_DIR"] = old
 
 
 @contextlib.contextmanager
