@@ -40,8 +40,8 @@ class OutputBatch:
         else:
             self.discard()
 
-    def add(self, path: str | os.PathLike, data: bytes) -> None:
-        """Stage ``data`` for ``path``.
+    def add(self, path: str | os.PathLike, data: bytes | memoryview) -> None:
+        """Stage ``data`` (bytes-like) for ``path``.
 
         Raises:
             NanoBraggError: the directory does not exist or is not writable, or the write
@@ -114,7 +114,8 @@ def check_output_path(path: str | os.PathLike) -> None:
     raise NanoBraggError(f"{target}: cannot write output file: {problem}")
 
 
-def atomic_write(path: str | os.PathLike, data: bytes, batch: OutputBatch | None = None) -> None:
+def atomic_write(path: str | os.PathLike, data: bytes | memoryview,
+                 batch: OutputBatch | None = None) -> None:
     """Write ``data`` to ``path`` atomically: staged into ``batch`` (renamed when the batch
     commits), or on its own when ``batch`` is None.
 

@@ -17,7 +17,8 @@ def write_floatfile(path: str | os.PathLike, image: np.ndarray,
     ``batch`` when given)."""
     if image.ndim != 2:
         raise ValueError(f"float image must be 2-D, got shape {image.shape}")
-    atomic_write(path, np.ascontiguousarray(image, dtype="<f4").tobytes(), batch)
+    pixels = np.ascontiguousarray(image, dtype="<f4")
+    atomic_write(path, memoryview(pixels).cast("B"), batch)     # no copy of the pixels
 
 
 def write_npy(path: str | os.PathLike, image: np.ndarray, batch: OutputBatch | None = None) -> None:
