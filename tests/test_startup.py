@@ -31,3 +31,24 @@ def test_plain_render_imports_no_optional_heavy_module(tmp_path, extra):
                          capture_output=True, text=True, check=True, cwd=tmp_path, env=env).stdout
     assert json.loads(out.strip().splitlines()[-1]) == []
     assert (tmp_path / "f.bin").stat().st_size == 8 * 8 * 4
+
+
+WAIT_PROBE = """
+import os, runpy, sys
+import nanobrag_torch.errors as errors
+errors.exit_now = lambda status: None          # report here instead of ending the process
+assert "torch" not in sys.modules
+sys.argv = ["nanoBragg", "-h"]
+runpy.run_module("nanobrag_torch", run_name="__main__")
+print(os.environ.get("OMP_WAIT_POLICY"))
+"""
+
+
+@pytest.mark.parametrize("given, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_programs_wait_passively_unless_told(given, expected):
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    out = subprocess.run([sys.executable, "-c", WAIT_PROBE], capture_output=True, text=True,
+                         check=True, env=env).stdout
+    assert out.strip().splitlines()[-1] == expected

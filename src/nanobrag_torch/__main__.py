@@ -1,5 +1,4 @@
 """``python -m nanobrag_torch``: the nanoBragg command line."""
-from .cli import main
-from .errors import console
+from .launch import nanoBragg
 
-console(main)()
+nanoBragg()

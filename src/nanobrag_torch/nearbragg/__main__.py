@@ -1,5 +1,4 @@
 """``python -m nanobrag_torch.nearbragg``: the nearBragg command line."""
-from ..errors import console
-from .cli import main
+from ..launch import nearBragg
 
-console(main)()
+nearBragg()

@@ -1,5 +1,4 @@
 """``python -m nanobrag_torch.nonbragg``: the nonBragg command line."""
-from ..errors import console
-from .cli import main
+from ..launch import nonBragg
 
-console(main)()
+nonBragg()
