@@ -2,8 +2,8 @@
 
 glibc serves blocks above ``M_MMAP_THRESHOLD`` (dynamic, 128 KB to 32 MB) with a fresh
 ``mmap`` and gives them back on free, so every large torch temporary of a render is faulted
-in page by page again: the eager W3 case took 85 ms with the heap kept and 113-157 ms
-without, by process (reports/bench_regression.md).  `keep_freed_memory()` raises the mmap and
+in page by page again: the speed gate's eager ci_W3 case took 80-87 ms with the heap kept
+and 113-157 ms without, by process.  `keep_freed_memory()` raises the mmap and
 trim thresholds to 1 GB; it is called by the command-line frame (`errors.run_command`) and
 the speed gate, never on import (a library must not change its host's allocator).
 """

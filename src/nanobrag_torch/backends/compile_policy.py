@@ -1,10 +1,11 @@
 """The torch backend's compiled fused kernel: built ahead of time, cached on disk.
 
 `torch_kernel.fused_chunk` is exported (``torch.export``, dynamic pixel, layer, sub-pixel,
-source, orientation and HKL-table sizes; the panel frame comes per row of the block) and compiled by AOTInductor into one package per
-kernel variant: the kernel's source, dtype, device, the code-path flags of `KernelInputs`
-(crystal shape, factor mode, sensor, polarization, curved detector, water, dmin), whether an
-HKL table is used and which step axes have size 1.  Packages live in ``$NANOBRAG_CACHE``
+source, orientation and HKL-table sizes; the panel frame comes per row of the block) and
+compiled by AOTInductor into one package per kernel variant: the kernel's source, dtype,
+device, the code-path flags of `KernelInputs` (crystal shape, factor mode, sensor,
+polarization, curved detector, water, dmin), whether an HKL table is used and which step
+axes have size 1.  Packages live in ``$NANOBRAG_CACHE``
 (default ``~/.cache/nanobrag_torch``; see `aot_cache`) and load in milliseconds through the
 C++ package loader, so a render uses the compiled kernel whenever its package exists.
 

@@ -1,5 +1,4 @@
 """``python -m nanobrag_torch.noisify``: the noisify command line."""
-from ..errors import console
-from .cli import main
+from .cli import entry
 
-console(main)()
+entry()
