@@ -99,17 +99,18 @@ def runner(path: Path):
     return _loaded[str(path)]
 
 
-def switching(path: Path, compiled, eager):
+def switching(path: Path, compiled, eager, yield_core: bool = True):
     """A function of the kernel's arguments: ``compiled(runner, *args)`` with the package at
     `path` once loaded (from the start, or as soon as a background build's package appears),
-    else ``eager(*args)``, on one thread while the build runs: the build gets a core of its
-    own (the eager kernel is 10-30x slower than the compiled one, so the build's progress
-    matters more than the eager rows').  A package failing at run time is rejected (rebuilt
-    later) and that call made eagerly."""
+    else ``eager(*args)``; with `yield_core` on one thread while the build runs: the build
+    gets a core of its own (the eager kernel is 10-30x slower than the compiled one, so the
+    build's progress matters more than the eager rows'; not so for numba's kernel, which is
+    as fast as the package: the build, at low priority, then takes what the render leaves).
+    A package failing at run time is rejected (rebuilt later) and that call made eagerly."""
     def call(*args):
         run = _loaded.get(str(path)) or (runner(path) if path.exists() else None)
         if run is None:
-            with _threads(1 if building(path) else torch.get_num_threads()):
+            with _threads(1 if yield_core and building(path) else torch.get_num_threads()):
                 return eager(*args)
         try:
             return compiled(run, *args)
@@ -215,8 +216,8 @@ def start_build(path: Path, kernel_inputs, builder: str = SPOTS_BUILDER) -> bool
     _children[str(path)] = proc
     os.write(fd, str(proc.pid).encode())
     os.close(fd)
-    log.info("building the compiled kernel in the background (pid %d; cached in %s); "
-             "rendering eagerly meanwhile", proc.pid, path.parent)
+    log.info("building the compiled kernel in the background (pid %d; cached in %s); renders "
+             "use the numba or eager kernel until it is ready", proc.pid, path.parent)
     return True
 
 
@@ -362,6 +363,7 @@ def compile_package(module: torch.nn.Module, example: tuple, dynamic_shapes, pat
 def _worker(inputs: str, package: str, builder: str = SPOTS_BUILDER) -> int:
     """Background build entry point: load the pickled kernel inputs, build with `builder`
     (``module:name``), clean up."""
+    os.nice(10)                         # a background build takes what renders leave
     module, name = builder.split(":")
     build_package = getattr(importlib.import_module(module), name)
     path = Path(package)

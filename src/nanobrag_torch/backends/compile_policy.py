@@ -12,15 +12,17 @@ C++ package loader, so a render uses the compiled kernel whenever its package ex
 Building a package takes ~10-30 s, so ``NANOBRAG_COMPILE`` decides when and how: ``auto``
 (default) starts a background build (a separate process) for a render of at least
 `BACKGROUND_MIN_STEPS` pixel-steps (counting every line of a ``-batch`` file:
-`expect_renders`), or when the same kind of render comes a second time in this process; the
-render runs eagerly meanwhile and switches to the compiled kernel between row blocks as soon as
-the package appears, so no render waits for a build (rows rendered before and after the switch
-differ in the last bits). ``1``: build now, in this process, and use it (reproducible bytes);
-``0``: eager kernels only. Step axes of size 1 (one source, one orientation, no oversampling,
-one layer) are compiled as static sizes, so the vectorised inner loop always runs over an axis
-with real work. A package that fails to load or run is moved aside and rebuilt; a failed build
-(e.g. no C++ compiler) is recorded and leaves that kind of render on the eager kernel, with one
-log line."""
+`expect_renders`), or when the same kind of render comes a second time in this process. Until
+the package appears, renders the numba step sum covers (`numba_steps`: the square crystal in c
+mode, ~2.5 s to compile, about the package's speed) run on it with every thread and the build
+starts when the render ends (niced); other renders run eagerly on one thread beside the build.
+Either switches to the package between row blocks as soon as it appears, so no render waits for
+a build (rows before and after the switch differ in the last bits). ``1``: build now, in this
+process, and use it (reproducible bytes); ``0``: eager kernels only. Step axes of size 1 (one
+source, one orientation, no oversampling, one layer) are compiled as static sizes, so the
+vectorised inner loop always runs over an axis with real work. A package that fails to load or
+run is moved aside and rebuilt; a failed build (e.g. no C++ compiler) is recorded and leaves
+that kind of render on the eager kernel, with one log line."""
 from __future__ import annotations
 
 import ast
@@ -44,6 +46,7 @@ log = logging.getLogger("nanobrag_torch")
 COMPILE_MIN_STEPS = 2 ** 28     # ~8 s of eager work on 2 cores: worth a build in the foreground
 BACKGROUND_MIN_STEPS = 2 ** 26  # ~2 s of eager work: start a background build (auto)
 _seen: dict = {}
+_after_render: dict = {}        # package path -> (path, kernel inputs): build after this render
 _expected = {"renders": 1}      # renders this process expects (a -batch file announces its lines)
 
 
@@ -177,7 +180,8 @@ def _compiled(runner, si, fi, kk):
 
 
 def fused_for(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> tuple:
-    """(fused chunk function for this render, whether it is compiled from the start)."""
+    """(fused chunk function for this render, whether it is compiled from the start: the
+    package, or the numba step sum until the package appears)."""
     mode = os.environ.get("NANOBRAG_COMPILE", "auto")
     if mode == "0":
         return tk.fused_chunk, False
@@ -193,11 +197,49 @@ def fused_for(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> tupl
         if mode == "1":
             _build_foreground(k, path)
         elif _want_build(inp, flags, k):
-            aot_cache.start_build(path, k)
+            cold = _cold_kernel(k)
+            if cold is tk.fused_chunk:
+                aot_cache.start_build(path, k)
+            else:       # numba renders this one at full speed; the build waits for its end
+                log.info("no compiled kernel for this kind of render yet: the step sum is "
+                         "compiled by numba now, the kernel package is built after this render")
+                _after_render[str(path)] = (path, k)
+                return aot_cache.switching(path, _compiled, cold, yield_core=False), True
     if aot_cache.runner(path) is None and not aot_cache.building(path):
         return tk.fused_chunk, False
-    return (aot_cache.switching(path, _compiled, tk.fused_chunk),
-            aot_cache.runner(path) is not None)
+    cold = _cold_kernel(k)
+    eager = cold is tk.fused_chunk
+    return (aot_cache.switching(path, _compiled, cold, yield_core=eager),
+            aot_cache.runner(path) is not None or not eager)
+
+
+def _cold_kernel(k: tk.KernelInputs):
+    """The kernel for rows rendered before the package exists: the step sum compiled by
+    numba (~2.5 s to compile, about the package's speed) where it covers the render, else
+    the eager kernel (10-30x slower)."""
+    if not _numba_covers(k):
+        return tk.fused_chunk
+    from . import numba_steps       # imports numba (~0.3 s): only for renders that use it
+    return numba_steps.fused_chunk
+
+
+def _numba_covers(k: tk.KernelInputs) -> bool:
+    """Whether `numba_steps.flat_steps` covers the render of `k` (asked without importing
+    numba): the square crystal, c mode without -dmin, on the CPU, no gradients."""
+    return (k.shape == "square" and not k.fixed and k.dmin is None and k.pix0.device.type == "cpu"
+            and k.pix0.dtype in (torch.float32, torch.float64)
+            and not any(t.requires_grad for t in k.tensors().values()))
+
+
+def render_done() -> None:
+    """Start the package builds that waited for the end of a render (`fused_for`): a
+    background build would take a core from the numba kernel, which is as fast as the
+    package, while a later render or process will want the package (it loads in ms where
+    numba compiles for seconds)."""
+    while _after_render:
+        _, (path, k) = _after_render.popitem()
+        if aot_cache.runner(path) is None and not aot_cache.building(path):
+            aot_cache.start_build(path, k)
 
 
 def _build_foreground(k: tk.KernelInputs, path: Path) -> None:

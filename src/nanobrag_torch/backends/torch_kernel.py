@@ -264,8 +264,9 @@ def _flat_steps(d, k: KernelInputs):
     return (F2 * f_latt_sqr(h, k.N, k.shape, k.fudge, k.recip) * w).sum(-1)
 
 
-def fused_chunk(si, fi, k: KernelInputs):
-    """(I_geom [P], omega_sum [P]) for pixels (si, fi) in the common modes (see module doc).
+def fused_chunk(si, fi, k: KernelInputs, steps=_flat_steps):
+    """(I_geom [P], omega_sum [P]) for pixels (si, fi) in the common modes (see module doc);
+    `steps`: the c-mode step sum (`_flat_steps`, or its compiled twin `numba_steps.flat_steps`).
     Both are linear in the solid angle, so the per-pixel close distance (a panel's) scales
     them after the reduction over steps: the per-step work is that of a single panel."""
     scaled = not k.point_pixel
@@ -278,7 +279,7 @@ def fused_chunk(si, fi, k: KernelInputs):
     else:
         # c mode, every source kept: the C's first polarization is the first sub-pixel's, source 0's
         P = omega.shape[0]
-        I = k.I_bg + _flat_steps(d, k).reshape(P, -1).sum(1)
+        I = k.I_bg + steps(d, k).reshape(P, -1).sum(1)
         if not k.nopolar:
             inc0 = tuple(x[:1] for x in k.incident)
             I = I * polarization(k.kahn, inc0, tuple(x[:, 0, 0, 0, None] for x in d), k.polar_axis)[:, 0]

@@ -1,0 +1,108 @@
+"""The numba step sum of a cold start (`backends/numba_steps.py`): its twins agree with the
+torch helpers of the same names, renders through it meet the golden thresholds and the eager
+kernel, and a render that wants a package runs it at full speed and starts the build after."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from golden_util import GOLDEN, TOL, cases, in_golden_dir, parity, passes
+from nanobrag_torch import simulate
+from nanobrag_torch.backends import aot_cache, compile_policy, numba_steps, torch_eager
+from nanobrag_torch.backends import torch_kernel as tk
+from nanobrag_torch.physics.structure_factors import SFTable
+
+# square crystal, c mode: default_F, HKL tables (inside and outside), N = 1 axes, anisotropic
+# N, mosaic, divergence, dispersion, source files, sub-pixels, thick detector, water, ROI
+CASES = ["cubic_default_F", "hkl_file", "hkl_sparse_default_F", "N_anisotropic", "N1_single_cell",
+         "mosaic_seeded", "divergence_square", "dispersion", "sourcefile_two_weighted",
+         "oversample_3_thick_polar_omega", "water_background", "roi", "point_pixel", "curved_det"]
+
+
+def _numba_render(monkeypatch, args, dtype):
+    used = []
+
+    def fused_for(inp, flags, k):
+        used.append(compile_policy._numba_covers(k))
+        return numba_steps.fused_chunk, True
+    monkeypatch.setattr(torch_eager, "fused_for", fused_for)
+    out = simulate(args, dtype=dtype).numpy()
+    monkeypatch.undo()
+    assert used == [True]
+    return out
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_golden_cases_through_the_numba_step_sum(monkeypatch, name):
+    case = next(c for c in cases() if c["name"] == name)
+    golden = np.load(GOLDEN / case["file"])["floatimage"]
+    rel = TOL["compiled"]["vs_eager_rel"]
+    with in_golden_dir():
+        for dtype in ("float32", "float64"):
+            ours = _numba_render(monkeypatch, case["physics_args"], dtype)
+            corr, ratio, _ = parity(ours, golden)
+            assert passes(corr, ratio, dtype), (dtype, corr, ratio)
+        monkeypatch.setenv("NANOBRAG_COMPILE", "0")
+        eager = simulate(case["physics_args"], dtype="float32").numpy()
+    np.testing.assert_allclose(ours, eager, rtol=rel, atol=rel * eager.max())
+
+
+def _kernel_inputs(table: bool, N=(5.0, 1.0, 7.0), dtype=torch.float64) -> tk.KernelInputs:
+    g = torch.Generator().manual_seed(3)
+    rnd = lambda *s: torch.rand(*s, generator=g, dtype=dtype)  # noqa: E731
+    inc = torch.nn.functional.normalize(rnd(3, 4) - 0.5, dim=0)
+    A = (rnd(3, 3, 5) - 0.5) * 6e-9                            # m: cells of a few nm
+    sf = SFTable(rnd(9, 7, 11) * 300 if table else None, (-4, -3, -5), (9, 7, 11), 17.0)
+    z = torch.zeros(1, 3, dtype=dtype)
+    return tk.KernelInputs(
+        pix0=z, fdet=z, sdet=z, odet=z, beam_dist=z, sub_off=torch.zeros(1, dtype=dtype),
+        layer_off=torch.zeros(1, dtype=dtype), layer_idx=torch.zeros(1, dtype=dtype), incident=inc,
+        inv_lambda=1 / (rnd(4) * 1e-10 + 1e-10), source_factor=rnd(4), polar_axis=z[0],
+        A=A, N=torch.tensor(N, dtype=dtype), recip=torch.eye(3, dtype=dtype), sf=sf,
+        sub_size=z[0, 0], fudge=z[0, 0] + 1, pixel_size=z[0, 0], close_distance=z[0, :1],
+        distance=z[0, :1], step_mu=z[0, 0], I_bg=z[0, 0], water_coeff=z[0, 0], dmin=None,
+        kahn=0.0, shape="square", thick=False, nopolar=True, point_pixel=False, curved=False,
+        water=False, fixed=False)
+
+
+@pytest.mark.parametrize("table", [False, True])
+def test_flat_steps_twin_of_torch(table):
+    """`numba_steps.flat_steps` against `torch_kernel._flat_steps` (float64, element-wise at
+    the helpers' tolerance), on directions whose Miller indices cover nodes, the space between
+    them and the table's edge."""
+    k = _kernel_inputs(table)
+    g = torch.Generator().manual_seed(5)
+    d = torch.nn.functional.normalize(torch.rand(3, 6, 1, 2, 2, generator=g, dtype=torch.float64) - 0.5, dim=0)
+    d = tuple(d)
+    ref = tk._flat_steps(d, k)
+    got = numba_steps.flat_steps(d, k)
+    t = TOL["helpers"]["float64"]
+    scale = ref.abs().max()
+    assert got.shape == ref.shape and got.dtype == ref.dtype
+    torch.testing.assert_close(got, ref, rtol=t["rel"], atol=t["abs"] * scale)
+    inc, W, _ = tk.step_tables(k)                              # h spans several nodes and
+    h = sum((d[c][..., None] - inc[c]) * W[0, c] for c in range(3))   # leaves the table
+    assert scale > 0 and float(h.min()) < -4 and float(h.max()) > 4
+
+
+def test_cold_render_runs_numba_then_starts_the_build(monkeypatch, tmp_path):
+    """auto, no package: a render big enough for a build runs the numba step sum with every
+    thread and starts the build once it is done (not before: the build would take a core)."""
+    monkeypatch.setenv("NANOBRAG_CACHE", str(tmp_path))
+    monkeypatch.setenv("NANOBRAG_COMPILE", "auto")
+    monkeypatch.setattr(compile_policy, "_seen", {})
+    monkeypatch.setattr(compile_policy, "BACKGROUND_MIN_STEPS", 1)
+    events = []
+    monkeypatch.setattr(aot_cache, "start_build", lambda path, k, *a: events.append("build") or True)
+    real = numba_steps.flat_steps
+
+    def steps(d, k):
+        events.append(("numba", torch.get_num_threads()))
+        return real(d, k)
+    monkeypatch.setattr(numba_steps, "flat_steps", steps)
+    case = next(c for c in cases() if c["name"] == "mosaic_seeded")
+    with in_golden_dir():
+        simulate(case["physics_args"], dtype="float32")
+    assert events[0] == ("numba", torch.get_num_threads()) and events[-1] == "build"
+    assert events.count("build") == 1 and not compile_policy._after_render
