@@ -1,5 +1,6 @@
-"""Compiled-kernel packages on disk: built in the background after a render compiled by numba
-(`test_numba_steps.py`), and a truncated package is rebuilt (not replaced by the eager kernel on every later render)."""
+"""Compiled-kernel packages on disk: built in the background at the exit of a process whose
+renders ran on numba (`test_numba_steps.py`), and a truncated package is rebuilt (not replaced
+by the eager kernel on every later render)."""
 from __future__ import annotations
 
 import logging
@@ -25,11 +26,13 @@ def test_background_build_then_truncated_package_rebuilt(monkeypatch, tmp_path, 
     with in_golden_dir():
         monkeypatch.setenv("NANOBRAG_COMPILE", "0")
         eager = simulate(case["physics_args"], dtype="float32").numpy()
-        # auto: the second render of a kind runs the numba step sum, then starts a build
+        # auto: the second render of a kind runs the numba step sum; the build starts at exit
         monkeypatch.setenv("NANOBRAG_COMPILE", "auto")
+        monkeypatch.setattr(compile_policy, "_at_exit", {})
         first = simulate(case["physics_args"], dtype="float32").numpy()
         np.testing.assert_array_equal(first, eager)           # too small alone: eager, no build
         second = simulate(case["physics_args"], dtype="float32").numpy()
+        compile_policy.build_at_exit()
         assert "building the compiled kernel in the background" in caplog.text
         rel = TOL["compiled"]["vs_eager_rel"]
         np.testing.assert_allclose(second, eager, rtol=rel, atol=rel * eager.max())

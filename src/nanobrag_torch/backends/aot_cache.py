@@ -99,18 +99,17 @@ def runner(path: Path):
     return _loaded[str(path)]
 
 
-def switching(path: Path, compiled, eager, yield_core: bool = True):
+def switching(path: Path, compiled, eager):
     """A function of the kernel's arguments: ``compiled(runner, *args)`` with the package at
     `path` once loaded (from the start, or as soon as a background build's package appears),
-    else ``eager(*args)``; with `yield_core` on one thread while the build runs: the build
-    gets a core of its own (the eager kernel is 10-30x slower than the compiled one, so the
-    build's progress matters more than the eager rows'; not so for numba's kernel, which is
-    as fast as the package: the build, at low priority, then takes what the render leaves).
-    A package failing at run time is rejected (rebuilt later) and that call made eagerly."""
+    else ``eager(*args)`` (the eager or numba kernel), on one thread while a build runs: the
+    build gets a core of its own (a render's threads wait for each other at every operation,
+    so sharing a core with a build slows them several-fold).  A package failing at run time
+    is rejected (rebuilt later) and that call made eagerly."""
     def call(*args):
         run = _loaded.get(str(path)) or (runner(path) if path.exists() else None)
         if run is None:
-            with _threads(1 if yield_core and building(path) else torch.get_num_threads()):
+            with _threads(1 if building(path) else torch.get_num_threads()):
                 return eager(*args)
         try:
             return compiled(run, *args)
@@ -360,10 +359,20 @@ def compile_package(module: torch.nn.Module, example: tuple, dynamic_shapes, pat
         os.replace(tmp_path, path)
 
 
+def _idle_priority() -> None:
+    """Run this process only on otherwise idle cores (SCHED_IDLE, else nice 19): a render's
+    OpenMP threads wait for each other at every operation, so a build that takes a core from
+    one of them even briefly (as a niced process still does) slows the render several-fold."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except (AttributeError, OSError):
+        os.nice(19)
+
+
 def _worker(inputs: str, package: str, builder: str = SPOTS_BUILDER) -> int:
     """Background build entry point: load the pickled kernel inputs, build with `builder`
     (``module:name``), clean up."""
-    os.nice(10)                         # a background build takes what renders leave
+    _idle_priority()
     module, name = builder.split(":")
     build_package = getattr(importlib.import_module(module), name)
     path = Path(package)

@@ -15,7 +15,7 @@ Building a package takes ~10-30 s, so ``NANOBRAG_COMPILE`` decides when and how:
 `expect_renders`), or when the same kind of render comes a second time in this process. Until
 the package appears, renders the numba step sum covers (`numba_steps`: the square crystal in c
 mode, ~2.5 s to compile, about the package's speed) run on it with every thread and the build
-starts when the render ends (niced); other renders run eagerly on one thread beside the build.
+starts when the process ends; other renders run eagerly on one thread beside the build.
 Either switches to the package between row blocks as soon as it appears, so no render waits for
 a build (rows before and after the switch differ in the last bits). ``1``: build now, in this
 process, and use it (reproducible bytes); ``0``: eager kernels only. Step axes of size 1 (one
@@ -26,6 +26,7 @@ that kind of render on the eager kernel, with one log line."""
 from __future__ import annotations
 
 import ast
+import atexit
 import functools
 import hashlib
 import logging
@@ -46,7 +47,7 @@ log = logging.getLogger("nanobrag_torch")
 COMPILE_MIN_STEPS = 2 ** 28     # ~8 s of eager work on 2 cores: worth a build in the foreground
 BACKGROUND_MIN_STEPS = 2 ** 26  # ~2 s of eager work: start a background build (auto)
 _seen: dict = {}
-_after_render: dict = {}        # package path -> (path, kernel inputs): build after this render
+_at_exit: dict = {}             # package path -> (path, kernel inputs): built at exit
 _expected = {"renders": 1}      # renders this process expects (a -batch file announces its lines)
 
 
@@ -200,17 +201,18 @@ def fused_for(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> tupl
             cold = _cold_kernel(k)
             if cold is tk.fused_chunk:
                 aot_cache.start_build(path, k)
-            else:       # numba renders this one at full speed; the build waits for its end
-                log.info("no compiled kernel for this kind of render yet: the step sum is "
-                         "compiled by numba now, the kernel package is built after this render")
-                _after_render[str(path)] = (path, k)
-                return aot_cache.switching(path, _compiled, cold, yield_core=False), True
+            else:       # numba renders at full speed; the build waits for the process's end
+                if not _at_exit:
+                    log.info("no compiled kernel for this kind of render yet: the step sum is "
+                             "compiled by numba now, the kernel package is built at exit")
+                    atexit.register(build_at_exit)
+                _at_exit[str(path)] = (path, k)
+                return aot_cache.switching(path, _compiled, cold), True
     if aot_cache.runner(path) is None and not aot_cache.building(path):
         return tk.fused_chunk, False
     cold = _cold_kernel(k)
-    eager = cold is tk.fused_chunk
-    return (aot_cache.switching(path, _compiled, cold, yield_core=eager),
-            aot_cache.runner(path) is not None or not eager)
+    return (aot_cache.switching(path, _compiled, cold),
+            aot_cache.runner(path) is not None or cold is not tk.fused_chunk)
 
 
 def _cold_kernel(k: tk.KernelInputs):
@@ -231,13 +233,14 @@ def _numba_covers(k: tk.KernelInputs) -> bool:
             and not any(t.requires_grad for t in k.tensors().values()))
 
 
-def render_done() -> None:
-    """Start the package builds that waited for the end of a render (`fused_for`): a
-    background build would take a core from the numba kernel, which is as fast as the
-    package, while a later render or process will want the package (it loads in ms where
-    numba compiles for seconds)."""
-    while _after_render:
-        _, (path, k) = _after_render.popitem()
+def build_at_exit() -> None:
+    """Start the package builds that wait for this process's end (`fused_for`, atexit): the
+    numba kernel is about as fast as a package, but a build beside the renders slows them
+    several-fold (measured: the still's later shots 0.7 -> 2-7 s, even with the build at idle
+    priority), while later processes want the package (it loads in ms; numba compiles for
+    seconds)."""
+    while _at_exit:
+        _, (path, k) = _at_exit.popitem()
         if aot_cache.runner(path) is None and not aot_cache.building(path):
             aot_cache.start_build(path, k)
 

@@ -23,7 +23,7 @@ from ..contract import FactorMode, Interpolation, RenderFlags, RenderInputs
 from ..physics.lattice import f_latt_sqr
 from ..physics.structure_factors import nearest_F, out_of_range, tricubic_F
 from . import torch_kernel as tk
-from .compile_policy import fused_for, render_done
+from .compile_policy import fused_for
 
 CHUNK_STEPS = 1 << 21      # steps per chunk (bounds memory: ~100 B per step on the general path)
 MAX_CHUNK_PIXELS = 1 << 22
@@ -219,5 +219,4 @@ def accumulate(inputs: RenderInputs, flags: RenderFlags, dtype: torch.dtype,
         r = r_end
         if progress is not None:
             progress(r, n_rows)
-    render_done()
     return out, float(omega_sum)
