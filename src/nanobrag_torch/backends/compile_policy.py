@@ -208,11 +208,12 @@ def fused_for(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> tupl
                     atexit.register(build_at_exit)
                 _at_exit[str(path)] = (path, k)
                 return aot_cache.switching(path, _compiled, cold), True
-    if aot_cache.runner(path) is None and not aot_cache.building(path):
+    if aot_cache.runner(path) is not None:      # (numba is not imported for such renders)
+        return aot_cache.switching(path, _compiled, tk.fused_chunk), True
+    if not aot_cache.building(path):
         return tk.fused_chunk, False
     cold = _cold_kernel(k)
-    return (aot_cache.switching(path, _compiled, cold),
-            aot_cache.runner(path) is not None or cold is not tk.fused_chunk)
+    return aot_cache.switching(path, _compiled, cold), cold is not tk.fused_chunk
 
 
 def _cold_kernel(k: tk.KernelInputs):
