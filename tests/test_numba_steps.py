@@ -113,3 +113,35 @@ def test_cold_renders_run_numba_and_the_build_starts_at_exit(monkeypatch, tmp_pa
     assert "build" not in events
     compile_policy.build_at_exit()
     assert events.count("build") == 1 and events[-1] == "build" and not compile_policy._at_exit
+
+
+def test_cold_command_line_exits_and_leaves_the_build_running(tmp_path):
+    """A whole nanoBragg process on an empty cache: a render worth a build runs on numba,
+    matches the eager image, exits promptly (nothing waits for the build or for idle
+    threads) and leaves the build running; the build is stopped here (it is CI's time)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    args = ["-cell", "100", "100", "100", "90", "90", "90", "-default_F", "100", "-N", "5",
+            "-lambda", "6.2", "-distance", "100", "-detpixels", "512", "-oversample", "1",
+            "-mosaic", "0.5", "-mosaic_domains", "16", "-mosaic_seed", "1", "-phi", "1", "-osc",
+            "0.5", "-phisteps", "4", "-dispersion", "0.5", "-dispsteps", "4", "-nonoise", "-nopgm"]
+    env = dict(os.environ, NANOBRAG_CACHE=str(tmp_path / "cache"), NANOBRAG_COMPILE="auto", OMP_NUM_THREADS="2")
+    run = subprocess.run([sys.executable, "-m", "nanobrag_torch", *args, "-floatfile", "cold.bin"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    locks = list((tmp_path / "cache").glob("fused_*.lock"))
+    for lock in locks:
+        try:
+            os.killpg(int(lock.read_text()), signal.SIGKILL)    # the detached build's session
+        except (ProcessLookupError, ValueError):
+            pass
+    assert run.returncode == 0, run.stderr
+    assert "compiled by numba now" in run.stderr and "building the compiled kernel" in run.stderr
+    assert locks or list((tmp_path / "cache").glob("fused_*.log"))
+    eager = subprocess.run([sys.executable, "-m", "nanobrag_torch", *args, "-floatfile", "eager.bin"],
+                           cwd=tmp_path, env=dict(env, NANOBRAG_COMPILE="0"), capture_output=True, timeout=300)
+    assert eager.returncode == 0
+    a, b = (np.fromfile(tmp_path / f, "<f4") for f in ("cold.bin", "eager.bin"))
+    rel = TOL["compiled"]["vs_eager_rel"]
+    np.testing.assert_allclose(a, b, rtol=rel, atol=rel * b.max())
