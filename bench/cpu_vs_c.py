@@ -8,8 +8,8 @@ otherwise; images are compared (correlation, sum ratio).  Ours uses one kernel c
 (``NANOBRAG_CACHE``) created empty for this run, so the first use of each kind of render is a
 cold start (its inductor artefacts live in the same directory, see `aot_cache`):
 
-- ``W3``: cold (empty cache: numba compiles the step sum and renders, then the package
-  builds in the background, after the process's render; `compile_policy`), then warm
+- ``W3``: cold (empty cache: numba compiles the step sum and renders; the package is
+  built in the background when the process exits, `compile_policy`), then warm
   (package built);
 - ``batch``: 100 different orientations of a 1024^2 render (W4 with random ``-misset``): the
   C's 100 processes against one ``nanoBragg -batch FILE`` process, cold then warm;

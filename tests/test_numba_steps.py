@@ -26,9 +26,9 @@ def _numba_render(monkeypatch, args, dtype):
     def fused_for(inp, flags, k):
         used.append(compile_policy._numba_covers(k))
         return numba_steps.fused_chunk, True
-    monkeypatch.setattr(torch_eager, "fused_for", fused_for)
-    out = simulate(args, dtype=dtype).numpy()
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setattr(torch_eager, "fused_for", fused_for)
+        out = simulate(args, dtype=dtype).numpy()
     assert used == [True]
     return out
 

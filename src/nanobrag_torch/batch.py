@@ -1,16 +1,15 @@
 """``nanoBragg -batch FILE``: many runs of the command line in one process.
 
-Each line of FILE that is not empty and does not start with ``#`` holds the flags of one
-run, as typed after ``nanoBragg`` (shell quoting rules, no variable expansion).  The runs
-share the process: torch and the package are imported once, HKL files are parsed once
+Each line of FILE that is not empty and does not start with ``#`` holds the flags of one run,
+as typed after ``nanoBragg`` (shell quoting rules, no variable expansion). The runs share the
+process: torch and the package are imported once, HKL files are parsed once
 (`models.structure_factors` caches them by path, size and mtime) and a compiled kernel is
-loaded once per kind of render (under ``NANOBRAG_COMPILE=auto``, when the file's lines
-together are worth a build, a kind the numba step sum covers renders on it and its package
-is built at exit; other kinds start their background build at the first line and the later
-lines use the package as soon as it is ready; see `compile_policy`).  Each line's summary and files are written
-on a thread while the next line renders.  A line that
-fails is reported on stderr with its line number and the following lines still run; the
-exit status is 2 if any line failed.
+loaded once per kind of render (under ``NANOBRAG_COMPILE=auto``, when the file's lines together
+are worth a build, a kind the numba step sum covers renders on it and its package is built at
+exit; other kinds start their background build at the first line and the later lines use the
+package as soon as it is ready; see `compile_policy`). Each line's summary and files are
+written on a thread while the next line renders. A line that fails is reported on stderr with
+its line number and the following lines still run; the exit status is 2 if any line failed.
 """
 from __future__ import annotations
 

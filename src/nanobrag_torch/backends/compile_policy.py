@@ -14,7 +14,7 @@ Building a package takes ~10-30 s, so ``NANOBRAG_COMPILE`` decides when and how:
 `BACKGROUND_MIN_STEPS` pixel-steps (counting every line of a ``-batch`` file:
 `expect_renders`), or when the same kind of render comes a second time in this process. Until
 the package appears, renders the numba step sum covers (`numba_steps`: the square crystal in c
-mode, ~2.5 s to compile, about the package's speed) run on it with every thread and the build
+mode, ~2 s to compile, about the package's speed) run on it with every thread and the build
 starts when the process ends; other renders run eagerly on one thread beside the build.
 Either switches to the package between row blocks as soon as it appears, so no render waits for
 a build (rows before and after the switch differ in the last bits). ``1``: build now, in this
@@ -218,7 +218,7 @@ def fused_for(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> tupl
 
 def _cold_kernel(k: tk.KernelInputs):
     """The kernel for rows rendered before the package exists: the step sum compiled by
-    numba (~2.5 s to compile, about the package's speed) where it covers the render, else
+    numba (~2 s to compile, about the package's speed) where it covers the render, else
     the eager kernel (10-30x slower)."""
     if not _numba_covers(k):
         return tk.fused_chunk

@@ -4,16 +4,17 @@ An AOTInductor package of the fused kernel takes ~20 s to build (`compile_policy
 compiles this module's loop in ~2 s.  So a big render of a kind with no package yet runs
 `fused_chunk` with its inner sum over the flat (source x orientation) steps, `_flat_steps`,
 replaced by `flat_steps` here (each pixel's geometry, polarization and solid angle stay the
-torch code, ~1 % of the work), while the package builds in the background for later renders.
+torch code, ~1 % of the work); the package for later renders is built when the process exits.
 
-The numba twins carry the names of their torch originals: `sinpi_over` and `square_sqr_poly`
+The numba twins carry the names of their torch originals: `sinpi_over` and `sinpi_ratio_sqr`
 (`physics.lattice`, the polynomial form the compiled kernels use), `nearest_F`
 (`physics.structure_factors`), `flat_steps` (`torch_kernel._flat_steps`).  Covered: the
 square crystal in c mode without -dmin (the forms `_flat_steps` handles), on the CPU,
 without gradients (`compile_policy._numba_covers`); anything else stays on the eager
 kernel.  Per pixel the steps run in order of the flat axis, summed in the working dtype
 with reassociation allowed (the compiled kernels vectorise that sum too), so results differ
-from the eager kernel's in the last bits, as the compiled kernel's do (`specs/tolerances.md`, compiled kernels).
+from the eager kernel's in the last bits, as the compiled kernel's do (`specs/tolerances.md`,
+compiled kernels).
 
 numba is imported with this module (`compile_policy` imports it only when a render uses it);
 machine code is not cached on disk, so an empty ``NANOBRAG_CACHE`` is a truly cold start.
