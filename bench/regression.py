@@ -12,8 +12,13 @@ single-threaded, alternately with a calibration workload (element-wise transcend
 in cache, pure torch) in the same job; a normalised time is the fastest measurement
 over the fastest calibration time (noise on a shared machine only ever adds time, and
 alternating keeps bursts of contention from favouring either).  A measurement over
-`THRESHOLD` x its baseline is repeated, up to `ATTEMPTS` times in all, and fails only when it
-is over every time (a slowed kernel stays slow, a noise burst does not).  ``--slowdown K``
+its threshold (`THRESHOLD` x its baseline; `LOOSE` for the end-to-end cases below) is
+repeated, up to `ATTEMPTS` times in all, and fails only when it is over every time (a slowed
+kernel stays slow, a noise burst does not).  The kernel-bound measurements (``ci_W3`` eager,
+the compiled case) catch a 1.5x slower kernel at 1.5-1.7x; ``ci_W1`` and ``ci_W4`` (~8 ms,
+set-up included) show it only at ~1.3x but read 1.35-1.66x in the machine's slow spells (the
+calibration itself 1.2-1.3x slower), so they are held to `LOOSE`: they catch gross
+regressions of the set-up path without failing CI on noise.  ``--slowdown K``
 makes the fused kernels (eager and compiled) do K times their work, to prove the gate
 catches a slowed kernel.
 """
@@ -34,6 +39,7 @@ from nanobrag_torch.heap import keep_freed_memory
 
 BASELINE = Path(__file__).with_name("baseline.json")
 THRESHOLD = 1.3
+LOOSE = {"ci_W1": 2.0, "ci_W4": 2.0}      # end-to-end cases dominated by set-up (module doc)
 REPEATS = 7
 ATTEMPTS = 3      # a measurement fails only if it is over the threshold in every attempt
 COMPILED_CASE = "ci_W3c"
@@ -150,10 +156,10 @@ def main(argv=None) -> int:
             print(f"re-measuring {', '.join(suspects)} (attempt {attempt} of {ATTEMPTS})")
             got = measure(suspects)
         print(f"calibration {got['calibration_s'] * 1e3:.1f} ms (baseline {base['calibration_s'] * 1e3:.1f} ms)")
-        suspects = [name for name in suspects if _report(name, got["cases"][name], base) > THRESHOLD]
+        suspects = [name for name in suspects if _report(name, got["cases"][name], base) > _limit(name)]
         if not suspects:
             return 0
-    print(f"speed regression > {THRESHOLD}x in every one of {ATTEMPTS} measurements: "
+    print(f"speed regression over the threshold in every one of {ATTEMPTS} measurements: "
           f"{', '.join(suspects)}")
     return 1
 
@@ -168,7 +174,8 @@ def proof() -> int:
              f"Stamp: {', '.join(f'{k} {v}' for k, v in stamp().items())}", "",
              "Written by `python -m bench.regression --proof`.  Gate: `python -m bench.regression "
              "--check` (in `tests/run.sh`); see the module doc of `bench/regression.py`.  "
-             f"Threshold {THRESHOLD}x the baseline (`bench/baseline.json`, baseline stamp "
+             f"Threshold {THRESHOLD}x the baseline ({', '.join(f'{k} {v}x' for k, v in LOOSE.items())}; "
+             f"`bench/baseline.json`, baseline stamp "
              f"{json.loads(BASELINE.read_text())['stamp']['git']}); a measurement over it is "
              f"repeated and fails only when over in all {ATTEMPTS} attempts.  The machine is "
              "shared with other jobs: the calibration time shows how loaded it was.", ""]
@@ -188,11 +195,17 @@ def proof() -> int:
     return 0 if ok else 1
 
 
+def _limit(name: str) -> float:
+    """The ratio to the baseline over which measurement `name` is a regression."""
+    return LOOSE.get(name, THRESHOLD)
+
+
 def _report(name: str, cur: dict, base: dict) -> float:
     ref = base["cases"][name]["normalised"]
     ratio = cur["normalised"] / ref
     print(f"{name:16s} {cur['seconds'] * 1e3:8.1f} ms  normalised {cur['normalised']:7.2f}  "
-          f"baseline {ref:7.2f}  ratio {ratio:5.2f}  {'REGRESSION' if ratio > THRESHOLD else 'ok'}")
+          f"baseline {ref:7.2f}  ratio {ratio:5.2f} (limit {_limit(name)})  "
+          f"{'REGRESSION' if ratio > _limit(name) else 'ok'}")
     return ratio
 
 
