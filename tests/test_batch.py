@@ -59,3 +59,24 @@ def test_batch_failure_while_writing_is_reported_with_its_line_and_order_kept(tm
     assert captured.out.split() == ["finished", "one", "finished", "four"]
     assert captured.err.index("line 2: cannot write") < captured.err.index("line 3: bad flags")
     assert "2 of 4 runs" in captured.err and "(lines 2, 3)" in captured.err
+
+
+def test_long_batch_runs_its_outputs_compiled_and_short_one_imports_no_numba(tmp_path):
+    """From `COMPILED_OUTPUTS_LINES` lines on, -batch imports numba up front (statistics and
+    int images compiled, `noise.compiled_outputs`); a short batch leaves it unimported; the
+    int images are the same either way."""
+    import subprocess
+    import sys
+
+    from nanobrag_torch.batch import COMPILED_OUTPUTS_LINES
+    probe = ("import sys\nfrom nanobrag_torch import cli\nstatus = cli.main(['-batch', sys.argv[1]])\n"
+             "print('numba' in sys.modules, status)\n")
+    for n, imported in ((2, "False"), (COMPILED_OUTPUTS_LINES, "True")):
+        lines = [f"{BASE} -misset {k} 2 3 -intfile {n}_{k}.img -nopgm -nonoise -noprogress" for k in range(n)]
+        (tmp_path / f"{n}.txt").write_text("\n".join(lines) + "\n")
+        proc = subprocess.run([sys.executable, "-c", probe, f"{n}.txt"], cwd=tmp_path,
+                              capture_output=True, text=True, env={**__import__("os").environ,
+                                                                   "NANOBRAG_COMPILE": "0"})
+        assert proc.stdout.strip().splitlines()[-1] == f"{imported} 0", proc.stderr[-500:]
+    for k in range(2):
+        assert (tmp_path / f"2_{k}.img").read_bytes() == (tmp_path / f"{COMPILED_OUTPUTS_LINES}_{k}.img").read_bytes()

@@ -21,6 +21,7 @@ from nanobrag_torch.io.pgm import pgm_header, write_pgm
 from nanobrag_torch.io.raw import write_floatfile, write_npy
 from nanobrag_torch.io.smv import format_smv_header, read_smv, smv_fields, write_smv
 from nanobrag_torch.io.sources import read_sources
+from nanobrag_torch import noise
 from nanobrag_torch.noise import (auto_int_scale, auto_pgm_scale, image_stats, int_image,
                                   noise_image, pgm_image)
 
@@ -66,7 +67,16 @@ def _adc(case: dict) -> float:
 # ---------------------------------------------------------------- output conversions
 
 
+@pytest.fixture(params=["numpy", "compiled"])
+def both_forms(request, monkeypatch):
+    """Run the test with `image_stats` / `int_image` in their numpy form and in their
+    compiled form (`noise.compiled_outputs`)."""
+    monkeypatch.setattr(noise, "compiled_outputs", lambda: request.param == "compiled")
+    return request.param
+
+
 @pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.usefixtures("both_forms")
 def test_image_stats_match_c_printout(name):
     case = CASES[name]
     _, _, _, (max_I, _, mean, rms, rmsd) = _render_settings(case)
@@ -75,6 +85,7 @@ def test_image_stats_match_c_printout(name):
     assert "%g" % max_I == printed["max_I"].split()[0]
 
 
+@pytest.mark.usefixtures("both_forms")
 def test_image_stats_argmax_and_sequential_sums():
     case = CASES["noisefile_seed"]
     image, _, _, (max_I, argmax, mean, rms, _) = _render_settings(case)
@@ -89,6 +100,7 @@ def test_image_stats_argmax_and_sequential_sums():
 
 
 @pytest.mark.parametrize("name", _cases_with("intimage"))
+@pytest.mark.usefixtures("both_forms")
 def test_int_image_matches_golden(name):
     case = CASES[name]
     image, roi, _, (max_I, *_rest) = _render_settings(case)
@@ -103,6 +115,7 @@ def test_int_image_matches_golden(name):
 
 
 @pytest.mark.parametrize("name", _cases_with("pgm"))
+@pytest.mark.usefixtures("both_forms")
 def test_pgm_image_matches_golden(name):
     case = CASES[name]
     image, roi, _, (max_I, _, _, _, rmsd) = _render_settings(case)
@@ -130,6 +143,32 @@ def test_noise_image_matches_golden(name):
             == case["c_printed"]["noise_photons"])
 
 
+def test_compiled_outputs_give_the_same_bits(monkeypatch):
+    """`image_stats` and `int_image` in their compiled form equal the numpy form bit for bit
+    (sequential sums in the same order, the same roundings), NaN, infinities, negatives, a
+    ROI and a mask included."""
+    rng = np.random.default_rng(5)
+    image = (rng.standard_exponential((67, 129)) ** 3 * 50).astype(np.float32)
+    image[3, 4], image[10, 0], image[20, 7], image[30, 30] = np.nan, np.inf, -7.25, -np.inf
+    image[40, 5] = image.max()                                # a tie: the first one counts
+    mask = (rng.random(image.shape) > 0.1).astype(np.uint16)
+    for roi, m in ((None, None), ((3, 100, 2, 60), None), ((3, 100, 2, 60), mask), (None, mask)):
+        forms = []
+        for compiled in (False, True):
+            monkeypatch.setattr(noise, "compiled_outputs", lambda: compiled)
+            forms.append((image_stats(image, roi, m), int_image(image, 3.7, 40.0, roi)))
+        (stats_np, ints_np), (stats_c, ints_c) = forms
+        assert stats_np[:2] == stats_c[:2]
+        assert [float(x).hex() for x in stats_np[2:]] == [float(x).hex() for x in stats_c[2:]]
+        np.testing.assert_array_equal(ints_np, ints_c)
+    finite = np.where(np.isfinite(image), image, 1.0).astype(np.float32)
+    monkeypatch.setattr(noise, "compiled_outputs", lambda: True)
+    compiled = image_stats(finite)
+    monkeypatch.setattr(noise, "compiled_outputs", lambda: False)
+    assert [float(x).hex() for x in compiled[2:]] == [float(x).hex() for x in image_stats(finite)[2:]]
+
+
+@pytest.mark.usefixtures("both_forms")
 def test_roi_and_c_cast_edge_cases():
     image = np.array([[1.0, -1.5, np.nan, 1e30], [2.0, 3.0, 4.0, 5.0]], dtype=np.float32)
     # gcc x86-64: (unsigned char)(-1.5) == 255, NaN -> 0; clipping happens before the cast.

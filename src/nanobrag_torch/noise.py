@@ -13,6 +13,7 @@ whole image; pixels outside it are skipped (no random draws) and are 0 in every 
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import torch
@@ -97,6 +98,10 @@ def int_image(float_image: np.ndarray, scale: float, adc: float,
     """
     image = np.asarray(float_image, dtype=np.float32)
     rows, cols = _roi_slices(image.shape, roi)
+    if bits == 16 and compiled_outputs():
+        out = np.zeros(image.shape, dtype=np.uint16)
+        _int16_pixels(image[rows, cols], float(scale), float(adc), out[rows, cols])
+        return out
     top = 65535.0 if bits == 16 else 2.0**31 - 1
     values = image[rows, cols].astype(np.float64)      # one scratch array, updated in place
     values *= scale
@@ -114,6 +119,29 @@ def int_image(float_image: np.ndarray, scale: float, adc: float,
     np.copyto(rounded, 0.0, where=np.isnan(rounded))   # in [0, 65535] or NaN: the cast is exact
     out[rows, cols] = rounded
     return out
+
+
+def compiled_outputs() -> bool:
+    """Whether `int_image` (16-bit) and `image_stats` run their compiled loops
+    (`_int16_pixels`, `_stat_sums`): when numba is already imported (a ``-batch`` of many
+    lines imports it, as do noise and the numba step sum), since importing it costs a
+    single render ~0.3 s.  Both forms give the same bits (tests/test_noise.py)."""
+    return "numba" in sys.modules
+
+
+@njit(cache=True, nogil=True)
+def _int16_pixels(values, scale, adc, out):
+    """`int_image`'s 16-bit pixels in one pass: out = floorf(float(clip(v*scale + adc, 0,
+    65535) + 0.5)), NaN -> 0 (values float32, out uint16, both [rows, cols])."""
+    for i in range(values.shape[0]):
+        for j in range(values.shape[1]):
+            test = values[i, j] * scale + adc
+            if test > 65535.0:
+                test = 65535.0
+            if test < 0.0:
+                test = 0.0
+            rounded = np.floor(np.float32(test + 0.5))
+            out[i, j] = 0 if np.isnan(rounded) else np.uint16(rounded)
 
 
 @np.errstate(all="ignore")
@@ -221,21 +249,52 @@ def image_stats(float_image: np.ndarray, roi: Roi | None = None, mask: np.ndarra
     kept = None if mask is None else np.asarray(mask)[rows, cols].ravel() != 0
     values = block.ravel() if kept is None else block.ravel()[kept]
 
-    top = float(np.fmax.reduce(values)) if values.size else 0.0     # fmax skips NaN
+    if compiled_outputs():
+        top, first, total, squares = _stat_sums(np.ascontiguousarray(values))
+    else:
+        top = float(np.fmax.reduce(values)) if values.size else 0.0     # fmax skips NaN
+        first = int(np.argmax(values == top)) if top > 0.0 else -1
     max_I = top if top > 0.0 else 0.0
     argmax = None
     if max_I > 0.0:
-        index = int(np.argmax(values == max_I))
-        if kept is not None:
-            index = int(np.flatnonzero(kept)[index])
+        index = first if kept is None else int(np.flatnonzero(kept)[first])
         row, col = divmod(index, block.shape[1])
         argmax = (rows.start + row, cols.start + col)
 
-    mean = _sequential_sum(values) / max(values.size, 1)
-    rms = math.sqrt(_sequential_sum(values, square=True) / (max(values.size, 2) - 1))
+    if not compiled_outputs():
+        total, squares = _sequential_sum(values), _sequential_sum(values, square=True)
+    mean = total / max(values.size, 1)
+    rms = math.sqrt(squares / (max(values.size, 2) - 1))
     n_all = block.size
-    rmsd = math.sqrt(_sequential_sum(block, square=True, shift=mean) / (max(n_all, 2) - 1))
+    deviations = (_deviation_sum(np.ascontiguousarray(block).ravel(), mean) if compiled_outputs()
+                  else _sequential_sum(block, square=True, shift=mean))
+    rmsd = math.sqrt(deviations / (max(n_all, 2) - 1))
     return max_I, argmax, mean, rms, rmsd
+
+
+@njit(cache=True, nogil=True)
+def _stat_sums(values):
+    """`image_stats`' first pass in one loop over float32 `values` [n]: (running strict
+    maximum from 0.0, index of the first pixel reaching it or -1, sequential double sum,
+    sequential double sum of float32 squares)."""
+    top, first, total, squares = 0.0, -1, 0.0, 0.0
+    for i in range(values.size):
+        v = values[i]
+        if v > top:
+            top, first = np.float64(v), i
+        total += v
+        squares += v * v
+    return top, first, total, squares
+
+
+@njit(cache=True, nogil=True)
+def _deviation_sum(values, mean):
+    """Sequential double sum of (v - mean)^2 over float32 `values` [n] (`image_stats`' rmsd)."""
+    total = 0.0
+    for i in range(values.size):
+        d = np.float64(values[i]) - mean
+        total += d * d
+    return total
 
 
 def panel_noise(images: list, seed: int, adc: float) -> list:

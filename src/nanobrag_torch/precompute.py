@@ -8,6 +8,7 @@ every ``-quirks`` decision resolved here).  Engines read only ``pre.inputs`` and
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -67,7 +68,8 @@ def _mask(cfg: SimulationConfig) -> torch.Tensor | None:
 SHAREABLE = {
     "detector": (frozenset({"distance", "close_distance", "Xbeam", "Ybeam", "detector_rotx",
                             "detector_roty", "detector_rotz", "twotheta"}),
-                 lambda cfg, p: build_detector(cfg.detector, cfg.beam.beam, p)),
+                 lambda cfg, p: (build_detector(cfg.detector, cfg.beam.beam, p) if p
+                                 else _plain_detector(cfg.detector, cfg.beam.beam))),
     "sources": (frozenset({"lambda"}), lambda cfg, p: build_sources(
         cfg.beam, cfg.quirks, p, read_sources(cfg.beam.sourcefile) if cfg.beam.sourcefile else None)),
     "sf": (frozenset({"F", "default_F"}), lambda cfg, p: build_structure_factors(
@@ -75,6 +77,13 @@ SHAREABLE = {
         cfg.crystal.default_F, p)),
     "mask": (frozenset(), lambda cfg, p: _mask(cfg)),
 }
+
+
+@functools.lru_cache(maxsize=4)
+def _plain_detector(detector, beam) -> Detector:
+    """The detector of configs (`DetectorConfig`, beam direction) without overrides, built
+    once per process: the lines of a ``-batch`` file mostly share one (~1.5 ms each)."""
+    return build_detector(detector, beam, {})
 
 
 def table_dmin(cfg: SimulationConfig) -> float | None:
