@@ -31,6 +31,8 @@ from pathlib import Path
 
 import torch
 
+from .aot_runner import open_package
+
 log = logging.getLogger("nanobrag_torch")
 
 STALE_LOCK_S = 900          # a lock older than this is a dead build
@@ -79,13 +81,13 @@ def load(path: Path):
     if not path.exists():
         return None
     try:
-        runner = torch._C._aoti.AOTIModelPackageLoader(str(path), "model", False, 1, -1)
+        runner = open_package(path)          # the kernel call releases the GIL (aot_runner)
     except Exception as exc:  # truncated / corrupt zip, missing .so, other torch
         reject(path, exc)
         return None
 
     def run(si, fi, values):
-        return tuple(runner.run([si, fi, *values]))
+        return runner([si, fi, *values])
     return run
 
 
