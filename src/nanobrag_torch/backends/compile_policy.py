@@ -6,8 +6,9 @@ compiled by AOTInductor into one package per kernel variant: the kernel's source
 device, the code-path flags of `KernelInputs` (crystal shape, factor mode, sensor,
 polarization, curved detector, water, dmin), whether an HKL table is used and which step
 axes have size 1.  Packages live in ``$NANOBRAG_CACHE``
-(default ``~/.cache/nanobrag_torch``; see `aot_cache`) and load in milliseconds through the
-C++ package loader, so a render uses the compiled kernel whenever its package exists.
+(default ``~/.cache/nanobrag_torch``; see `aot_cache`) and load in milliseconds through
+AOTInductor's C interface (`aot_runner`: the call releases the GIL), so a render uses the
+compiled kernel whenever its package exists.
 
 Building a package takes ~10-30 s, so ``NANOBRAG_COMPILE`` decides when and how: ``auto``
 (default) starts a background build (a separate process) for a render of at least
