@@ -11,13 +11,16 @@ thread): all instructions, FP32 and FP64 arithmetic (FFMA/FMUL/FADD, DFMA/DMUL/D
 special-function (MUFU) and global loads (LDG); reports/gpu_model.md builds on them.
 The variants are the launch configurations of `accumulate.VARIANTS` (every value of every
 compile-time flag, plus the heaviest combination) in float32 and float64, each with the
-block size and warp count the launcher uses on a GPU.
+block size and warp count the launcher uses on a GPU.  The compilations run in ``--jobs``
+worker processes (default: one per core; each is single-threaded LLVM and ptxas work),
+rows printed in the fixed order.
 """
 from __future__ import annotations
 
 import argparse
 import collections
 import contextlib
+import functools
 import io
 import os
 import re
@@ -25,6 +28,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 
 os.environ.pop("TRITON_INTERPRET", None)      # the interpreter cannot produce cubins
 
@@ -99,11 +104,19 @@ def compile_variant(constexprs: dict, dtype: str, capability: int, kernel_name: 
                 shared_bytes=int(kernel.metadata.shared), seconds=time.perf_counter() - start)
 
 
+def _compile_job(kernel_name: str, job: tuple) -> dict:
+    """`compile_variant` of one (variant name, dtype, arch, capability) job (a worker's task)."""
+    name, dtype, _, cc = job
+    return compile_variant(KERNEL_VARIANTS[kernel_name][name], dtype, cc, kernel_name)
+
+
 def main(argv: list | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nanobrag_kernels.aot", description=__doc__.split("\n")[0])
     parser.add_argument("--arch", nargs="+", default=["sm_80", "sm_90"], help="e.g. sm_80 sm_90")
     parser.add_argument("--kernel", choices=sorted(KERNELS), default="accumulate",
                         help="accumulate (nanoBragg, default) or nearbragg")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="worker processes (default: one per core)")
     args = parser.parse_args(argv)
     caps = [(a, _capability(a)) for a in args.arch]
     _, _, block, options = KERNELS[args.kernel]
@@ -111,15 +124,17 @@ def main(argv: list | None = None) -> int:
           + " ".join(f"{k}={v}" for k, v in options.items()))
     print(f"{'variant':<22} {'dtype':<8} {'arch':<6} {'regs':>5} {'spill_B':>8} {'shared_B':>9} "
           f"{'loop':>5} {'fp32':>5} {'fp64':>5} {'mufu':>5} {'ldg':>4} {'s':>5}")
+    jobs = [(name, dtype, arch, cc) for arch, cc in caps for dtype in ("float32", "float64")
+            for name in KERNEL_VARIANTS[args.kernel]]
+    compile_one = functools.partial(_compile_job, args.kernel)
     spilled = 0
-    for arch, cc in caps:
-        for dtype in ("float32", "float64"):
-            for name, constexprs in KERNEL_VARIANTS[args.kernel].items():
-                r = compile_variant(constexprs, dtype, cc, args.kernel)
-                spilled += r["spill_bytes"] > 0
-                print(f"{name:<22} {dtype:<8} {arch:<6} {r['registers']:>5} {r['spill_bytes']:>8} "
-                      f"{r['shared_bytes']:>9} {r['instructions']:>5} {r['fp32']:>5} {r['fp64']:>5} "
-                      f"{r['mufu']:>5} {r['ldg']:>4} {r['seconds']:>5.1f}", flush=True)
+    with ProcessPoolExecutor(max_workers=max(1, min(args.jobs, len(jobs))),
+                             mp_context=get_context("spawn")) as pool:
+        for (name, dtype, arch, _), r in zip(jobs, pool.map(compile_one, jobs)):
+            spilled += r["spill_bytes"] > 0
+            print(f"{name:<22} {dtype:<8} {arch:<6} {r['registers']:>5} {r['spill_bytes']:>8} "
+                  f"{r['shared_bytes']:>9} {r['instructions']:>5} {r['fp32']:>5} {r['fp64']:>5} "
+                  f"{r['mufu']:>5} {r['ldg']:>4} {r['seconds']:>5.1f}", flush=True)
     if spilled:
         print(f"aot: {spilled} variant(s) spill registers", file=sys.stderr)
         return 1

@@ -70,8 +70,10 @@ SHAREABLE = {
                             "detector_roty", "detector_rotz", "twotheta"}),
                  lambda cfg, p: (build_detector(cfg.detector, cfg.beam.beam, p) if p
                                  else _plain_detector(cfg.detector, cfg.beam.beam))),
-    "sources": (frozenset({"lambda"}), lambda cfg, p: build_sources(
-        cfg.beam, cfg.quirks, p, read_sources(cfg.beam.sourcefile) if cfg.beam.sourcefile else None)),
+    "sources": (frozenset({"lambda"}), lambda cfg, p: (
+        build_sources(cfg.beam, cfg.quirks, p, read_sources(cfg.beam.sourcefile))
+        if cfg.beam.sourcefile else build_sources(cfg.beam, cfg.quirks, p) if p
+        else _plain_sources(cfg.beam, cfg.quirks))),
     "sf": (frozenset({"F", "default_F"}), lambda cfg, p: build_structure_factors(
         read_structure_factors(cfg.crystal.hklfile, cfg.crystal.default_F, table_dmin(cfg)),
         cfg.crystal.default_F, p)),
@@ -84,6 +86,13 @@ def _plain_detector(detector, beam) -> Detector:
     """The detector of configs (`DetectorConfig`, beam direction) without overrides, built
     once per process: the lines of a ``-batch`` file mostly share one (~1.5 ms each)."""
     return build_detector(detector, beam, {})
+
+
+@functools.lru_cache(maxsize=4)
+def _plain_sources(beam, quirks: str) -> Sources:
+    """The source grid of configs (`BeamConfig`, no -sourcefile: a file may change between
+    renders) without overrides, built once per process as `_plain_detector` (~1.2 ms)."""
+    return build_sources(beam, quirks, {})
 
 
 def table_dmin(cfg: SimulationConfig) -> float | None:
