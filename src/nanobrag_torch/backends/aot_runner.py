@@ -37,8 +37,8 @@ def _model_library(path: Path) -> ctypes.CDLL:
     once open: the mapping stays)."""
     with zipfile.ZipFile(path) as archive:
         names = [n for n in archive.namelist() if n.endswith(".so")]
-        if len(names) != 1 or any(n.endswith((".weights", "_consts.bin")) for n in archive.namelist()):
-            raise ValueError(f"expected one model library and no constants, found {names}")
+        if len(names) != 1:
+            raise ValueError(f"expected one model library, found {names}")
         tmp = tempfile.mkdtemp(prefix="nanobrag_aoti_")
         try:
             return ctypes.CDLL(archive.extract(names[0], tmp))
@@ -50,12 +50,15 @@ def open_package(path: Path):
     """``run(tensors) -> tuple of tensors`` for the package at `path` (raises when it cannot
     be opened: corrupt zip, missing library, an interface error)."""
     lib = _model_library(path)
-    container, outputs = ctypes.c_void_p(), ctypes.c_size_t()
+    container, outputs, constants = ctypes.c_void_p(), ctypes.c_size_t(), ctypes.c_size_t()
     if lib.AOTInductorModelContainerCreateWithDevice(ctypes.byref(container), ctypes.c_size_t(1),
                                                      b"cpu", None):
         raise RuntimeError(f"{path.name}: the model container could not be created")
-    if lib.AOTInductorModelContainerGetNumOutputs(container, ctypes.byref(outputs)):
-        raise RuntimeError(f"{path.name}: the model's outputs could not be counted")
+    if (lib.AOTInductorModelContainerGetNumOutputs(container, ctypes.byref(outputs))
+            or lib.AOTInductorModelContainerGetNumConstants(container, ctypes.byref(constants))):
+        raise RuntimeError(f"{path.name}: the model's outputs or constants could not be counted")
+    if constants.value:        # torch's loader would fill them from the package; this does not
+        raise ValueError(f"{path.name}: the model has {constants.value} constants")
     call, n_out = lib.AOTInductorModelContainerRun, outputs.value
 
     def run(tensors: list) -> tuple:
