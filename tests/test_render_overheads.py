@@ -105,3 +105,21 @@ def test_batch_announces_its_remaining_lines_then_forgets_them(tmp_path):
     announced = []
     assert run_batch(str(path), lambda args: announced.append(compile_policy._expected["renders"])) == 0
     assert announced == [3, 2, 1] and compile_policy._expected["renders"] == 1
+
+
+def test_detector_and_sources_of_plain_configs_are_built_once():
+    """Renders of one config without overrides share its detector and source grid (a
+    -batch file's lines); a config equal but for the sign of a zero, an override or a
+    -sourcefile gets its own."""
+    from nanobrag_torch.precompute import precompute
+    from nanobrag_torch.simulate import configure
+    base = "-cell 100 100 100 90 90 90 -default_F 1 -N 2 -lambda 1 -distance 100 -detpixels 8".split()
+    first = precompute(configure(base + ["-misset", "1", "2", "3"])[1])
+    again = precompute(configure(base + ["-misset", "4", "5", "6"])[1])
+    assert again.detector is first.detector and again.sources is first.sources
+    signed = precompute(configure(base + ["-detector_rotx", "-0"])[1])
+    unsigned = precompute(configure(base + ["-detector_rotx", "0"])[1])
+    assert signed.detector is not unsigned.detector
+    moved = precompute(configure(base)[1], params={"distance": torch.tensor(0.2, dtype=torch.float64)})
+    assert moved.detector is not first.detector
+    assert float(moved.detector.distance_m) == pytest.approx(0.2)

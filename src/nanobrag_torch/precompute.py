@@ -69,11 +69,12 @@ SHAREABLE = {
     "detector": (frozenset({"distance", "close_distance", "Xbeam", "Ybeam", "detector_rotx",
                             "detector_roty", "detector_rotz", "twotheta"}),
                  lambda cfg, p: (build_detector(cfg.detector, cfg.beam.beam, p) if p
-                                 else _plain_detector(cfg.detector, cfg.beam.beam))),
+                                 else _plain_detector(repr((cfg.detector, cfg.beam.beam)), cfg.detector,
+                                                     cfg.beam.beam))),
     "sources": (frozenset({"lambda"}), lambda cfg, p: (
         build_sources(cfg.beam, cfg.quirks, p, read_sources(cfg.beam.sourcefile))
         if cfg.beam.sourcefile else build_sources(cfg.beam, cfg.quirks, p) if p
-        else _plain_sources(cfg.beam, cfg.quirks))),
+        else _plain_sources(repr(cfg.beam), cfg.beam, cfg.quirks))),
     "sf": (frozenset({"F", "default_F"}), lambda cfg, p: build_structure_factors(
         read_structure_factors(cfg.crystal.hklfile, cfg.crystal.default_F, table_dmin(cfg)),
         cfg.crystal.default_F, p)),
@@ -82,16 +83,19 @@ SHAREABLE = {
 
 
 @functools.lru_cache(maxsize=4)
-def _plain_detector(detector, beam) -> Detector:
+def _plain_detector(key: str, detector, beam) -> Detector:
     """The detector of configs (`DetectorConfig`, beam direction) without overrides, built
-    once per process: the lines of a ``-batch`` file mostly share one (~1.5 ms each)."""
+    once per process: the lines of a ``-batch`` file mostly share one (~1.5 ms each).
+    `key`: the config's repr, so that configs equal but for the sign of a zero (which the
+    printed geometry shows) do not share one."""
     return build_detector(detector, beam, {})
 
 
 @functools.lru_cache(maxsize=4)
-def _plain_sources(beam, quirks: str) -> Sources:
+def _plain_sources(key: str, beam, quirks: str) -> Sources:
     """The source grid of configs (`BeamConfig`, no -sourcefile: a file may change between
-    renders) without overrides, built once per process as `_plain_detector` (~1.2 ms)."""
+    renders) without overrides, built once per process as `_plain_detector` (~1.2 ms;
+    `key` as there)."""
     return build_sources(beam, quirks, {})
 
 
