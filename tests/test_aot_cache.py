@@ -59,3 +59,19 @@ def test_background_build_then_truncated_package_rebuilt(monkeypatch, tmp_path, 
     assert package.with_suffix(".bad").exists() and package.exists()
     assert str(package) in aot_cache._loaded          # the rebuilt package is in use
     np.testing.assert_array_equal(rebuilt, compiled)
+
+
+def test_package_without_a_usable_model_library_is_moved_aside(tmp_path, caplog):
+    """`aot_runner` opens the model library itself: a package with no library, or with one
+    that is not a shared object, is rejected (moved to ``.bad``, to be rebuilt), not run."""
+    import zipfile
+    for name, members in (("fused_nolib.pt2", {"model/data.json": b"{}"}),
+                          ("fused_badlib.pt2", {"model/x.wrapper.so": b"not an ELF file"})):
+        path = tmp_path / name
+        with zipfile.ZipFile(path, "w") as archive:
+            for member, data in members.items():
+                archive.writestr(member, data)
+        with caplog.at_level(logging.WARNING, logger="nanobrag_torch"):
+            assert aot_cache.load(path) is None
+        assert not path.exists() and path.with_suffix(".bad").exists()
+        assert f"compiled kernel {name} unusable" in caplog.text
