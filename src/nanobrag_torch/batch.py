@@ -9,8 +9,9 @@ are worth a build, a kind the numba step sum covers renders on it and its packag
 exit; other kinds start their background build at the first line and the later lines use the
 package as soon as it is ready; see `compile_policy`). Each line's summary and files are
 written on a thread while the next line renders; in a file of `COMPILED_OUTPUTS_LINES` lines
-or more, their statistics and int image run compiled (numba, outside the GIL). A line that fails is reported on stderr with
-its line number and the following lines still run; the exit status is 2 if any line failed.
+or more, their statistics and int image run compiled (numba, outside the GIL). A line that
+fails is reported on stderr with its line number and the following lines still run; the exit
+status is 2 if any line failed.
 """
 from __future__ import annotations
 

@@ -125,7 +125,7 @@ def compiled_outputs() -> bool:
     """Whether `int_image` (16-bit) and `image_stats` run their compiled loops
     (`_int16_pixels`, `_stat_sums`): when numba is already imported (a ``-batch`` of many
     lines imports it, as do noise and the numba step sum), since importing it costs a
-    single render ~0.3 s.  Both forms give the same bits (tests/test_noise.py)."""
+    single render ~0.3 s.  Both forms give the same bits (tests/test_io_outputs.py)."""
     return "numba" in sys.modules
 
 
@@ -249,11 +249,13 @@ def image_stats(float_image: np.ndarray, roi: Roi | None = None, mask: np.ndarra
     kept = None if mask is None else np.asarray(mask)[rows, cols].ravel() != 0
     values = block.ravel() if kept is None else block.ravel()[kept]
 
-    if compiled_outputs():
+    compiled = compiled_outputs()
+    if compiled:
         top, first, total, squares = _stat_sums(np.ascontiguousarray(values))
     else:
         top = float(np.fmax.reduce(values)) if values.size else 0.0     # fmax skips NaN
         first = int(np.argmax(values == top)) if top > 0.0 else -1
+        total, squares = _sequential_sum(values), _sequential_sum(values, square=True)
     max_I = top if top > 0.0 else 0.0
     argmax = None
     if max_I > 0.0:
@@ -261,12 +263,10 @@ def image_stats(float_image: np.ndarray, roi: Roi | None = None, mask: np.ndarra
         row, col = divmod(index, block.shape[1])
         argmax = (rows.start + row, cols.start + col)
 
-    if not compiled_outputs():
-        total, squares = _sequential_sum(values), _sequential_sum(values, square=True)
     mean = total / max(values.size, 1)
     rms = math.sqrt(squares / (max(values.size, 2) - 1))
     n_all = block.size
-    deviations = (_deviation_sum(np.ascontiguousarray(block).ravel(), mean) if compiled_outputs()
+    deviations = (_deviation_sum(np.ascontiguousarray(block).ravel(), mean) if compiled
                   else _sequential_sum(block, square=True, shift=mean))
     rmsd = math.sqrt(deviations / (max(n_all, 2) - 1))
     return max_I, argmax, mean, rms, rmsd

@@ -64,17 +64,28 @@ def _mask(cfg: SimulationConfig) -> torch.Tensor | None:
     return torch.from_numpy(img.data.astype("int64") != 0)
 
 
+def _detector_piece(cfg: SimulationConfig, p: dict) -> Detector:
+    """The detector with overrides `p`; without any, the process's copy (`_plain_detector`)."""
+    if p:
+        return build_detector(cfg.detector, cfg.beam.beam, p)
+    return _plain_detector(repr((cfg.detector, cfg.beam.beam)), cfg.detector, cfg.beam.beam)
+
+
+def _sources_piece(cfg: SimulationConfig, p: dict) -> Sources:
+    """The sources (a -sourcefile read each time), else the grid with overrides `p`, else the
+    process's copy of the grid (`_plain_sources`)."""
+    if cfg.beam.sourcefile:
+        return build_sources(cfg.beam, cfg.quirks, p, read_sources(cfg.beam.sourcefile))
+    if p:
+        return build_sources(cfg.beam, cfg.quirks, p)
+    return _plain_sources(repr(cfg.beam), cfg.beam, cfg.quirks)
+
+
 # Pieces that renders of one config can share: the overrides each depends on, and its builder.
 SHAREABLE = {
     "detector": (frozenset({"distance", "close_distance", "Xbeam", "Ybeam", "detector_rotx",
-                            "detector_roty", "detector_rotz", "twotheta"}),
-                 lambda cfg, p: (build_detector(cfg.detector, cfg.beam.beam, p) if p
-                                 else _plain_detector(repr((cfg.detector, cfg.beam.beam)), cfg.detector,
-                                                     cfg.beam.beam))),
-    "sources": (frozenset({"lambda"}), lambda cfg, p: (
-        build_sources(cfg.beam, cfg.quirks, p, read_sources(cfg.beam.sourcefile))
-        if cfg.beam.sourcefile else build_sources(cfg.beam, cfg.quirks, p) if p
-        else _plain_sources(repr(cfg.beam), cfg.beam, cfg.quirks))),
+                            "detector_roty", "detector_rotz", "twotheta"}), _detector_piece),
+    "sources": (frozenset({"lambda"}), _sources_piece),
     "sf": (frozenset({"F", "default_F"}), lambda cfg, p: build_structure_factors(
         read_structure_factors(cfg.crystal.hklfile, cfg.crystal.default_F, table_dmin(cfg)),
         cfg.crystal.default_F, p)),
