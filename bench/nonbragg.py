@@ -5,8 +5,9 @@
    same command line, 1024^2 and 2048^2 water, measured side by side, interleaved, min of N.
    Acceptance: 2048^2 at most 0.5x the C.
 2. A spots render (bench cases W1, W3, W4) with and without water + air components in the
-   same render, and the component step alone (cold and cached; and the first one of a fresh
-   process, which loads the compiled background kernel). Acceptance: at most 10 %.
+   same render (a new geometry, and a cached one), and the component step alone (cold and
+   cached; and the first one of a fresh process, which loads the compiled background
+   kernel). Acceptance: at most 10 %, end to end and as the step alone.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from bench import cases  # noqa: E402
 from bench.provenance import ROOT, stamp  # noqa: E402
 import torch  # noqa: E402
 
+from nanobrag_torch.heap import keep_freed_memory  # noqa: E402
 from nanobrag_torch.nonbragg.api import run as bg_run  # noqa: E402
 from nanobrag_torch.nonbragg import components, fast32  # noqa: E402
 from nanobrag_torch.nonbragg.components import render_components  # noqa: E402
@@ -78,9 +80,9 @@ def side_by_side(repeats: int) -> list:
 
 
 def spots_overhead(repeats: int) -> list:
-    """Per case: spots-only render, the same render with water + air (warm: the component
-    images of this geometry are cached), and the component step alone, cold (cache cleared:
-    the first render of a geometry) and warm; interleaved, min of ``repeats``."""
+    """Per case: spots-only render, the same render with water + air, warm (the component
+    images of this geometry are cached) and cold (cache cleared: the first render of a
+    geometry), and the component step alone, cold and warm; interleaved, min of ``repeats``."""
     rows = []
     for name in ("W1", "W3", "W4"):
         args = cases.args(name)
@@ -88,11 +90,13 @@ def spots_overhead(repeats: int) -> list:
             result = nb_run(args + COMPONENTS)
             nb_run(args)
         s, pre = result.settings, result.pre
-        plain, both, cold, fresh, warm = [], [], [], [], []
+        plain, both, both_cold, cold, fresh, warm = [], [], [], [], [], []
         step = (render_components, pre, s.backgrounds, s.beamsize_m, torch.float32, "cpu")
         for _ in range(repeats):
             plain.append(measure(nb_run, args))
             both.append(measure(nb_run, args + COMPONENTS))
+            components._IMAGES.clear()
+            both_cold.append(measure(nb_run, args + COMPONENTS))
             components._IMAGES.clear()
             cold.append(measure(*step))
             warm.append(measure(*step))
@@ -100,11 +104,15 @@ def spots_overhead(repeats: int) -> list:
             fast32._NODES.clear()
             fast32._CELLS.clear()
             fresh.append(measure(*step))
-        (pw, pc), (bw, bc), (cw, cc), (fw, _), (ww, _) = best(plain), best(both), best(cold), best(fresh), best(warm)
-        rows.append(f"| {name} | {pw:.3f} / {pc:.3f} | {bw:.3f} / {bc:.3f} ({100 * (bw / pw - 1):+.1f} %) "
+        (pw, pc), (bw, bc), (ew, ec), (cw, cc), (fw, _), (ww, _) = (
+            best(plain), best(both), best(both_cold), best(cold), best(fresh), best(warm))
+        cold_ok = cw / pw <= 0.10 and ew / pw <= 1.10
+        rows.append(f"| {name} | {pw:.4f} / {pc:.3f} | {bw:.4f} / {bc:.3f} ({100 * (bw / pw - 1):+.1f} %) "
+                    f"| {ew:.4f} / {ec:.3f} ({100 * (ew / pw - 1):+.1f} %) "
                     f"| {cw:.4f} / {cc:.4f} ({100 * cw / pw:.1f} %) | {fw:.3f} ({100 * fw / pw:.0f} %) "
                     f"| {ww:.4f} ({100 * ww / pw:.2f} %) "
-                    f"| {'PASS' if ww / pw <= 0.10 else 'FAIL'} warm, {'PASS' if cw / pw <= 0.10 else 'FAIL'} cold |")
+                    f"| {'PASS' if ww / pw <= 0.10 and bw / pw <= 1.10 else 'FAIL'} warm, "
+                    f"{'PASS' if cold_ok else 'FAIL'} cold |")
     return rows
 
 
@@ -135,6 +143,7 @@ def fresh_process(name: str) -> float:
 
 
 def main(argv=None) -> None:
+    keep_freed_memory()             # as the command-line tools do: large temporaries are not re-faulted
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", default=str(ROOT / "reports" / "nonbragg.md"))
@@ -159,22 +168,25 @@ def main(argv=None) -> None:
              "## 2. Water + air added to a spots render", "",
              f"Compiled code on disk at the start: {on_disk}.", "",
              "Same nanoBragg command line (bench/cases.py) with and without "
-             f"`{' '.join(COMPONENTS)}`, backend auto, float32, min of {a.repeats} interleaved runs. "
-             "The cost of the components is also measured directly as the component step alone "
-             "(`render_components` on the render's geometry): cold = first render of a detector "
-             "geometry (both components rendered), warm = a later render of the same geometry (the "
-             "component images are cached: many crystals, one detector), since the end-to-end "
-             "difference of two renders is dominated by the machine's load. Wall seconds (CPU "
-             "seconds of all threads after the slash for the renders). Acceptance: at most 10 % of "
-             "the spots-only render; cold and warm verdicts given separately. The components are "
+             f"`{' '.join(COMPONENTS)}`, backend auto, float32, min of {a.repeats} interleaved runs, "
+             "freed memory kept in the heap as the command-line tools keep it. Cold = the first "
+             "render of a detector geometry (the component images cache cleared: both components "
+             "rendered), warm = a later render of the same geometry (the component images are "
+             "cached: many crystals, one detector). The cost of the components is measured end to "
+             "end (render with components against the spots-only render) and as the component "
+             "step alone (`render_components` on the render's geometry), which the machine's load "
+             "moves less. Wall seconds (CPU seconds of all threads after the slash for the renders). "
+             "Acceptance: at most 10 % of the spots-only render, both ways; cold and warm verdicts "
+             "given separately. The components are "
              "rendered in float32 by the compiled background kernel (nonbragg/fast32.py), both in "
              "one pass over the geometry that interpolates their tabulated, scaled sum.", "",
              "New tables = the same cold step after dropping the per-table node and cell "
              "tables too (built once per table and wavelength range in a process).", "",
              "| case | spots only wall / CPU (s) | spots + water + air (warm) wall / CPU (s) "
+             "| spots + water + air (cold) wall / CPU (s) "
              "| component step cold wall / CPU (s) | cold, new tables (s) | component step warm (s) "
              "| acceptance |",
-             "|---|---|---|---|---|---|---|", *spots_overhead(a.repeats), "",
+             "|---|---|---|---|---|---|---|---|", *spots_overhead(a.repeats), "",
              f"First component step of a fresh process (W1, after one spots render there; loads "
              f"the numba kernel from its disk cache): {fresh_process('W1'):.3f} s, once per process.", ""]
     Path(a.out).write_text("\n".join(lines))

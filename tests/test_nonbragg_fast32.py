@@ -54,9 +54,9 @@ def test_cell_window_is_the_sorted_lookup(rows):
     table = build_table(x, rng.uniform(-20, 20, x.size), "stol", "c")
     lo, inv_h, rec = fast32.cell_records(table.x, table.coef, table.origin)
     stol = np.concatenate([rng.uniform(0.0, 0.7, 4000), x]).astype(np.float32)
-    acc = np.zeros(stol.size)
+    acc = np.full(stol.size, np.nan)             # the first term is stored, not added
     fast32._table(stol, np.ones_like(stol), np.float32(lo), np.float32(inv_h),
-                  np.float32(rec.shape[0] - 1), rec.reshape(-1), acc)
+                  np.float32(rec.shape[0] - 1), rec.reshape(-1), acc, True)
     s64 = torch.from_numpy(stol.astype(np.float64))
     x64 = torch.from_numpy(table.x)
     F = evaluate(torch.from_numpy(table.coef), torch.from_numpy(table.origin), lookup_sorted(x64, s64), s64).numpy()

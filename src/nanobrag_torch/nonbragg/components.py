@@ -197,11 +197,11 @@ def add_background(image: torch.Tensor, background: torch.Tensor, quirks: str = 
         if quirks == "c" and not grad:
             return (image.to(torch.float32) + background.to(torch.float32)).to(image.dtype)
         return image + background.to(image.dtype)
-    out = image.numpy()
-    if quirks == "c":
-        out[...] = out.astype(np.float32) + background.numpy().astype(np.float32, copy=False)
-    else:
-        out += background.numpy().astype(out.dtype, copy=False)
+    out, bg = image.numpy(), background.numpy()
+    if quirks == "c" and out.dtype != np.float32:
+        out[...] = out.astype(np.float32) + bg.astype(np.float32, copy=False)
+    else:                     # c: a float32 image is the rounded part already (no temporaries)
+        out += bg.astype(out.dtype, copy=False)
     return image
 
 

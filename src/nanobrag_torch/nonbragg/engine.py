@@ -214,8 +214,8 @@ def _render_fast32(px: Pixels, beam: Beam, tables: list, scales: list | None = N
     out = np.empty((len(top), max(s_hi - s_lo + 1, 0), max(f_hi - f_lo + 1, 0)), dtype=np.float32)
     inc = _f64(beam.incident)
     axis = _f64(beam.axis) if beam.axis is not None else np.array([0.0, 0.0, 1.0])
-    bvec = _unit_rows(np.cross(axis, inc))
-    evec = _unit_rows(np.cross(inc, bvec))
+    bvec = _unit_cross(axis, inc)
+    evec = _unit_cross(inc, bvec)
     f32 = lambda a: np.ascontiguousarray(a, dtype=np.float32)       # noqa: E731
     omega_sum, nans = fast32.background_rows32(
         _f64(px.fdet), _f64(px.sdet), _f64(px.pix0), f_lo, s_lo, px.pixel_m / px.oversample,
@@ -237,9 +237,11 @@ def _f64(t) -> np.ndarray:
     return np.ascontiguousarray(torch.as_tensor(t).detach().cpu().to(torch.float64).numpy())
 
 
-def _unit_rows(v: np.ndarray) -> np.ndarray:
-    """Rows of ``v`` [N, 3] made unit; zero rows stay zero (as the C's unitize)."""
-    norm = np.linalg.norm(v, axis=1, keepdims=True)
+def _unit_cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Rows of a x b ([3] or [N, 3] each, broadcast) made unit; zero rows stay zero (as the
+    C's unitize)."""
+    v = a[..., [1, 2, 0]] * b[..., [2, 0, 1]] - a[..., [2, 0, 1]] * b[..., [1, 2, 0]]
+    norm = np.sqrt((v * v).sum(axis=-1, keepdims=True))
     return np.divide(v, norm, out=np.zeros_like(v), where=norm > 0)
 
 
