@@ -78,14 +78,14 @@ def _install_cache_locators() -> None:
 
 def _compile_all() -> None:
     with _LOCK:
-        _load_target()
+        load_target()
         _compile_pending()
 
 
 _BLAS_PROBE = "scipy.linalg.cython_blas"
 
 
-def _load_target() -> None:
+def load_target() -> None:
     """Load numba's CPU target (typing and lowering registries) with its import-time BLAS
     probe answered "absent": the probe imports scipy.linalg (~0.3 s of a command's start-up)
     only to pick the inner product of np.convolve/np.correlate, which no function here uses;

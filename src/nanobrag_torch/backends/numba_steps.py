@@ -1,9 +1,10 @@
 """The step sum of the fused kernel compiled by numba: a cold start's compiled CPU path.
 
 An AOTInductor package of the fused kernel takes ~20 s to build (`compile_policy`); numba
-compiles this module's loop in ~2 s.  So a big render of a kind with no package yet runs
-`fused_chunk` with its inner sum over the flat (source x orientation) steps, `_flat_steps`,
-replaced by `flat_steps` here (each pixel's geometry, polarization and solid angle stay the
+compiles the loop a render uses in ~0.7 s (after ~0.2 s to import numba and its CPU target
+loaded without scipy, `lazy_numba.load_target`).  So a big render of a kind with no package
+yet runs `fused_chunk` with its inner sum over the flat (source x orientation) steps,
+`_flat_steps`, replaced by `flat_steps` here (each pixel's geometry, polarization and solid angle stay the
 torch code, ~1 % of the work); the package for later renders is built when the process exits.
 
 The numba twins carry the names of their torch originals: `sinpi_over` and `sinpi_ratio_sqr`
@@ -27,6 +28,7 @@ import numpy as np
 import torch
 from numba import njit
 
+from ..lazy_numba import load_target
 from ..physics.lattice import _SINPI_S32, _SINPI_S64
 from . import torch_kernel as tk
 
@@ -56,7 +58,7 @@ def _sinpi_over_for(coef: tuple):
 
 
 def _kernel_for(coef: tuple):
-    """`flat_steps`'s compiled loop for one dtype."""
+    """`flat_steps`'s compiled loops for one dtype: (table_steps, default_steps)."""
     sinpi_over = _sinpi_over_for(coef)
     half = coef[0].dtype.type(0.5)
 
@@ -79,8 +81,11 @@ def _kernel_for(coef: tuple):
         ik = np.int64(np.ceil(k - half)) - mins[1]
         il = np.int64(np.ceil(l - half)) - mins[2]
         inside = (ih >= 0) & (ih < ranges[0]) & (ik >= 0) & (ik < ranges[1]) & (il >= 0) & (il < ranges[2])
-        value = table[(ih * ranges[1] + ik) * ranges[2] + il if inside else 0]    # an unconditional
-        return value if inside else default_F                                     # load: vectorises
+        # an unconditional load (node 0 for an outside node) and no branch before it: a
+        # branch there left reference counts of `table` in the step loop, which then stayed
+        # scalar (4e7 against 3.3e8 steps per second per thread; `test_numba_steps`)
+        value = table[((ih * ranges[1] + ik) * ranges[2] + il) * np.int64(inside)]
+        return value if inside else default_F
 
     @njit(inline="always", fastmath=_FASTMATH)
     def lattice(dx, dy, dz, inc, W, j, n, n2, inv_n2):
@@ -95,28 +100,37 @@ def _kernel_for(coef: tuple):
         return h, k, l, (a * c * f) / (b * e * g)
 
     @njit(nogil=True, fastmath=_FASTMATH, error_model="numpy")
-    def flat_steps(d, inc, W, w, n, n2, inv_n2, table, mins, ranges, default_F, out, q0, q1):
+    def table_steps(d, inc, W, w, n, n2, inv_n2, table, mins, ranges, default_F, out, q0, q1):
         """out[q] = sum_j F^2 F_latt^2 w[j] for q in [q0, q1), unit vectors d [3, Q], steps
         inc [3, J], W [9, J] (A / lambda, row-major 3x3 per step), w [J]; n (3,) cells (1
-        where the C skips the axis), n2 = n^2, inv_n2 = 1 / n^2; table flat (empty:
-        default_F only, factored out of the sum).  Two loops, each vectorised by LLVM (as
-        separate functions the lookup loop was not: 2e7 against 2.2e8 steps per second)."""
+        where the C skips the axis), n2 = n^2, inv_n2 = 1 / n^2; F from `table` (flat),
+        default_F outside it.  One loop body with every helper inlined, so LLVM vectorises
+        it (as separate functions the lookup loop was not: 2e7 against 2.2e8 steps per
+        second)."""
         for q in range(q0, q1):
             dx, dy, dz = d[0, q], d[1, q], d[2, q]
             acc = half - half
-            if table.shape[0] > 0:
-                for j in range(inc.shape[1]):
-                    h, k, l, L = lattice(dx, dy, dz, inc, W, j, n, n2, inv_n2)
-                    F = nearest_F(h, k, l, table, mins, ranges, default_F)
-                    acc += F * F * L * w[j]
-            else:
-                for j in range(inc.shape[1]):
-                    acc += lattice(dx, dy, dz, inc, W, j, n, n2, inv_n2)[3] * w[j]
-                acc *= default_F * default_F
+            for j in range(inc.shape[1]):
+                h, k, l, L = lattice(dx, dy, dz, inc, W, j, n, n2, inv_n2)
+                F = nearest_F(h, k, l, table, mins, ranges, default_F)
+                acc += F * F * L * w[j]
             out[q] = acc
-    return flat_steps
+
+    @njit(nogil=True, fastmath=_FASTMATH, error_model="numpy")
+    def default_steps(d, inc, W, w, n, n2, inv_n2, default_F, out, q0, q1):
+        """`table_steps` without a table: default_F for every node, factored out of the sum."""
+        for q in range(q0, q1):
+            dx, dy, dz = d[0, q], d[1, q], d[2, q]
+            acc = half - half
+            for j in range(inc.shape[1]):
+                acc += lattice(dx, dy, dz, inc, W, j, n, n2, inv_n2)[3] * w[j]
+            out[q] = acc * (default_F * default_F)
+    # two kernels, not one with a branch: numba compiles only the one a render uses (its
+    # typing and lowering are most of a cold start's ~1 s of compiling)
+    return table_steps, default_steps
 
 
+load_target()         # numba's CPU target without its scipy probe (~0.3 s; see there)
 _KERNELS = {torch.float32: _kernel_for(_S32), torch.float64: _kernel_for(_S64)}
 
 
@@ -127,20 +141,20 @@ def flat_steps(d, k: tk.KernelInputs) -> torch.Tensor:
     dt = d[0].dtype
     shape = d[0].shape
     vec = torch.stack([x.reshape(-1) for x in d]).numpy()
-    sf = k.sf
-    if sf.table is None:
-        table, mins, ranges = np.zeros(0, dtype=vec.dtype), np.zeros(3, np.int64), np.zeros(3, np.int64)
-    else:
-        table = sf.table.reshape(-1).to(dt).numpy()
-        mins, ranges = np.asarray(sf.mins, dtype=np.int64), np.asarray(sf.ranges, dtype=np.int64)
     n = torch.where(k.N > 1, k.N, torch.ones_like(k.N)).to(dt).numpy()
     n2 = n * n
     Q = vec.shape[1]
     out = np.empty(Q, dtype=vec.dtype)
-    args = (vec, np.ascontiguousarray(inc.numpy()), np.ascontiguousarray(W.reshape(9, -1).numpy()),
-            np.ascontiguousarray(w.numpy()), n, n2, (1 / n2).astype(n.dtype), table, mins, ranges,
-            vec.dtype.type(float(sf.default_F)), out)
-    kernel = _KERNELS[dt]
+    head = (vec, np.ascontiguousarray(inc.numpy()), np.ascontiguousarray(W.reshape(9, -1).numpy()),
+            np.ascontiguousarray(w.numpy()), n, n2, (1 / n2).astype(n.dtype))
+    default_F = vec.dtype.type(float(k.sf.default_F))
+    table_steps, default_steps = _KERNELS[dt]
+    if k.sf.table is None:
+        kernel, args = default_steps, (*head, default_F, out)
+    else:
+        kernel, args = table_steps, (*head, k.sf.table.reshape(-1).to(dt).numpy(),
+                                     np.asarray(k.sf.mins, dtype=np.int64),
+                                     np.asarray(k.sf.ranges, dtype=np.int64), default_F, out)
     threads = min(torch.get_num_threads(), max(1, Q // 1024))
     slices = 8 * threads                  # interleaved, so uneven slices (table hits) even out
     bounds = [Q * i // slices for i in range(slices + 1)]

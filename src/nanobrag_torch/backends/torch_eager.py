@@ -27,6 +27,12 @@ from .compile_policy import fused_for
 
 CHUNK_STEPS = 1 << 21      # steps per chunk (bounds memory: ~100 B per step on the general path)
 MAX_CHUNK_PIXELS = 1 << 22
+# Compiled kernels keep no per-step tensors, so their chunks hold this many times more steps.
+# Each chunk wakes the second core (a new numba thread, or inductor's OpenMP team after the
+# torch geometry between chunks), ~10 ms on this VM's idle vCPUs: the still of `bench.cases`
+# (300 steps) ran 19 chunks a shot at 8 (numba 0.67-0.69 s a shot, package 0.52-0.56 s)
+# against 3 at 64 (0.51 s both).
+COMPILED_CHUNK_FACTOR = 64
 
 
 class State:
@@ -163,7 +169,8 @@ def _sum64(x: torch.Tensor):
 
 def _rows_per_chunk(inp: RenderInputs, width: int, compiled: bool) -> int:
     """Rows per chunk from a step budget (compiled kernels keep no per-step tensors)."""
-    pixels = min(CHUNK_STEPS * (8 if compiled else 1) // inp.steps_per_pixel, MAX_CHUNK_PIXELS)
+    factor = COMPILED_CHUNK_FACTOR if compiled else 1
+    pixels = min(CHUNK_STEPS * factor // inp.steps_per_pixel, MAX_CHUNK_PIXELS)
     return max(1, pixels // width)
 
 
