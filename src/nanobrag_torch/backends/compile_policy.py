@@ -15,8 +15,8 @@ Building a package takes ~10-30 s, so ``NANOBRAG_COMPILE`` decides when and how:
 `BACKGROUND_MIN_STEPS` pixel-steps (counting every line of a ``-batch`` file:
 `expect_renders`), or when the same kind of render comes a second time in this process. Until
 the package appears, renders the numba step sum covers (`numba_steps`: the square crystal in c
-mode, ~2 s to compile, about the package's speed) run on it with every thread and the build
-starts when the process ends; other renders run eagerly on one thread beside the build.
+mode, ~1 s to import and compile, about the package's speed) run on it with every thread and
+the build starts when the process ends; other renders run eagerly on one thread beside the build.
 Either switches to the package between row blocks as soon as it appears, so no render waits for
 a build (rows before and after the switch differ in the last bits). ``1``: build now, in this
 process, and use it (reproducible bytes); ``0``: eager kernels only. Step axes of size 1 (one
@@ -219,8 +219,8 @@ def fused_for(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> tupl
 
 def _cold_kernel(k: tk.KernelInputs):
     """The kernel for rows rendered before the package exists: the step sum compiled by
-    numba (~2 s to compile, about the package's speed) where it covers the render, else
-    the eager kernel (10-30x slower)."""
+    numba (~1 s to import and compile, about the package's speed) where it covers the render,
+    else the eager kernel (10-30x slower)."""
     if not _numba_covers(k):
         return tk.fused_chunk
     from . import numba_steps       # imports numba (~0.3 s): only for renders that use it
