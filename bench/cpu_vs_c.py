@@ -4,7 +4,9 @@
 
 Every row runs the C and ours one after the other in this one invocation, with 2 threads
 each (``OMP_NUM_THREADS=2``; torch reads it), as whole processes unless the row says
-otherwise; images are compared (correlation, sum ratio).  Ours uses one kernel cache
+otherwise; images are compared (correlation, sum ratio).  Dirty pages are written back
+(``sync``) before each timed run, so no run waits on the writeback of the one before.  Ours
+uses one kernel cache
 (``NANOBRAG_CACHE``) created empty for this run, so the first use of each kind of render is a
 cold start (its inductor artefacts live in the same directory, see `aot_cache`):
 
@@ -52,6 +54,13 @@ def _env(cache: Path) -> dict:
     return dict(os.environ, NANOBRAG_CACHE=str(cache), OMP_NUM_THREADS=str(THREADS))
 
 
+def _quiet_disk() -> None:
+    """Write back every dirty page before a timed run, so that no run waits on the disk for
+    the files of the run before it (the C's 100 processes leave ~600 MB to write back; ours
+    fsync their outputs, so they would wait for that writeback)."""
+    os.sync()
+
+
 def _wait_builds(cache: Path) -> None:
     """Let a background build started by the cold run finish before the warm run."""
     while any(cache.glob("*.lock")):
@@ -68,7 +77,9 @@ def _process_rows(name: str, c_bin: str, cache: Path, work: Path, states: list) 
     shape = detector_shape(flags)
     rows = []
     for state in states:
+        _quiet_disk()
         ref, c_s = run_c(c_bin, flags, work, THREADS)
+        _quiet_disk()
         ours, ours_s = run_ours_process(flags, "float32", work, THREADS, env=_env(cache))
         rows.append(_row(name, state, c_s, ours_s, metrics(ours.reshape(shape), ref.reshape(shape))))
         _wait_builds(cache)
@@ -82,6 +93,7 @@ def _batch_rows(c_bin: str, cache: Path, work: Path) -> list:
                               f"b{k}.img", *OUTPUT_FLAGS]) for k, m in enumerate(misset)]
     (work / "batch.txt").write_text("# 100 orientations of W4\n" + "\n".join(lines) + "\n")
     env = dict(os.environ, OMP_NUM_THREADS=str(THREADS))
+    _quiet_disk()
     t0 = time.perf_counter()
     for k, m in enumerate(misset):
         subprocess.run([c_bin, *base, "-misset", *map(repr, m), "-floatfile", f"c{k}.bin",
@@ -91,6 +103,7 @@ def _batch_rows(c_bin: str, cache: Path, work: Path) -> list:
     rows = []
     shape = detector_shape(base)
     for state in ("cold", "warm"):
+        _quiet_disk()
         t0 = time.perf_counter()
         proc = subprocess.run([sys.executable, "-m", "nanobrag_torch", "-batch", "batch.txt"],
                               cwd=work, env=_env(cache), capture_output=True, text=True)
@@ -112,6 +125,7 @@ def _still_rows(c_bin: str, cache: Path, work: Path) -> list:
     c_flags = list(flags)
     i = c_flags.index("-misset")
     c_flags[i + 1:i + 4] = map(repr, shot["misset"])
+    _quiet_disk()
     ref, c_s = run_c(c_bin, c_flags, work, THREADS)
     script = work / "still.py"
     script.write_text(STILL_SCRIPT.format(n=STILL_SHOTS))
@@ -121,6 +135,7 @@ def _still_rows(c_bin: str, cache: Path, work: Path) -> list:
     rows = []
     shape = detector_shape(flags)
     for state in ("cold", "warm"):
+        _quiet_disk()
         t0 = time.perf_counter()
         subprocess.run([sys.executable, str(script), *flags], cwd=work, env=_env(cache), check=True,
                        capture_output=True)
