@@ -3,7 +3,11 @@ torch helpers of the same names, renders through it meet the golden thresholds a
 kernel, and a render that wants a package runs it at full speed and starts the build after."""
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -101,6 +105,20 @@ def test_step_loops_are_vectorised(dtype):
         ir = "".join(kernel.inspect_llvm(sig) for sig in kernel.signatures)
         width = "32" if dtype == torch.float32 else "64"
         assert re.search(rf"@llvm\.rint\.v\d+f{width}\(", ir), (dtype, table)
+
+
+def test_cold_compile_skips_scipy():
+    """A fresh process compiling the step sum loads numba's CPU target without its BLAS probe
+    (`lazy_numba.load_target`): scipy.linalg, ~0.3 s of a cold start, is not imported."""
+    probe = ("import sys, torch\n"
+             "from nanobrag_torch.backends import numba_steps\n"
+             "from test_numba_steps import _kernel_inputs\n"
+             "d = tuple(torch.nn.functional.normalize(torch.ones(3, 8, 1, 1, 1, dtype=torch.float64), dim=0))\n"
+             "numba_steps.flat_steps(d, _kernel_inputs(True))\n"
+             "print('scipy.linalg' in sys.modules, 'numba' in sys.modules)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["False", "True"], done.stdout
 
 
 def test_cold_renders_run_numba_and_the_build_starts_at_exit(monkeypatch, tmp_path):

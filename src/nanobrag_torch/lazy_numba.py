@@ -22,7 +22,7 @@ import sys
 import threading
 
 _PENDING: list = []
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()       # `load_target` takes it too, inside `_compile_all`
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -88,17 +88,19 @@ _BLAS_PROBE = "scipy.linalg.cython_blas"
 def load_target() -> None:
     """Load numba's CPU target (typing and lowering registries) with its import-time BLAS
     probe answered "absent": the probe imports scipy.linalg (~0.3 s of a command's start-up)
-    only to pick the inner product of np.convolve/np.correlate, which no function here uses;
-    np.dot and np.linalg still import scipy when a function using them is compiled."""
+    only to pick the inner product of np.convolve/np.correlate, which no function of this
+    package uses (`numba_steps` loads the target here too); np.dot and np.linalg still
+    import scipy when a function using them is compiled."""
     from numba.core.registry import cpu_target
-    blocked = _BLAS_PROBE not in sys.modules
-    if blocked:
-        sys.modules[_BLAS_PROBE] = None          # import -> ImportError
-    try:
-        cpu_target.target_context.refresh()
-    finally:
-        if blocked and sys.modules.get(_BLAS_PROBE, 0) is None:
-            del sys.modules[_BLAS_PROBE]
+    with _LOCK:                                  # one thread at a time edits sys.modules here
+        blocked = _BLAS_PROBE not in sys.modules
+        if blocked:
+            sys.modules[_BLAS_PROBE] = None      # import -> ImportError
+        try:
+            cpu_target.target_context.refresh()
+        finally:
+            if blocked and sys.modules.get(_BLAS_PROBE, 0) is None:
+                del sys.modules[_BLAS_PROBE]
 
 
 def _compile_pending() -> None:
