@@ -35,7 +35,7 @@ def test_compiled_kernel_call_releases_the_gil(monkeypatch):
 
     from nanobrag_torch.backends import aot_cache
     case = next(c for c in cases() if c["name"] == "hkl_file")
-    args = case["physics_args"] + ["-detpixels", "512"]     # calls of ~20 ms or more
+    args = case["physics_args"] + ["-detpixels", "1024"]    # one call of ~50 ms
     monkeypatch.setenv("NANOBRAG_COMPILE", "1")
     with in_golden_dir():
         simulate(args, dtype="float32")                      # loads (or builds) the package
