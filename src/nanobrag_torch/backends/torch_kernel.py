@@ -115,27 +115,33 @@ def at_rows(k: KernelInputs, si: torch.Tensor, panel_rows: int) -> tuple:
     return si - panel * panel_rows, replace(k, **{name: getattr(k, name)[panel] for name in PANEL_FRAME})
 
 
-def per_pixel(v: torch.Tensor, si, fi) -> torch.Tensor:
-    """Per-row values `v` [*si.shape, ...] (`at_rows`) for each pixel: [P, 1, 1, 1, ...]."""
+def per_pixel(v: torch.Tensor, si, fi, flat: bool = True) -> torch.Tensor:
+    """Per-row values `v` [*si.shape, ...] (`at_rows`) for each pixel: [P, 1, 1, 1, ...];
+    `flat` False: [*si.shape, 1, 1, 1, ...], broadcasting against a block's [R, C, ...]."""
     tail = tuple(v.shape[si.dim():])
+    if not flat:
+        return v.reshape(*si.shape, 1, 1, 1, *tail)
     ones = torch.ones_like(fi, dtype=v.dtype).reshape(*fi.shape, *(1,) * len(tail))
     return (v * ones).reshape(-1, 1, 1, 1, *tail)            # pointwise, so the kernel fuses it
 
 
-def pixel_positions(si, fi, k: KernelInputs) -> tuple:
+def pixel_positions(si, fi, k: KernelInputs, flat: bool = True) -> tuple:
     """Sub-pixel positions (x, y, z), m from the sample, each [P, T, os, os].
 
     `si`, `fi`: slow (within the panel) and fast pixel indices of broadcastable shapes (e.g.
     [R, 1] and [1, C] for a block of rows), `k` at those rows (`at_rows`); P is the broadcast
-    pixel count, in row-major order."""
+    pixel count, in row-major order.  `flat` False (not for the curved detector): each
+    [*block, T, os, os] with the block's broadcast shape (e.g. [R, C]), so a compiled kernel
+    loops over rows and columns instead of dividing a flat pixel index by the row length."""
     dt = k.pix0.dtype
     T, os_ = k.layer_off.shape[0], k.sub_off.shape[0]
     F = ((fi.to(dt)[..., None] * os_ + k.sub_off) * k.sub_size + k.sub_size / 2.0)[..., None, None, :]
     S = ((si.to(dt)[..., None] * os_ + k.sub_off) * k.sub_size + k.sub_size / 2.0)[..., None, :, None]
     O = k.layer_off[:, None, None]
     fdet, sdet, odet, pix0 = (v[..., None, None, None, :] for v in (k.fdet, k.sdet, k.odet, k.pix0))
-    pos = [(F * fdet[..., i] + S * sdet[..., i] + O * odet[..., i] + pix0[..., i]).reshape(-1, T, os_, os_)
-           for i in range(3)]
+    pos = [F * fdet[..., i] + S * sdet[..., i] + O * odet[..., i] + pix0[..., i] for i in range(3)]
+    if flat or k.curved:
+        pos = [x.reshape(-1, T, os_, os_) for x in pos]
     if k.curved:        # the C: distance x beam turned about sdet then fdet by the flat y, z
         base = per_pixel(k.beam_dist, si, fi).expand(*pos[0].shape, 3)
         distance = per_pixel(k.distance, si, fi)
@@ -144,10 +150,11 @@ def pixel_positions(si, fi, k: KernelInputs) -> tuple:
     return tuple(pos)
 
 
-def geometry_at(pos, k: KernelInputs, si, fi, per_close: bool = False):
+def geometry_at(pos, k: KernelInputs, si, fi, per_close: bool = False, flat: bool = True):
     """(airpath R, unit diffracted vector (x, y, z), solid angle, capture fraction), each
-    [P, T, os, os], at sub-pixel positions `pos` of pixels (si, fi) (`pixel_positions`);
-    `per_close`: the solid angle divided by the pixel's close distance (`fused_chunk`)."""
+    [P, T, os, os] (`flat` False: as `pos`), at sub-pixel positions `pos` of pixels (si, fi)
+    (`pixel_positions`); `per_close`: the solid angle divided by the pixel's close distance
+    (`fused_chunk`)."""
     R2 = pos[0] * pos[0] + pos[1] * pos[1] + pos[2] * pos[2]
     R = torch.sqrt(R2)
     d = tuple(p / R for p in pos)
@@ -155,9 +162,9 @@ def geometry_at(pos, k: KernelInputs, si, fi, per_close: bool = False):
         omega = 1.0 / R2
     else:
         omega = k.pixel_size * k.pixel_size / R2
-        omega = (omega if per_close else omega * per_pixel(k.close_distance, si, fi)) / R
+        omega = (omega if per_close else omega * per_pixel(k.close_distance, si, fi, flat)) / R
     if k.thick:
-        odet = per_pixel(k.odet, si, fi)
+        odet = per_pixel(k.odet, si, fi, flat)
         par = d[0] * odet[..., 0] + d[1] * odet[..., 1] + d[2] * odet[..., 2]
         t = k.layer_idx[:, None, None]
         capture = torch.exp(-t * k.step_mu / par) - torch.exp(-(t + 1) * k.step_mu / par)
@@ -166,10 +173,10 @@ def geometry_at(pos, k: KernelInputs, si, fi, per_close: bool = False):
     return R, d, omega, capture
 
 
-def pixel_geometry(si, fi, k: KernelInputs, per_close: bool = False):
+def pixel_geometry(si, fi, k: KernelInputs, per_close: bool = False, flat: bool = True):
     """Unit diffracted vector (x, y, z), solid angle and capture fraction, each [P, T, os, os]
-    (`per_close` as `geometry_at`)."""
-    _, d, omega, capture = geometry_at(pixel_positions(si, fi, k), k, si, fi, per_close)
+    (`per_close` as `geometry_at`; `flat` as `pixel_positions`)."""
+    _, d, omega, capture = geometry_at(pixel_positions(si, fi, k, flat), k, si, fi, per_close, flat)
     return d, omega, capture
 
 
@@ -270,22 +277,28 @@ def fused_chunk(si, fi, k: KernelInputs, steps=_flat_steps):
     Both are linear in the solid angle, so the per-pixel close distance (a panel's) scales
     them after the reduction over steps: the per-step work is that of a single panel."""
     scaled = not k.point_pixel
-    d, omega, capture = pixel_geometry(si, fi, k, per_close=scaled)
     if k.fixed or k.dmin is not None:
+        d, omega, capture = pixel_geometry(si, fi, k, per_close=scaled)
         scat, keep, polar = source_terms(d, k)
         h = miller(stored(torch.stack(scat)), k.A)
         I_tsn = (torch.square(nearest_F(k.sf, h)) * f_latt_sqr(h, k.N, k.shape, k.fudge, k.recip)).sum(-1) * keep
         I, om = combine(I_tsn, keep, polar, omega, capture, k)
-    else:
-        # c mode, every source kept: the C's first polarization is the first sub-pixel's, source 0's
-        P = omega.shape[0]
-        I = k.I_bg + steps(d, k).reshape(P, -1).sum(1)
-        if not k.nopolar:
-            inc0 = tuple(x[:1] for x in k.incident)
-            I = I * polarization(k.kahn, inc0, tuple(x[:, 0, 0, 0, None] for x in d), k.polar_axis)[:, 0]
-        omega_first = omega[:, 0, 0, 0]
-        I, om = I * capture[:, -1, 0, 0] * omega_first, omega_first * omega[0].numel()
-    if not scaled:
+        if scaled:
+            close = per_pixel(k.close_distance, si, fi).reshape(-1)
+            I, om = I * close, om * close
         return I, om
-    close = per_pixel(k.close_distance, si, fi).reshape(-1)
-    return I * close, om * close
+    # c mode, every source kept: the C's first polarization is the first sub-pixel's, source
+    # 0's.  The block stays [R, C, ...] (not for a curved detector) until the end.
+    flat = k.curved
+    d, omega, capture = pixel_geometry(si, fi, k, per_close=scaled, flat=flat)
+    I = k.I_bg + steps(d, k).flatten(-3).sum(-1)
+    if not k.nopolar:
+        inc0 = tuple(x[:1] for x in k.incident)
+        I = I * polarization(k.kahn, inc0, tuple(x[..., 0, 0, 0, None] for x in d), k.polar_axis)[..., 0]
+    omega_first = omega[..., 0, 0, 0]
+    per_pixel_terms = omega.shape[-3] * omega.shape[-2] * omega.shape[-1]     # T os os (Size.numel specialises)
+    I, om = I * capture[..., -1, 0, 0] * omega_first, omega_first * per_pixel_terms
+    if scaled:
+        close = per_pixel(k.close_distance, si, fi, flat)[..., 0, 0, 0]        # [R, 1] or [P]
+        I, om = I * close, om * close
+    return I.reshape(-1), om.reshape(-1)
