@@ -61,8 +61,8 @@ def _quiet_disk() -> None:
     os.sync()
 
 
-def _wait_builds(cache: Path) -> None:
-    """Let a background build started by the cold run finish before the warm run."""
+def wait_builds(cache: Path) -> None:
+    """Wait until no background build holds a lock in `cache` (a cold run starts one)."""
     while any(cache.glob("*.lock")):
         time.sleep(0.5)
 
@@ -82,7 +82,7 @@ def _process_rows(name: str, c_bin: str, cache: Path, work: Path, states: list) 
         _quiet_disk()
         ours, ours_s = run_ours_process(flags, "float32", work, THREADS, env=_env(cache))
         rows.append(_row(name, state, c_s, ours_s, metrics(ours.reshape(shape), ref.reshape(shape))))
-        _wait_builds(cache)
+        wait_builds(cache)
     return rows
 
 
@@ -115,7 +115,7 @@ def _batch_rows(c_bin: str, cache: Path, work: Path) -> list:
                      for k in (0, BATCH // 2, BATCH - 1)), key=lambda m: m["correlation"])
         rows.append(_row(f"{BATCH} x W4 orientations (-batch)", state, c_s, ours_s, worst,
                          "C: 100 processes; ours: one -batch process; worst of 3 images compared"))
-        _wait_builds(cache)
+        wait_builds(cache)
     return rows
 
 
@@ -140,7 +140,7 @@ def _still_rows(c_bin: str, cache: Path, work: Path) -> list:
         subprocess.run([sys.executable, str(script), *flags], cwd=work, env=_env(cache), check=True,
                        capture_output=True)
         ours_s = (time.perf_counter() - t0) / STILL_SHOTS
-        _wait_builds(cache)
+        wait_builds(cache)
         rows.append((state, ours_s))
     subprocess.run([sys.executable, "-c", probe, str(work / "still0.bin"), *flags], cwd=work,
                    env=_env(cache), check=True, capture_output=True)

@@ -180,3 +180,16 @@ def test_cold_command_line_exits_and_leaves_the_build_running(tmp_path):
     a, b = (np.fromfile(tmp_path / f, "<f4") for f in ("cold.bin", "eager.bin"))
     rel = TOL["compiled"]["vs_eager_rel"]
     np.testing.assert_allclose(a, b, rtol=rel, atol=rel * b.max())
+
+
+def test_one_build_at_exit(monkeypatch, tmp_path):
+    """A process that rendered several kinds with no package starts one build at its end
+    (the kind rendered last), not one per kind at once."""
+    pending = {str(tmp_path / f"fused_{i}.pt2"): (tmp_path / f"fused_{i}.pt2", f"k{i}") for i in range(3)}
+    started = []
+    monkeypatch.setattr(compile_policy, "_at_exit", dict(pending))
+    monkeypatch.setattr(aot_cache, "runner", lambda path: None)
+    monkeypatch.setattr(aot_cache, "building", lambda path: False)
+    monkeypatch.setattr(aot_cache, "start_build", lambda path, k, *a: started.append(k) or True)
+    compile_policy.build_at_exit()
+    assert started == ["k2"] and not compile_policy._at_exit

@@ -236,15 +236,19 @@ def _numba_covers(k: tk.KernelInputs) -> bool:
 
 
 def build_at_exit() -> None:
-    """Start the package builds that wait for this process's end (`fused_for`, atexit): the
+    """Start the package build that waited for this process's end (`fused_for`, atexit): the
     numba kernel is about as fast as a package, but a build beside the renders slows them
     several-fold (measured: the still's later shots 0.7 -> 2-7 s, even with the build at idle
     priority), while later processes want the package (it loads in ms; numba compiles for
-    seconds)."""
+    seconds).  One build, of the kind rendered last: a process that rendered many kinds (a
+    test run: 11) started as many builds at once, every core busy for minutes; the other
+    kinds are built at the end of a later process that renders them."""
     while _at_exit:
         _, (path, k) = _at_exit.popitem()
         if aot_cache.runner(path) is None and not aot_cache.building(path):
             aot_cache.start_build(path, k)
+            break
+    _at_exit.clear()
 
 
 def _build_foreground(k: tk.KernelInputs, path: Path) -> None:
