@@ -64,3 +64,25 @@ def test_compiled_kernel_call_releases_the_gil(monkeypatch):
     inside = [a] + [t for t in ticks if a < t < b] + [b]
     longest_gap = max(y - x for x, y in zip(inside, inside[1:]))
     assert longest_gap < 0.5 * (b - a), (longest_gap, b - a)     # held: the whole call
+
+
+def test_package_built_under_one_thread_is_parallel(monkeypatch, tmp_path):
+    """A package built by a process running one torch thread (the speed gate does) still has
+    OpenMP loops: packages are shared by every later process, whatever its thread count."""
+    import zipfile
+
+    import torch
+    case = next(c for c in cases() if c["name"] == "mosaic_seeded")
+    monkeypatch.setenv("NANOBRAG_CACHE", str(tmp_path))
+    monkeypatch.setenv("NANOBRAG_COMPILE", "1")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with in_golden_dir():
+            simulate(case["physics_args"], dtype="float32")
+    finally:
+        torch.set_num_threads(before)
+    (package,) = tmp_path.glob("fused_*.pt2")
+    with zipfile.ZipFile(package) as z:
+        kernel = next(z.read(n).decode() for n in z.namelist() if n.endswith("kernel.cpp"))
+    assert "#pragma omp parallel" in kernel
