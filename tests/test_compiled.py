@@ -29,36 +29,44 @@ def test_compiled_matches_eager_and_golden(monkeypatch, name):
 def test_compiled_kernel_call_releases_the_gil(monkeypatch):
     """A Python thread keeps running while the compiled kernel runs (`aot_runner`: torch's
     package loader holds the GIL for the whole call, so such a thread would not move inside
-    one).  Uses the package the hkl_file case above built."""
+    one).  Uses the package the hkl_file case above built, on one intra-op thread: the
+    ticking thread keeps a core, and the calls last longer (2048^2: ~20 ms and more each)."""
     import threading
     import time
 
+    import torch
+
     from nanobrag_torch.backends import aot_cache
     case = next(c for c in cases() if c["name"] == "hkl_file")
-    args = case["physics_args"] + ["-detpixels", "1024"]    # one call of ~50 ms
+    args = case["physics_args"] + ["-detpixels", "2048"]
     monkeypatch.setenv("NANOBRAG_COMPILE", "1")
-    with in_golden_dir():
-        simulate(args, dtype="float32")                      # loads (or builds) the package
-        windows, ticks, stop = [], [], threading.Event()
-        for key, run in list(aot_cache._loaded.items()):
-            def timed(si, fi, values, run=run):
-                t0 = time.perf_counter()
-                try:
-                    return run(si, fi, values)
-                finally:
-                    windows.append((t0, time.perf_counter()))
-            monkeypatch.setitem(aot_cache._loaded, key, timed)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with in_golden_dir():
+            simulate(args, dtype="float32")                  # loads (or builds) the package
+            windows, ticks, stop = [], [], threading.Event()
+            for key, run in list(aot_cache._loaded.items()):
+                def timed(si, fi, values, run=run):
+                    t0 = time.perf_counter()
+                    try:
+                        return run(si, fi, values)
+                    finally:
+                        windows.append((t0, time.perf_counter()))
+                monkeypatch.setitem(aot_cache._loaded, key, timed)
 
-        def tick():
-            while not stop.is_set():
-                ticks.append(time.perf_counter())
-        helper = threading.Thread(target=tick)
-        helper.start()
-        try:
-            simulate(args, dtype="float32")
-        finally:
-            stop.set()
-            helper.join()
+            def tick():
+                while not stop.is_set():
+                    ticks.append(time.perf_counter())
+            helper = threading.Thread(target=tick)
+            helper.start()
+            try:
+                simulate(args, dtype="float32")
+            finally:
+                stop.set()
+                helper.join()
+    finally:
+        torch.set_num_threads(threads)
     a, b = max(windows, key=lambda w: w[1] - w[0])
     assert b - a > 0.02, f"no kernel call over 20 ms: {windows}"
     inside = [a] + [t for t in ticks if a < t < b] + [b]
