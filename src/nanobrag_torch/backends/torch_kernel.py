@@ -277,28 +277,26 @@ def fused_chunk(si, fi, k: KernelInputs, steps=_flat_steps):
     Both are linear in the solid angle, so the per-pixel close distance (a panel's) scales
     them after the reduction over steps: the per-step work is that of a single panel."""
     scaled = not k.point_pixel
-    if k.fixed or k.dmin is not None:
-        d, omega, capture = pixel_geometry(si, fi, k, per_close=scaled)
+    general = k.fixed or k.dmin is not None
+    # the c-mode block stays [R, C, ...] until the end (not for a curved detector); the
+    # fixed and -dmin forms work on [P, ...]
+    flat = general or k.curved
+    d, omega, capture = pixel_geometry(si, fi, k, per_close=scaled, flat=flat)
+    if general:
         scat, keep, polar = source_terms(d, k)
         h = miller(stored(torch.stack(scat)), k.A)
         I_tsn = (torch.square(nearest_F(k.sf, h)) * f_latt_sqr(h, k.N, k.shape, k.fudge, k.recip)).sum(-1) * keep
         I, om = combine(I_tsn, keep, polar, omega, capture, k)
-        if scaled:
-            close = per_pixel(k.close_distance, si, fi).reshape(-1)
-            I, om = I * close, om * close
-        return I, om
-    # c mode, every source kept: the C's first polarization is the first sub-pixel's, source
-    # 0's.  The block stays [R, C, ...] (not for a curved detector) until the end.
-    flat = k.curved
-    d, omega, capture = pixel_geometry(si, fi, k, per_close=scaled, flat=flat)
-    I = k.I_bg + steps(d, k).flatten(-3).sum(-1)
-    if not k.nopolar:
-        inc0 = tuple(x[:1] for x in k.incident)
-        I = I * polarization(k.kahn, inc0, tuple(x[..., 0, 0, 0, None] for x in d), k.polar_axis)[..., 0]
-    omega_first = omega[..., 0, 0, 0]
-    per_pixel_terms = omega.shape[-3] * omega.shape[-2] * omega.shape[-1]     # T os os (Size.numel specialises)
-    I, om = I * capture[..., -1, 0, 0] * omega_first, omega_first * per_pixel_terms
+    else:
+        # c mode, every source kept: the C's first polarization is the first sub-pixel's, source 0's
+        I = k.I_bg + steps(d, k).flatten(-3).sum(-1)
+        if not k.nopolar:
+            inc0 = tuple(x[:1] for x in k.incident)
+            I = I * polarization(k.kahn, inc0, tuple(x[..., 0, 0, 0, None] for x in d), k.polar_axis)[..., 0]
+        omega_first = omega[..., 0, 0, 0]
+        per_pixel_terms = omega.shape[-3] * omega.shape[-2] * omega.shape[-1]  # T os os (Size.numel specialises)
+        I, om = I * capture[..., -1, 0, 0] * omega_first, omega_first * per_pixel_terms
     if scaled:
-        close = per_pixel(k.close_distance, si, fi, flat)[..., 0, 0, 0]        # [R, 1] or [P]
+        close = per_pixel(k.close_distance, si, fi, flat)[..., 0, 0, 0]        # [P] or [R, 1]
         I, om = I * close, om * close
     return I.reshape(-1), om.reshape(-1)
