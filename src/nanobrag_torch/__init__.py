@@ -15,10 +15,10 @@ from .errors import NanoBraggError
 
 _LAZY = {"simulate": ".simulate", "run": ".simulate", "parse": ".simulate", "Result": ".simulate",
          "resolve": ".config", "SimulationConfig": ".config", "DetectorConfig": ".config",
-         "BeamConfig": ".config", "CrystalConfig": ".config"}
+         "BeamConfig": ".config", "CrystalConfig": ".config", "keep_freed_memory": ".heap"}
 
 __all__ = ["simulate", "run", "parse", "resolve", "Result", "NanoBraggError", "SimulationConfig",
-           "DetectorConfig", "BeamConfig", "CrystalConfig"]
+           "DetectorConfig", "BeamConfig", "CrystalConfig", "keep_freed_memory"]
 __version__ = "0.1.0"
 
 

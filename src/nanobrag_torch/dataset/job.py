@@ -171,13 +171,19 @@ def _clean_partials(out_dir: Path) -> None:
 
 
 def _local_client(workers: int):
-    """A LocalCluster of `workers` single-threaded processes listening on 127.0.0.1 only."""
+    """A LocalCluster of `workers` single-threaded processes listening on 127.0.0.1 only.  Its
+    processes are ours, so they keep freed memory as the command-line tools do
+    (`heap.keep_freed_memory`; a running scheduler's workers are left as they are)."""
     import logging
 
     from dask.distributed import Client, LocalCluster
+
+    from ..heap import keep_freed_memory
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                            dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
-    return Client(cluster), cluster
+    client = Client(cluster)
+    client.run(keep_freed_memory)
+    return client, cluster
 
 
 def run_job(spec: dict, out_dir: str | os.PathLike, *, workers: int = 2, scheduler: str | None = None,
