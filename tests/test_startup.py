@@ -38,17 +38,23 @@ import os, runpy, sys
 import nanobrag_torch.errors as errors
 errors.exit_now = lambda status: None          # report here instead of ending the process
 assert "torch" not in sys.modules
+import gc
+errors.freeze_objects()
+host_frozen = gc.get_freeze_count()            # a host process: nothing frozen
 sys.argv = ["nanoBragg", "-h"]
 runpy.run_module("nanobrag_torch", run_name="__main__")
-print(os.environ.get("OMP_WAIT_POLICY"))
+print(os.environ.get("OMP_WAIT_POLICY"), os.environ.get("OPENBLAS_NUM_THREADS"), host_frozen,
+      gc.get_freeze_count() > 100_000)
 """
 
 
-@pytest.mark.parametrize("given, expected", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+@pytest.mark.parametrize("given, expected", [((None, None), "PASSIVE 1"), (("ACTIVE", "4"), "ACTIVE 4")])
 def test_programs_wait_passively_unless_told(given, expected):
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    if given:
-        env["OMP_WAIT_POLICY"] = given
+    """The programs set OpenMP's passive wait and one OpenBLAS thread unless the user chose,
+    and freeze their imports' objects (`errors.freeze_objects`), which a host process does not."""
+    names = ("OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS")
+    env = {k: v for k, v in os.environ.items() if k not in names}
+    env.update({k: v for k, v in zip(names, given) if v})
     out = subprocess.run([sys.executable, "-c", WAIT_PROBE], capture_output=True, text=True,
                          check=True, env=env).stdout
-    assert out.strip().splitlines()[-1] == expected
+    assert out.strip().splitlines()[-1] == expected + " 0 True"

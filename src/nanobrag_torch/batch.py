@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .backends.compile_policy import expect_renders
-from .errors import NanoBraggError
+from .errors import NanoBraggError, freeze_objects
 
 # From this many lines on, numba is imported up front (~0.3 s, once) so that each line's
 # statistics and int image run compiled and outside the GIL (`noise.compiled_outputs`).
@@ -76,6 +76,7 @@ def run_batch(path: str, start, err=None) -> int:
     runs = batch_lines(path)
     if len(runs) >= COMPILED_OUTPUTS_LINES:
         import numba  # noqa: F401  (see COMPILED_OUTPUTS_LINES)
+    freeze_objects()                                # our own process: imports done (errors.py)
     pending = None                                  # (line number, future) being finished
 
     def settle() -> None:

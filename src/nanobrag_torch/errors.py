@@ -72,8 +72,26 @@ def exit_now(status: int | None) -> None:
     os._exit(status or 0)
 
 
+_OWN_PROCESS = False          # set by `console`: this process is one of our programs
+
+
+def freeze_objects() -> None:
+    """In a program's own process (`console`), take every object alive now out of the cyclic
+    garbage collector's passes (``gc.freeze``): the imported modules' ~200-260k objects are
+    kept to the end anyway, and each full collection that later allocations trigger walked
+    them all (~0.1 s each: ~0.25 s of a 100-line ``-batch``).  In a host process (the API, a
+    test) it does nothing: freezing the host's objects is the host's choice."""
+    if _OWN_PROCESS:
+        import gc
+        gc.freeze()
+
+
 def console(main):
-    """The console-script (and ``python -m``) entry of a program: ``main()``, then `exit_now`."""
+    """The console-script (and ``python -m``) entry of a program: ``main()``, then `exit_now`;
+    the objects of the imports done so far are frozen first (`freeze_objects`)."""
     def entry() -> None:
+        global _OWN_PROCESS
+        _OWN_PROCESS = True
+        freeze_objects()
         exit_now(main())
     return entry

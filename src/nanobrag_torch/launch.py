@@ -6,6 +6,9 @@ the user set it): with the default spinning, a ``-batch`` of 100 W4 renders (who
 are written on a second thread) took 5.8-6.1 s wall and 9.1-9.8 s CPU, passive 5.5-5.7 s
 and 6.0-6.1 s; W3 on an empty kernel cache (eager rendering beside the background build)
 27.3-27.5 s spinning, 24.6-25.4 s passive; warm W3 renders take the same time either way.
+numpy's OpenBLAS runs on one thread unless the user set ``OPENBLAS_NUM_THREADS``: our numpy
+products are 3-vectors and small tables, and its worker thread spun after each (2 % of a
+``-batch``'s CPU, taken from a render's second OpenMP thread).
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import os
 
 def _before_torch() -> None:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 
 def nanoBragg() -> None:
