@@ -16,7 +16,10 @@ its threshold (`THRESHOLD` x its baseline; `LOOSE` for the end-to-end cases belo
 repeated, up to `ATTEMPTS` times in all, each re-attempt in a new process (a process keeps its
 speed: the compiled case reads 11-12 ms in some processes and 14-16 ms in others, the same
 within each), and fails only when it is over every time (a slowed kernel stays slow, a noise
-burst or a slow process does not).  The kernel-bound measurements (``ci_W3`` eager,
+burst or a slow process does not).  An attempt whose calibration ran more than
+`BUSY_CALIBRATION` x slower than the baseline's clears nothing: under heavy contention the
+calibration slows more than the cases (seen: calibration 10.6 ms against 7.3 ms, a kernel
+slowed 1.5x then read 1.28-1.29 and passed).  The kernel-bound measurements (``ci_W3`` eager,
 the compiled case) catch a 1.5x slower kernel at 1.5-1.7x; ``ci_W1`` and ``ci_W4`` (~8 ms,
 set-up included) show it only at ~1.3x but read 1.35-1.66x in the machine's slow spells (the
 calibration itself 1.2-1.3x slower), so they are held to `LOOSE`: they catch gross
@@ -51,7 +54,8 @@ THRESHOLD = 1.3
 LOOSE = {"ci_W1": 2.0, "ci_W4": 2.0}      # end-to-end cases dominated by set-up (module doc)
 UNKNOWN_CPU_LIMIT = 3.0                   # a CPU model with no baseline of its own (module doc)
 REPEATS = 7
-ATTEMPTS = 3      # a measurement fails only if it is over the threshold in every attempt
+ATTEMPTS = 5      # a measurement fails only if it is over the threshold in every attempt
+BUSY_CALIBRATION = 1.2    # an attempt whose calibration is slower than this x the baseline's clears nothing
 COMPILED_CASE = "ci_W3c"
 GATED = [*cases.CI_CASES, f"{COMPILED_CASE}/compiled"]
 
@@ -194,13 +198,16 @@ def main(argv=None) -> int:
                         if min(_report(name, got["cases"][name], b, UNKNOWN_CPU_LIMIT)
                                for b in machines.values()) > UNKNOWN_CPU_LIMIT]
         else:
+            busy = got["calibration_s"] > BUSY_CALIBRATION * base["calibration_s"]
             print(f"calibration {got['calibration_s'] * 1e3:.1f} ms (baseline "
-                  f"{base['calibration_s'] * 1e3:.1f} ms, {cpu_model()})")
-            suspects = [name for name in suspects if _report(name, got["cases"][name], base) > _limit(name)]
+                  f"{base['calibration_s'] * 1e3:.1f} ms, {cpu_model()})"
+                  + ("; the machine is busy: this attempt clears nothing" if busy else ""))
+            suspects = [name for name in suspects
+                        if _report(name, got["cases"][name], base) > _limit(name) or busy]
         if not suspects:
             return 0
-    print(f"speed regression over the threshold in every one of {ATTEMPTS} measurements: "
-          f"{', '.join(suspects)}")
+    print(f"speed regression over the threshold in every one of {ATTEMPTS} measurements (or "
+          f"measured only on a busy machine): {', '.join(suspects)}")
     return 1
 
 
