@@ -45,15 +45,18 @@ def cache_dir() -> Path:
 
 
 @functools.cache
-def cpu_identity() -> str:
-    """Packages are built with -march=native: tie them to this CPU model and its flags."""
+@functools.cache
+def build_identity() -> str:
+    """Packages are built with -march=native and `BUILD_CONFIG`: tie them to this CPU model,
+    its flags and those options (a package built with other options is rebuilt)."""
     try:
         info = Path("/proc/cpuinfo").read_text().split("\n\n")[0].splitlines()
         keep = [line for line in info if line.startswith(("model name", "flags"))]
-        return hashlib.sha256("\n".join(keep).encode()).hexdigest()[:12]
     except OSError:
         import platform
-        return platform.machine()
+        keep = [platform.machine()]
+    keep.append(repr(sorted(BUILD_CONFIG.items())))
+    return hashlib.sha256("\n".join(keep).encode()).hexdigest()[:12]
 
 
 # The user's own inductor cache, if any, read at import (inductor writes its default into the
@@ -226,13 +229,17 @@ def start_build(path: Path, kernel_inputs, builder: str = SPOTS_BUILDER) -> bool
 # machine-wide .gch), and building it costs ~7 s more CPU than the ~5 s it saves the build
 # that makes it (measured: a W3 package from nothing, 25.5 s CPU with, 18.5 s without).
 # The wrapper (one call per row block) at -O0: its compile takes ~15 % less CPU.
-# Threads: inductor writes OpenMP loops for the building process's torch thread count, none
-# for 1 (a package built under the speed gate's one thread rendered W3 serially for every
-# later process: 0.78 against 0.44 s); the machine's count writes a plain `omp parallel`,
-# whose team follows the running process's setting.
+# Threads: inductor plans its OpenMP loops for `cpp.threads` (by default the building
+# process's torch thread count: none for 1, and a package built under the speed gate's one
+# thread rendered W3 serially for every later process, 0.78 against 0.44 s), so it is set to
+# the machine's count; and it writes the team size into each loop (`num_threads(2)`) unless
+# `cpp.dynamic_threads`: with it, a plain `omp parallel` whose team follows the running
+# process's setting (``OMP_NUM_THREADS``, torch.set_num_threads), so that processes run one
+# per core (the dataset runner's workers) do not each run a team of every core.
 BUILD_CONFIG = {"aot_inductor.precompile_headers": False,
                 "aot_inductor.compile_wrapper_opt_level": "O0",
-                "cpp.threads": os.cpu_count() or 1}
+                "cpp.threads": os.cpu_count() or 1,
+                "cpp.dynamic_threads": True}
 
 
 def build_now(path: Path, build) -> None:

@@ -41,7 +41,7 @@ from ..contract import RenderFlags, RenderInputs
 from ..physics.structure_factors import SFTable
 from . import aot_cache
 from . import torch_kernel as tk
-from .aot_cache import cache_dir, cpu_identity
+from .aot_cache import build_identity, cache_dir
 
 log = logging.getLogger("nanobrag_torch")
 
@@ -122,7 +122,7 @@ def _code_identity() -> str:
 
 
 def _variant(k: tk.KernelInputs, names: list, values: list) -> str:
-    ident = repr((torch.__version__, cpu_identity(), _code_identity(), str(k.pix0.dtype),
+    ident = repr((torch.__version__, build_identity(), _code_identity(), str(k.pix0.dtype),
                   k.pix0.device.type, sorted(k.flags().items()), names, _singletons(names, values)))
     return hashlib.sha256(ident.encode()).hexdigest()[:20]
 

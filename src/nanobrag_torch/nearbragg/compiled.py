@@ -47,7 +47,7 @@ def _code_identity() -> str:
 
 
 def _path(dtype: torch.dtype, with_B: bool) -> Path:
-    ident = repr((torch.__version__, aot_cache.cpu_identity(), _code_identity(), str(dtype), with_B))
+    ident = repr((torch.__version__, aot_cache.build_identity(), _code_identity(), str(dtype), with_B))
     return aot_cache.cache_dir() / f"nearbragg_{hashlib.sha256(ident.encode()).hexdigest()[:20]}.pt2"
 
 
