@@ -162,12 +162,14 @@ def _wait_for_background_builds(limit_s: float = 300.0) -> None:
     """Wait (at most `limit_s`) until no package build of this package runs on the machine:
     in CI the test suites' processes leave builds running at exit (`compile_policy`), and
     the gate's first attempt then read the calibration 9.7 ms against 7.3 (Linux: /proc)."""
+    from nanobrag_torch.backends import aot_cache
+    builder = aot_cache.__name__.encode()          # `aot_cache.start_build` runs ``-m`` it
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
         running = []
         for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
             try:
-                if b"nanobrag_torch.backends.aot_cache" in cmdline.read_bytes():
+                if builder in cmdline.read_bytes():
                     running.append(cmdline.parent.name)
             except OSError:
                 continue

@@ -45,7 +45,6 @@ def cache_dir() -> Path:
 
 
 @functools.cache
-@functools.cache
 def build_identity() -> str:
     """Packages are built with -march=native and `BUILD_CONFIG`: tie them to this CPU model,
     its flags and those options (a package built with other options is rebuilt)."""
@@ -214,7 +213,7 @@ def start_build(path: Path, kernel_inputs, builder: str = SPOTS_BUILDER) -> bool
     package_root = str(Path(__file__).resolve().parents[2])     # this nanobrag_torch, not another
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
     with open(_side(path, "log"), "w") as logf:
-        proc = subprocess.Popen([sys.executable, "-m", "nanobrag_torch.backends.aot_cache",
+        proc = subprocess.Popen([sys.executable, "-m", __name__,
                                  str(inputs), str(path), builder], stdin=subprocess.DEVNULL, stdout=logf,
                                 stderr=subprocess.STDOUT, start_new_session=True, env=env)
     _children[str(path)] = proc
