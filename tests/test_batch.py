@@ -80,3 +80,24 @@ def test_long_batch_runs_its_outputs_compiled_and_short_one_imports_no_numba(tmp
         assert proc.stdout.strip().splitlines()[-1] == f"{imported} 0", proc.stderr[-500:]
     for k in range(2):
         assert (tmp_path / f"2_{k}.img").read_bytes() == (tmp_path / f"{COMPILED_OUTPUTS_LINES}_{k}.img").read_bytes()
+
+
+def test_batch_renders_run_ahead_of_a_slow_finish(tmp_path):
+    """Later lines render while an earlier line's files are still being written (up to
+    `LOOKAHEAD` lines): line 1's finishing part waits for line `LOOKAHEAD` to have rendered."""
+    import threading
+
+    from nanobrag_torch.batch import LOOKAHEAD, run_batch
+    assert LOOKAHEAD >= 2
+    (tmp_path / "runs.txt").write_text("\n".join(str(k) for k in range(1, 6)) + "\n")
+    rendered, seen = threading.Event(), []
+
+    def start(args):
+        if args == [str(LOOKAHEAD)]:
+            rendered.set()
+        def finish():
+            if args == ["1"]:
+                seen.append(rendered.wait(timeout=10))
+        return finish
+    assert run_batch(str(tmp_path / "runs.txt"), start) == 0
+    assert seen == [True]

@@ -293,3 +293,20 @@ def test_failure_while_writing_leaves_no_file(tmp_path, monkeypatch):
     status, _, err = _cli(CUBIC + ["-detpixels", "8", "-seed", "1", "-npyfile", "x.npy"], tmp_path)
     assert status == 2 and "disk full" in err
     assert list(tmp_path.iterdir()) == []                        # no partial or temporary file
+
+
+def test_program_outputs_are_not_synced_but_durable_batches_are(tmp_path, monkeypatch):
+    """The programs' files are renamed into place without fsync, as the C writes them (a
+    -batch of 100 1024^2 renders would otherwise wait for 600 MB of synchronous writes); an
+    `OutputBatch(durable=True)` (the default: the dataset runner's resumable files) syncs
+    each file before its rename."""
+    synced = []
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd))
+    status, _, err = _cli(CUBIC + "-detpixels 8 -floatfile f.bin -intfile i.img -nopgm".split(),
+                          tmp_path)
+    assert status == 0, err
+    assert synced == [] and (tmp_path / "f.bin").stat().st_size == 8 * 8 * 4
+    with OutputBatch() as batch:
+        batch.add(tmp_path / "d.bin", b"1234")
+        assert len(synced) == 1 and not (tmp_path / "d.bin").exists()
+    assert (tmp_path / "d.bin").read_bytes() == b"1234"

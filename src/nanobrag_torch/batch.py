@@ -8,7 +8,7 @@ loaded once per kind of render (under ``NANOBRAG_COMPILE=auto``, when the file's
 are worth a build, a kind the numba step sum covers renders on it and its package is built at
 exit; other kinds start their background build at the first line and the later lines use the
 package as soon as it is ready; see `compile_policy`). Each line's summary and files are
-written on a thread while the next line renders; in a file of `COMPILED_OUTPUTS_LINES` lines
+written on a thread while the next lines render; in a file of `COMPILED_OUTPUTS_LINES` lines
 or more, their statistics and int image run compiled (numba, outside the GIL). A line that
 fails is reported on stderr with its line number and the following lines still run; the exit
 status is 2 if any line failed.
@@ -17,15 +17,21 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .backends.compile_policy import expect_renders
 from .errors import NanoBraggError, freeze_objects
+from .noise import warm_compiled_outputs
 
 # From this many lines on, numba is imported up front (~0.3 s, once) so that each line's
 # statistics and int image run compiled and outside the GIL (`noise.compiled_outputs`).
 COMPILED_OUTPUTS_LINES = 20
+
+# Lines whose summary and files may still be pending while the next line renders (each holds
+# its image: 4 MB for 1024^2 in float32).
+LOOKAHEAD = 3
 
 
 def batch_lines(path: str) -> list:
@@ -66,38 +72,42 @@ def run_batch(path: str, start, err=None) -> int:
     """Run every line of batch file `path`; 0, or 2 if any line failed.
 
     ``start(args)`` renders one line and returns the rest of it (summary and files) as a
-    function of no argument that prints nothing before it is called.  That part of line N runs
-    on one worker thread while line N + 1 renders on the main thread (the lines' output stays
-    in order: line N + 1's part starts after line N's ended).  `start` and the finishing
-    function raise NanoBraggError for a user error (any other exception is reported too: one
-    bad line must not stop the others)."""
+    function of no argument that prints nothing before it is called.  Those parts run in line
+    order on one worker thread while the following lines render on the main thread, up to
+    `LOOKAHEAD` lines ahead of the oldest part not yet finished (the first line's part loads
+    numba's compiler target, ~0.3-0.5 s, which the next renders need not wait for).  `start`
+    and the finishing function raise NanoBraggError for a user error (any other exception is
+    reported too: one bad line must not stop the others); reports keep the lines' order."""
     err = err or sys.stderr
     failed: list = []
     runs = batch_lines(path)
-    if len(runs) >= COMPILED_OUTPUTS_LINES:
+    compiled = len(runs) >= COMPILED_OUTPUTS_LINES
+    if compiled:
         import numba  # noqa: F401  (see COMPILED_OUTPUTS_LINES)
     freeze_objects()                                # our own process: imports done (errors.py)
-    pending = None                                  # (line number, future) being finished
+    pending: deque = deque()                        # (line number, future), oldest first
 
-    def settle() -> None:
-        nonlocal pending
-        if pending is not None:
-            number, future = pending
-            pending = None
+    def settle(keep: int) -> None:
+        """Wait for the oldest parts until at most `keep` are pending; report their failures."""
+        while len(pending) > keep:
+            number, future = pending.popleft()
             if future.exception() is not None:
                 _report(path, number, future.exception(), err, failed)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-outputs") as outputs:
+        if compiled:                                # while the first line renders
+            outputs.submit(warm_compiled_outputs)
         try:
             for i, (number, line) in enumerate(runs):
                 expect_renders(len(runs) - i)          # this line and the ones after it
                 finish, exc = _start_line(line, start)
-                settle()                               # line N's report before line N + 1's
                 if exc is not None:
+                    settle(0)                          # earlier lines' reports first
                     _report(path, number, exc, err, failed)
-                if finish is not None:
-                    pending = (number, outputs.submit(finish))
-            settle()
+                elif finish is not None:
+                    settle(LOOKAHEAD - 1)
+                    pending.append((number, outputs.submit(finish)))
+            settle(0)
         finally:
             expect_renders(1)
     if failed:

@@ -121,7 +121,7 @@ def _finish(argv: list, settings, r) -> None:
     """Print the summary (and traces) of the render `r`, then write every file together."""
     if getattr(r, "panel_set", None) is not None:       # -detector FILE: panel_outputs.py
         print(f"{len(r.panel_set)} panels from {settings.detector_file}")
-        with OutputBatch() as batch:
+        with OutputBatch(durable=False) as batch:
             write_panel_images(r, batch, _smv_fields)
             write_geometry_outputs(r, batch)
         return
@@ -135,7 +135,7 @@ def _finish(argv: list, settings, r) -> None:
     lines, stats = result_lines(r, image)
     for line in lines:
         print(line)
-    with OutputBatch() as batch:
+    with OutputBatch(durable=False) as batch:
         write_outputs(r, image, stats, batch, argv=argv)
         write_geometry_outputs(r, batch)
 

@@ -53,7 +53,7 @@ def convert(argv: list, out=print) -> None:
     refl = p1_reflections(source, table_dmin(cfg))
     out(refl.source)
     out("cell for nanoBragg.c: -cell " + " ".join(repr(float(x)) for x in refl.cell))
-    with OutputBatch() as batch:
+    with OutputBatch(durable=False) as batch:
         if "-hklout" in paths:
             write_hkl(paths["-hklout"], refl.hkl, refl.F, batch)
         if "-dumpout" in paths:

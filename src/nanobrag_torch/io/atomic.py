@@ -22,14 +22,19 @@ class OutputBatch:
     """Output files that appear together or not at all.
 
     :meth:`add` writes each file's bytes to a hidden temporary file in its target's directory
-    (flushed to disk); :meth:`commit` renames them all onto their final names with
+    (with ``durable``, flushed to disk before the rename, so that after a power failure a
+    file is there whole or not at all: the dataset runner's resumable outputs; without, the
+    data reaches the disk when the system writes it back, as with the C programs' files,
+    which saves a ``-batch`` of 100 1024^2 renders its 600 MB of synchronous writes);
+    :meth:`commit` renames them all onto their final names with
     :func:`os.replace` (atomic per file on POSIX and Windows); :meth:`discard` removes them.
     As a context manager: commit on success, discard on any exception, so an error never
     leaves a partial or temporary file behind. An existing file is replaced only on commit.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = True) -> None:
         self._staged: list[tuple[str, str]] = []       # (temporary path, target path)
+        self._durable = durable
 
     def __enter__(self) -> "OutputBatch":
         return self
@@ -58,8 +63,9 @@ class OutputBatch:
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
+                if self._durable:
+                    handle.flush()
+                    os.fsync(handle.fileno())
             os.chmod(tmp, 0o666 & ~_UMASK)
         except OSError as exc:
             raise _write_error(target, exc) from exc

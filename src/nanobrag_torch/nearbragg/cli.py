@@ -126,7 +126,7 @@ def _run(argv: list) -> None:
     stats = roi_stats(r)
     ints, scale = int_pixels(r, stats["max_I"])
     pixels = r.floatimage.size
-    with OutputBatch() as batch:
+    with OutputBatch(durable=False) as batch:
         print(f"writing {settings.floatfile} as {pixels} 4-byte floats")
         write_floatfile(settings.floatfile, r.floatimage, batch)
         if settings.coherent:

@@ -164,7 +164,7 @@ def run(argv: list, out=print) -> None:
         out(f"  applying PSF to noiseless image width = {_g(r.psf_fwhm)} pixels")
     head = header if header is not None else header_bytes(s, X, Y)
     size = 4 if s.bits == 32 else 2
-    with OutputBatch() as batch:
+    with OutputBatch(durable=False) as batch:
         with _Staging(s, X, Y, head, batch) as staging:
             images = respond(photon, X, Y, r, out, noiseless=staging.start)
         out(f"writing {s.intfile} as {X * Y} {size}-byte integers")

@@ -96,7 +96,7 @@ def _render(argv: list) -> None:
         for line in warnings:
             print(line)
     stats = outputs.statistics(job, image, n_last)
-    with OutputBatch() as batch:
+    with OutputBatch(durable=False) as batch:
         outputs.write_all(job, image, stats, batch, stol_lines=stol_lines)
 
 
