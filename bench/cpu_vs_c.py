@@ -62,8 +62,8 @@ def _env(cache: Path) -> dict:
 
 def _quiet_disk() -> None:
     """Write back every dirty page before a timed run, so that no run waits on the disk for
-    the files of the run before it (the C's 100 processes leave ~600 MB to write back; ours
-    fsync their outputs, so they would wait for that writeback)."""
+    the files of the run before it (the C's 100 processes leave ~600 MB to write back, and
+    replacing a file whose pages are being written back waits for them)."""
     os.sync()
 
 
