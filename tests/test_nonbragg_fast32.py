@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from golden_util import GOLDEN, TOL
-from nanobrag_torch.nonbragg import engine, fast32
+from nanobrag_torch.nonbragg import engine, fast32, nodes
 from nanobrag_torch.nonbragg.api import run
 from nanobrag_torch.nonbragg.table import build_table, evaluate, lookup_sorted
 
@@ -98,16 +98,16 @@ def test_node_spacing_meets_its_bound(name):
     t = load_table(name, "stol", "c")
     table = {"x": torch.from_numpy(t.x), "coef": torch.from_numpy(t.coef), "origin": torch.from_numpy(t.origin),
              "digest": t.digest}
-    inv_h, nodes = fast32.linear_nodes([table], [1.0], 0.5)
+    inv_h, values = nodes.linear_nodes([table], [1.0], 0.5)
     stol = np.random.default_rng(5).uniform(0.0, 0.5, 20000)
     c = stol * inv_h
     i = np.floor(c).astype(int)
-    pairs = nodes.astype(np.float64).reshape(-1, 2)
+    pairs = values.astype(np.float64).reshape(-1, 2)
     approx = pairs[i, 0] + (c - i) * pairs[i, 1]
     s64 = torch.from_numpy(stol)
     F = evaluate(table["coef"], table["origin"], lookup_sorted(table["x"], s64), s64).numpy()
     exact = F * np.abs(F)
-    assert np.abs(approx - exact).max() <= 2 * fast32.LINEAR_REL * np.abs(exact).max()
+    assert np.abs(approx - exact).max() <= 2 * nodes.LINEAR_REL * np.abs(exact).max()
 
 
 def test_sharp_table_has_no_node_spacing():
@@ -116,7 +116,7 @@ def test_sharp_table_has_no_node_spacing():
     t = load_table("ice", "stol", "c")
     table = {"x": torch.from_numpy(t.x), "coef": torch.from_numpy(t.coef), "origin": torch.from_numpy(t.origin),
              "digest": t.digest}
-    assert fast32.node_spacing(table, 2.0) is None
+    assert nodes.node_spacing(table, 2.0) is None
 
 
 def test_components_summed_in_one_pass(monkeypatch):

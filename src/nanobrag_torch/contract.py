@@ -66,6 +66,7 @@ class RenderFlags:
     polarize: bool                 # False with -nopolar (factor 1)
     kahn: bool                     # Kahn factor non-zero (else the unpolarized formula)
     dmin: bool                     # -dmin resolution cut on
+    background: bool = False       # amorphous components summed in the kernel (`bg_*` inputs)
 
 
 _CONVERTED: dict = {}    # id(source) -> (weakref to source, (version, dtype, device), converted)
@@ -143,6 +144,12 @@ class RenderInputs:
     water_F2_molecules: torch.Tensor  # () F_w^2 x water molecules in the beam (WaterMode.FIXED)
     water_scale: torch.Tensor      # () water_F2_molecules x steps (WaterMode.FIXED)
     steps: int                     # sources x domains x phi steps x oversample^2 (the C's steps)
+    # amorphous components summed in the kernel (RenderFlags.background; else None): their
+    # scaled sum G(stol) of sign(F) F^2 in I_geom units, linear between nodes k h (1/A)
+    bg_nodes: torch.Tensor | None = None    # [K] int64: float32 G_k (low half), G_{k+1} - G_k (high)
+    bg_scale: torch.Tensor | None = None    # [NS] node intervals per unit |d - incident|: h^-1 / (2 lambda)
+    bg_top: torch.Tensor | None = None      # () index of the last node interval (stol beyond: G_top)
+    bg_weight: torch.Tensor | None = None   # [NS] source weights as nonBragg applies them
 
     @property
     def n_panels(self) -> int:

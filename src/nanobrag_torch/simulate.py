@@ -15,12 +15,13 @@ from torch.profiler import record_function
 from . import flags as flagmod
 from . import flags_detector
 from .backends import select_backend
+from .backends.compile_policy import package_ready
 from .config import SimulationConfig, resolve
 from .constants import RTD
 from .errors import NanoBraggError
 from .io.smv import read_smv
 from .memory import check_fits
-from .nonbragg.components import add_background, render_components, split_params
+from .nonbragg.components import add_background, in_kernel, render_components, split_params
 from .params import to_internal
 from .precompute import Precomputed, precompute
 from .scaling import to_photons
@@ -139,19 +140,38 @@ def render(s: Settings, cfg: SimulationConfig, params: dict | None = None, *,
         pre = _precompute(cfg, params, shared)
     name, accumulate = select_backend(cfg.backend, cfg.device, needs_grad=pre.needs_grad)
     torch_dtype = DTYPES[cfg.dtype]
-    background = None
-    if s.backgrounds:           # before the spots: the compiled CPU path then has the cores
+    background, inputs, flags = None, pre.inputs, pre.flags
+    if s.backgrounds:
         with record_function("nb.background"):
-            background = render_components(pre, s.backgrounds, s.beamsize_m, torch_dtype,
-                                           cfg.device, bg_params)
+            fused = _components_in_kernel(pre, s, name, torch_dtype, cfg.device, bg_params)
+            if fused is not None:
+                inputs, flags = fused
+            else:               # before the spots: the compiled CPU path then has the cores
+                background = render_components(pre, s.backgrounds, s.beamsize_m, torch_dtype,
+                                               cfg.device, bg_params)
     with record_function("nb.accumulate"):
-        I_geom, omega_sum = accumulate(pre.inputs, pre.flags, torch_dtype, cfg.device, progress=progress)
+        I_geom, omega_sum = accumulate(inputs, flags, torch_dtype, cfg.device, progress=progress)
     I_geom = I_geom[0]                       # [n_panels, slow, fast] -> one panel
     with record_function("nb.scaling"):
         image = to_photons(pre, I_geom, torch_dtype)
     if background is not None:
         image = add_background(image, background, cfg.quirks)
     return Result(image=image, pre=pre, settings=s, backend=name, omega_sum=omega_sum)
+
+
+def _components_in_kernel(pre: Precomputed, s: Settings, backend: str, dtype, device,
+                          bg_params: dict) -> tuple | None:
+    """The contract with the ``-bg_*`` components summed inside the spots kernel
+    (`components.in_kernel`), or None: only a float32 render on the compiled CPU kernel, with
+    no tensors given for the components and the package of that kind ready
+    (`compile_policy.package_ready`; a missing one is built at the process's end when worth
+    it), gains from it; elsewhere the components' own pass is as fast or faster."""
+    if backend != "torch" or dtype != torch.float32 or bg_params:
+        return None
+    fused = in_kernel(pre, s.backgrounds, s.beamsize_m)
+    if fused is None or not package_ready(*fused, dtype, device):
+        return None
+    return fused
 
 
 def configure(args, dtype=None, device=None) -> tuple:

@@ -130,7 +130,8 @@ def _variant(k: tk.KernelInputs, names: list, values: list) -> str:
 _AXES = {**{name: {0: "R"} for name in tk.PANEL_FRAME},          # per row of the block [R, 1, ...]
          "sub_off": {0: "os"}, "layer_off": {0: "T"}, "layer_idx": {0: "T"},
          "incident": {1: "NS"}, "inv_lambda": {0: "NS"}, "source_factor": {0: "NS"},
-         "A": {2: "M"}, "sf_table": {0: "h", 1: "k", 2: "l"}}
+         "A": {2: "M"}, "sf_table": {0: "h", 1: "k", 2: "l"},
+         "bg_nodes": {0: "K"}, "bg_scale": {0: "NS"}, "bg_weight": {0: "NS"}}
 
 
 def _singletons(names: list, values: list) -> tuple:
@@ -149,7 +150,8 @@ def build_package(k: tk.KernelInputs, path: Path) -> None:
     from torch.export import Dim
     names, values = _inputs(k)
     single = _singletons(names, values)
-    sizes = {"R": 64, "C": 64, "os": 2, "T": 2, "NS": 2, "M": 2, "h": 3, "k": 3, "l": 3}  # loop-plan hints
+    sizes = {"R": 64, "C": 64, "os": 2, "T": 2, "NS": 2, "M": 2, "h": 3, "k": 3, "l": 3,
+             "K": 64}                                                       # loop-plan hints
     dims = {a: Dim(a, min=1) for a in sizes if a not in single}
     example, shapes = [], []
     for name, v in zip(names, values):
@@ -164,13 +166,63 @@ def build_package(k: tk.KernelInputs, path: Path) -> None:
                                   ({0: dims["R"]}, {1: dims["C"]}, tuple(shapes)), path)
 
 
-def _want_build(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> bool:
+def _want_build(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs, count: bool = True) -> bool:
     """auto: a big render (or one of a batch of renders big in total: `expect_renders`), or
-    the second render of its kind in this process."""
+    the second render of its kind in this process (`count` False: this render is not
+    counted, as it will be by the render's own kernel choice)."""
     key = (flags.shape, flags.factors, k.pix0.dtype, k.pix0.device.type)
-    _seen[key] = _seen.get(key, 0) + 1
+    seen = _seen.get(key, 0) + 1
+    if count:
+        _seen[key] = seen
     work = inp.steps * inp.n_panels * inp.spixels * inp.fpixels
-    return work * _expected["renders"] >= BACKGROUND_MIN_STEPS or _seen[key] >= 2
+    return work * _expected["renders"] >= BACKGROUND_MIN_STEPS or seen >= 2
+
+
+def _package(inp: RenderInputs, k: tk.KernelInputs) -> tuple:
+    """(`k` at one row, as the package takes it; the path of this kind's package)."""
+    k = tk.at_rows(k, torch.zeros((1, 1), dtype=torch.int64, device=k.pix0.device), inp.spixels)[1]
+    names, values = _inputs(k)
+    return k, cache_dir() / f"fused_{_variant(k, names, values)}.pt2"
+
+
+def _build_at_exit(path: Path, k: tk.KernelInputs, why: str) -> None:
+    """Build the package at `path` when this process ends (`build_at_exit`)."""
+    if not _at_exit:
+        log.info("no compiled kernel for this kind of render yet: %s, the kernel package is "
+                 "built at exit", why)
+        atexit.register(build_at_exit)
+    _at_exit[str(path)] = (path, k)
+
+
+_READY: dict = {}                # kind of render (`package_ready`) -> its package's path
+
+
+def package_ready(inputs: RenderInputs, flags: RenderFlags, dtype: torch.dtype, device) -> bool:
+    """Whether this kind of render (`inputs` as built, rendered in `dtype` on `device`) has
+    its compiled package loaded or loadable now.  No build starts beside the render: when the
+    package is missing, ``auto`` builds it at the process's end if the render is worth one
+    (`_want_build`), and ``1`` builds it now.  (`simulate.render` asks this before adding
+    amorphous components inside the kernel: only a compiled kernel makes that cheaper than
+    their own pass.)  A loaded package is found by what decides its variant (`_variant`:
+    flags, dtype, device, an HKL table or not, which step axes have size 1) in ~us."""
+    mode = os.environ.get("NANOBRAG_COMPILE", "auto")
+    if mode == "0" or torch.device(device).type != "cpu":
+        return False
+    kind = (flags, dtype, inputs.sf_table is None, inputs.oversample == 1, inputs.thicksteps == 1,
+            inputs.n_sources == 1, inputs.n_orient == 1)
+    if kind in _READY and aot_cache.runner(_READY[kind]) is not None:
+        return True
+    inp = inputs.to(dtype, device)
+    k, path = _package(inp, tk.kernel_inputs(inp, flags))
+    _READY[kind] = path
+    if aot_cache.runner(path) is not None:
+        return True
+    if mode == "1":
+        _build_foreground(k, path)
+        return aot_cache.runner(path) is not None
+    if not (aot_cache.failed(path) or aot_cache.building(path)) and _want_build(inp, flags, k, False):
+        _build_at_exit(path, k, "the amorphous components render in their own pass now")
+    return False
 
 
 def _compiled(runner, si, fi, kk):
@@ -187,9 +239,7 @@ def fused_for(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> tupl
     mode = os.environ.get("NANOBRAG_COMPILE", "auto")
     if mode == "0":
         return tk.fused_chunk, False
-    k = tk.at_rows(k, torch.zeros((1, 1), dtype=torch.int64, device=k.pix0.device), inp.spixels)[1]
-    names, values = _inputs(k)
-    path = cache_dir() / f"fused_{_variant(k, names, values)}.pt2"
+    k, path = _package(inp, k)
     if aot_cache.runner(path) is None:
         reason = aot_cache.failed(path)
         if reason:
@@ -203,11 +253,7 @@ def fused_for(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> tupl
             if cold is tk.fused_chunk:
                 aot_cache.start_build(path, k)
             else:       # numba renders at full speed; the build waits for the process's end
-                if not _at_exit:
-                    log.info("no compiled kernel for this kind of render yet: the step sum is "
-                             "compiled by numba now, the kernel package is built at exit")
-                    atexit.register(build_at_exit)
-                _at_exit[str(path)] = (path, k)
+                _build_at_exit(path, k, "the step sum is compiled by numba now")
                 return aot_cache.switching(path, _compiled, cold), True
     if aot_cache.runner(path) is not None:      # (numba is not imported for such renders)
         return aot_cache.switching(path, _compiled, tk.fused_chunk), True
@@ -229,8 +275,9 @@ def _cold_kernel(k: tk.KernelInputs):
 
 def _numba_covers(k: tk.KernelInputs) -> bool:
     """Whether `numba_steps.flat_steps` covers the render of `k` (asked without importing
-    numba): the square crystal, c mode without -dmin, on the CPU, no gradients."""
-    return (k.shape == "square" and not k.fixed and k.dmin is None and k.pix0.device.type == "cpu"
+    numba): the square crystal, c mode without -dmin, on the CPU, no gradients (the
+    amorphous components in the kernel only come with a package: `package_ready`)."""
+    return (k.shape == "square" and not k.fixed and not k.background and k.dmin is None and k.pix0.device.type == "cpu"
             and k.pix0.dtype in (torch.float32, torch.float64)
             and not any(t.requires_grad for t in k.tensors().values()))
 

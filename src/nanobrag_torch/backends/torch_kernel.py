@@ -10,8 +10,9 @@ change within a render, built by `kernel_inputs` from the contract.  The detecto
 block of rows may span panels; `at_rows` turns global rows into rows within their panel and
 gathers each row's panel frame (pix0, fdet, ...), the form every chunk function takes.
 `fused_chunk` renders the common modes (factor modes C_FIRST and FIXED, nearest or
-default F) reducing over
-steps in place; the other functions are shared with the general path of `torch_eager`.
+default F) reducing over steps in place, in c mode with the amorphous components of
+``-bg_*`` added per pixel when the render carries them (`background_sum`); the other
+functions are shared with the general path of `torch_eager`.
 In c mode without -dmin nothing inside the step sum depends on the source alone, so the
 (source, orientation) steps are one flat axis J = NS x M (`step_tables`): the vectorised
 inner loop runs over all of them without a remainder per source.
@@ -75,6 +76,11 @@ class KernelInputs:
     curved: bool
     water: bool
     fixed: bool
+    background: bool = False    # amorphous components in the c-mode sum (`background_sum`)
+    bg_nodes: torch.Tensor | None = None    # [K] int64, the contract's (RenderInputs.bg_*)
+    bg_scale: torch.Tensor | None = None    # [NS]
+    bg_top: torch.Tensor | None = None      # ()
+    bg_weight: torch.Tensor | None = None   # [NS]
 
     def tensors(self) -> dict:
         """The tensor-valued fields (the inputs of an ahead-of-time compiled kernel)."""
@@ -84,7 +90,8 @@ class KernelInputs:
     def flags(self) -> dict:
         """The fields that select code paths (part of a compiled kernel's identity)."""
         return {f.name: getattr(self, f.name) for f in fields(self)
-                if not isinstance(getattr(self, f.name), (torch.Tensor, SFTable))}
+                if not isinstance(getattr(self, f.name), (torch.Tensor, SFTable))
+                and not f.name.startswith("bg_")}
 
 
 def kernel_inputs(inp: RenderInputs, flags: RenderFlags) -> KernelInputs:
@@ -102,7 +109,9 @@ def kernel_inputs(inp: RenderInputs, flags: RenderFlags) -> KernelInputs:
         I_bg=inp.water_I_bg, water_coeff=inp.water_scale, dmin=inp.dmin if flags.dmin else None,
         kahn=inp.kahn if flags.kahn else 0.0, shape=flags.shape.value, thick=flags.thick,
         nopolar=not flags.polarize, point_pixel=flags.point_pixel, curved=flags.curved,
-        water=flags.water != WaterMode.NONE, fixed=flags.factors == FactorMode.FIXED)
+        water=flags.water != WaterMode.NONE, fixed=flags.factors == FactorMode.FIXED,
+        background=flags.background, bg_nodes=inp.bg_nodes, bg_scale=inp.bg_scale,
+        bg_top=inp.bg_top, bg_weight=inp.bg_weight)
 
 
 PANEL_FRAME = ("pix0", "fdet", "sdet", "odet", "beam_dist", "close_distance", "distance")
@@ -210,6 +219,27 @@ def stored(x: torch.Tensor) -> torch.Tensor:
     return torch.as_strided(x, x.shape, x.stride())
 
 
+def background_sum(d, omega, k: KernelInputs) -> torch.Tensor:
+    """The amorphous components of a c-mode pixel (`RenderFlags.background`), [...] as `d`
+    without its (T, os, os) axes: the sum over layers, sub-pixels and sources of
+    G(stol) x polarization x omega x source weight, G interpolated linearly between the nodes
+    ``bg_nodes`` at node coordinate |d - incident| x ``bg_scale`` (held at ``bg_top``), as
+    `nonbragg.fast32` renders the components' scaled sum.  `omega` as `d` [..., T, os, os]."""
+    inc = k.incident
+    s = tuple(d[i][..., None] - inc[i] for i in range(3))                # [..., T, os, os, NS]
+    at = torch.minimum(torch.sqrt(s[0] * s[0] + s[1] * s[1] + s[2] * s[2]) * k.bg_scale, k.bg_top)
+    node = at.to(torch.int64)                                              # at >= 0: floor
+    # one 64-bit load per lookup holds both float32 numbers of a node; gather, not indexing:
+    # inductor then loads without wrapping negative indices
+    pair = torch.gather(k.bg_nodes, 0, node.reshape(-1)).reshape(node.shape)
+    G0, dG = ((x & 0xFFFFFFFF).to(torch.int32).view(torch.float32) for x in (pair, pair >> 32))
+    G = G0 + (at - node.to(at.dtype)) * dG
+    term = G * omega[..., None] * k.bg_weight
+    if not k.nopolar:
+        term = term * polarization(k.kahn, tuple(inc), tuple(x[..., None] for x in d), k.polar_axis)
+    return term.flatten(-4).sum(-1)
+
+
 def c_first_values(polar, omega, capture, keep, nopolar: bool):
     """The C's cached factors: polarization at the first non-skipped (layer, sub-pixel,
     source) -- 0 if every step is skipped, 1 with -nopolar --, solid angle at the first
@@ -283,6 +313,8 @@ def fused_chunk(si, fi, k: KernelInputs, steps=_flat_steps):
     # fixed and -dmin forms work on [P, ...]
     flat = general or k.curved
     d, omega, capture = pixel_geometry(si, fi, k, per_close=scaled, flat=flat)
+    if general and k.background:
+        raise ValueError("amorphous components in the kernel need the c-mode sum (no -dmin, not fixed)")
     if general:
         scat, keep, polar = source_terms(d, k)
         h = miller(stored(torch.stack(scat)), k.A)
@@ -297,6 +329,8 @@ def fused_chunk(si, fi, k: KernelInputs, steps=_flat_steps):
         omega_first = omega[..., 0, 0, 0]
         per_pixel_terms = omega.shape[-3] * omega.shape[-2] * omega.shape[-1]  # T os os (Size.numel specialises)
         I, om = I * capture[..., -1, 0, 0] * omega_first, omega_first * per_pixel_terms
+        if k.background:
+            I = I + background_sum(d, omega, k)
     if scaled:
         close = per_pixel(k.close_distance, si, fi, flat)[..., 0, 0, 0]        # [P] or [R, 1]
         I, om = I * close, om * close

@@ -10,9 +10,10 @@ image for the same geometry (specs/nonbragg.md gives the beam-centre mapping).
 from __future__ import annotations
 
 import hashlib
+import math
 import weakref
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -158,6 +159,70 @@ def render_components(pre, components: list, beamsize_m: float, dtype, device,
     return total
 
 
+def in_kernel(pre, components: list, beamsize_m: float) -> tuple | None:
+    """(RenderInputs, RenderFlags): the contract of the spots render ``pre`` with the scaled
+    sum of its amorphous ``components`` to be added to each pixel inside the kernel
+    (`torch_kernel.background_sum`: one pass over the geometry for spots and background), or
+    None when they keep their own pass (`render_components`): for the second render of a
+    geometry (the images it renders are kept, so that every later render of that geometry
+    only adds them: many crystals on one detector, ~2 % of a render against ~10 % in the
+    kernel), or when they cannot be added in the kernel: the c-mode sum without
+    order-dependent state is needed (nearest F, no phi carry-over, the first step's factors,
+    no -dmin), on one flat panel without a sensor depth, with every component at the render's
+    oversampling and sorted tables that have a node grid (`nodes.linear_nodes`).  The nodes
+    (float32) hold G = sum_t scale_t sign(F_t) F_t^2 in I_geom units: a component's photons
+    r_e^2 x fluence x molecules / oversample^2 x (sum of G polar omega w) over the spots'
+    r_e^2 x fluence / steps, i.e. scale_t = molecules_t x steps / oversample^2.  For float32
+    renders without tensors for the components (the caller's checks)."""
+    from ..contract import FactorMode, Interpolation
+    inp, fl, cfg = pre.inputs, pre.flags, pre.cfg
+    if (fl.factors != FactorMode.C_FIRST or fl.interpolation != Interpolation.NEAREST or fl.first_visit
+            or fl.dmin or fl.thick or fl.curved or inp.n_panels != 1 or pre.needs_grad
+            or any(c.oversample != inp.oversample for c in components)):
+        return None
+    src = pre.sources
+    weight = src.weight / src.count if cfg.beam.sourcefile is not None else src.weight
+    key = (tuple(map(repr, components)), beamsize_m, cfg.quirks, inp.steps, inp.oversample,
+           inp.inv_lambda.detach().numpy().tobytes(), weight.detach().numpy().tobytes())
+    geometry = (key, inp.fpixels, inp.spixels, inp.roi, inp.mask is None, fl.point_pixel, fl.polarize,
+                fl.kahn, b"".join(t.detach().numpy().tobytes() for t in (
+                    inp.pix0, inp.fdet, inp.sdet, inp.close_distance, inp.pixel_size, inp.incident,
+                    inp.kahn, inp.polar_axis)))
+    if geometry in _SEEN:       # a later render of this geometry: its own pass, then cached
+        return None
+    _SEEN[geometry] = True
+    while len(_SEEN) > CACHE_SIZE:
+        _SEEN.popitem(last=False)
+    if key not in _FIELDS:
+        _FIELDS[key] = _kernel_fields(inp, components, beamsize_m, cfg.quirks, weight)
+        while len(_FIELDS) > CACHE_SIZE:
+            _FIELDS.popitem(last=False)
+    _FIELDS.move_to_end(key)
+    fields = _FIELDS[key]
+    return None if fields is None else (replace(inp, **fields), replace(fl, background=True))
+
+
+def _kernel_fields(inp, components: list, beamsize_m: float, quirks: str, weight) -> dict | None:
+    """The contract's ``bg_*`` fields for `in_kernel` (nodes packed two float32 per int64:
+    one load per lookup), or None (an unsorted table, or one without a node grid)."""
+    from .nodes import linear_nodes
+    loaded = [load_table(c.table, c.unit, quirks) for c in components]
+    if not all(t.sorted for t in loaded):
+        return None
+    stol_max = 2.0 ** math.ceil(math.log2(float((1.0 / (inp.lambda_m * 1e10)).max())))
+    tables = [{"x": torch.from_numpy(t.x), "coef": torch.from_numpy(t.coef),
+               "origin": torch.from_numpy(t.origin), "digest": t.digest} for t in loaded]
+    scales = [float(molecules_of(c, beamsize_m)) * inp.steps / c.oversample ** 2 for c in components]
+    linear = linear_nodes(tables, scales, stol_max)
+    if linear is None:
+        return None
+    inv_h, values = linear
+    return {"bg_nodes": torch.from_numpy(values.view(np.int64)),
+            "bg_scale": inp.inv_lambda.detach() * (0.5e-10 * inv_h),
+            "bg_top": torch.tensor(float(values.size // 2 - 1), dtype=torch.float64),
+            "bg_weight": weight.detach().to(torch.float64)}
+
+
 def _render_sum(pre, weight, beam, parts: list, dtype, device) -> torch.Tensor | None:
     """The scaled sum of all (uncached) components in one pass (`engine.render_sum`: float32,
     one oversampling, sorted tables), or None."""
@@ -176,6 +241,10 @@ CACHE_SIZE = 8
 # (geometry, table, table scale, oversample, quirks, dtype, device) -> unscaled image of one component;
 # ((component key, scale), ...) -> the scaled sum of a render's components
 _IMAGES: OrderedDict = OrderedDict()
+# (components, beam size, quirks, steps, oversample, 1/lambda, weights) -> `in_kernel`'s bg_* fields
+_FIELDS: OrderedDict = OrderedDict()
+# the geometries `in_kernel` served once (their later renders use the cached images instead)
+_SEEN: OrderedDict = OrderedDict()
 
 
 def _remember(key, image: torch.Tensor) -> None:

@@ -25,6 +25,7 @@ import torch
 
 from ..lazy_numba import njit
 from ..physics.polarization import polarization
+from .nodes import linear_nodes
 from .table import evaluate, lookup_sorted
 
 CHUNK_ELEMENTS = 1 << 21     # pixel x sub-pixel x source evaluations per chunk
@@ -177,7 +178,7 @@ def render_each(px: Pixels, beam: Beam, tables: list, *, dtype=torch.float64, de
 def render_sum(px: Pixels, beam: Beam, tables: list, scales: list, *, dtype, device,
                walk: bool = False) -> Rendered | None:
     """The image of sum_t scales[t] x table t in one float32 pass that interpolates the summed
-    sign(F) F^2 linearly (fast32.linear_nodes, within fast32.LINEAR_REL), or None when that
+    sign(F) F^2 linearly (nodes.linear_nodes, within nodes.LINEAR_REL), or None when that
     path does not serve the render (then `render_each`). ``tables`` carry their digests."""
     if (dtype != torch.float32 or any(t.get("digest") is None for t in tables)
             or not _compiled_ok(px, beam, tables, scales, walk, device, False)):
@@ -193,7 +194,7 @@ def _render_fast32(px: Pixels, beam: Beam, tables: list, scales: list | None = N
     from . import fast32                  # numba (parallel rows): imported on first use
     if scales is not None:
         stol_max = 2.0 ** math.ceil(math.log2(float((1.0 / beam.lambda_A).max())))
-        linear = fast32.linear_nodes(tables, scales, stol_max)
+        linear = linear_nodes(tables, scales, stol_max)
         if linear is None:
             return None
         inv_h, nodes = linear

@@ -1,0 +1,144 @@
+"""Amorphous components summed inside the spots kernel (`components.in_kernel`,
+`torch_kernel.background_sum`): the image equals the spots plus the components' own pass
+within [nonbragg] fast32_rel of max; the render takes that form only for the first render of
+a geometry whose package is ready, and the components' own pass (then their kept images)
+otherwise."""
+from __future__ import annotations
+
+import importlib
+
+import numpy as np
+import pytest
+import torch
+
+from golden_util import TOL
+from nanobrag_torch.backends import compile_policy, torch_eager
+from nanobrag_torch.nonbragg import components
+from nanobrag_torch.nonbragg.components import add_background, in_kernel, render_components
+from nanobrag_torch.scaling import to_photons
+from nanobrag_torch.simulate import _precompute, configure, run
+
+REL = TOL["nonbragg"]["fast32_rel"]
+simulate = importlib.import_module("nanobrag_torch.simulate")   # the module (the package exports a function of that name)
+BASE = ("-cell 41 52 63 85 95 100 -misset -15 7 33 -default_F 1000 -N 6 -lambda 1.0 -distance 60 "
+        "-detpixels 24 -pixel 0.5 -oversample 1 -beamsize 0.001").split()
+WATER = "-bg_stol water -bg_thick 1e-6".split()               # sizes: spots and background comparable
+AIR = "-bg_stol air -bg_thick 1e-5 -bg_density 0.0012 -bg_MW 28.96".split()
+
+
+def _both(args: list, monkeypatch) -> tuple:
+    """float32 images [slow, fast] as numpy float64 of the render of `args`: (spots alone,
+    the components' own pass, spots with the components in the eager kernel)."""
+    monkeypatch.setenv("NANOBRAG_COMPILE", "0")
+    s, cfg = configure(BASE + args)
+    pre = _precompute(cfg, None, None)
+    dt = torch.float32
+    background = render_components(pre, s.backgrounds, s.beamsize_m, dt, "cpu")
+    spots = to_photons(pre, torch_eager.accumulate(pre.inputs, pre.flags, dt, "cpu")[0][0], dt)
+    fused = in_kernel(pre, s.backgrounds, s.beamsize_m)
+    assert fused is not None and fused[1].background
+    together = to_photons(pre, torch_eager.accumulate(*fused, dt, "cpu")[0][0], dt)
+    return tuple(x.double().numpy() for x in (spots, background, together))
+
+
+@pytest.mark.parametrize("extra", [
+    WATER + AIR,
+    ["-polar", "0.8", "-dispersion", "10", "-dispsteps", "3", "-hdivrange", "0.5", "-hdivsteps", "3"] + WATER + AIR,
+    ["-oversample", "2", "-roi", "3", "20", "2", "17"] + WATER + ["-bg_oversample", "2"],
+    ["-point_pixel", "-nopolar"] + AIR,
+    ["-water", "0.05"] + WATER,
+])
+def test_in_kernel_equals_spots_plus_components_own_pass(extra, monkeypatch):
+    components._SEEN.clear()
+    spots, background, together = _both(extra, monkeypatch)
+    share = background.sum() / (spots.sum() + background.sum())
+    assert 0.02 < share < 0.98                     # both parts matter in the comparison
+    # the components' part of the one render, against their own pass (the spots' float32
+    # rounding is far below it: ~1e-7 of the spot peaks)
+    np.testing.assert_allclose(together - spots, background, rtol=0, atol=REL * np.abs(background).max())
+    apart = spots + background
+    np.testing.assert_allclose(together, apart, rtol=0, atol=REL * np.abs(apart).max())
+
+
+@pytest.mark.parametrize("extra, reason", [
+    (["-phi", "0", "-osc", "1", "-phisteps", "2"] + WATER, "phi carry-over (order-dependent)"),
+    (WATER + ["-bg_oversample", "2"], "component sub-pixels other than the render's"),
+    (["-dmin", "3"] + WATER, "-dmin"),
+    (["-quirks", "fixed"] + WATER, "fixed factors"),
+    (["-detector_thick", "100", "-detector_thicksteps", "2"] + WATER, "sensor layers"),
+    (["-bg_stol", "ice", "-bg_thick", "0.0002"], "ice.stol has no node grid"),
+])
+def test_in_kernel_declines(extra, reason):
+    components._SEEN.clear()
+    s, cfg = configure(BASE + extra)
+    assert in_kernel(_precompute(cfg, None, None), s.backgrounds, s.beamsize_m) is None, reason
+
+
+def test_render_takes_the_kernel_form_once_per_geometry(monkeypatch):
+    """First render of a geometry with its package ready: in the kernel (no own pass); the
+    second: the own pass (images kept); the third adds the kept images; all equal within
+    the tolerance.  Without a ready package: the own pass from the first render."""
+    passes = []
+    real = components.render_components
+
+    def spy(*args, **kwargs):
+        passes.append(len(components._IMAGES))
+        return real(*args, **kwargs)
+    monkeypatch.setattr(simulate, "render_components", spy)
+    monkeypatch.setattr(simulate, "package_ready", lambda *a: True)
+    components._SEEN.clear()
+    components._IMAGES.clear()
+    args = BASE + WATER + AIR
+    images = [run(args).image.double().numpy() for _ in range(3)]
+    assert passes == [0, 1]                        # renders 2 and 3 (3: the kept image)
+    for image in images[1:]:
+        np.testing.assert_allclose(images[0], image, rtol=0, atol=REL * np.abs(image).max())
+    monkeypatch.setattr(simulate, "package_ready", lambda *a: False)
+    components._SEEN.clear()
+    components._IMAGES.clear()
+    passes.clear()
+    run(args)
+    assert passes == [0]
+
+
+def test_in_kernel_only_for_float32_torch_renders_without_component_tensors(monkeypatch):
+    asked = []
+    monkeypatch.setattr(simulate, "package_ready", lambda *a: asked.append(a) or True)
+    components._SEEN.clear()
+    run(BASE + WATER, dtype="float64")
+    run(BASE + WATER, params={"bg0_thick": torch.tensor(0.0002, dtype=torch.float64, requires_grad=True)})
+    assert asked == []
+    run(BASE + WATER)
+    assert len(asked) == 1 and asked[0][1].background
+
+
+def test_package_of_the_kernel_form(tmp_path, monkeypatch):
+    """The compiled package with the components inside (built here) renders what the eager
+    kernel form renders; a package is found again by its kind without re-deriving it."""
+    monkeypatch.setenv("NANOBRAG_CACHE", str(tmp_path))
+    monkeypatch.setenv("NANOBRAG_COMPILE", "1")
+    compile_policy._READY.clear()
+    components._SEEN.clear()
+    s, cfg = configure(BASE + WATER + AIR)
+    pre = _precompute(cfg, None, None)
+    fused = in_kernel(pre, s.backgrounds, s.beamsize_m)
+    assert compile_policy.package_ready(*fused, torch.float32, "cpu")
+    assert len(list(tmp_path.glob("fused_*.pt2"))) == 1
+    compiled = torch_eager.accumulate(*fused, torch.float32, "cpu")[0]
+    monkeypatch.setenv("NANOBRAG_COMPILE", "0")
+    eager = torch_eager.accumulate(*fused, torch.float32, "cpu")[0]
+    rel = TOL["compiled"]["vs_eager_rel"]
+    np.testing.assert_allclose(compiled.numpy(), eager.numpy(), rtol=rel, atol=rel * float(eager.abs().max()))
+    monkeypatch.setenv("NANOBRAG_COMPILE", "auto")
+    assert compile_policy.package_ready(*fused, torch.float32, "cpu")
+    plain = compile_policy.package_ready(pre.inputs, pre.flags, torch.float32, "cpu")
+    assert not plain                               # the spots-only kind is another package
+
+
+def test_triton_refuses_the_kernel_form():
+    from nanobrag_torch.backends import triton as triton_backend
+    components._SEEN.clear()
+    s, cfg = configure(BASE + WATER)
+    pre = _precompute(cfg, None, None)
+    with pytest.raises(ValueError, match="amorphous"):
+        triton_backend.accumulate(*in_kernel(pre, s.backgrounds, s.beamsize_m), torch.float32, "cpu")
