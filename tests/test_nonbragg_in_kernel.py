@@ -14,7 +14,7 @@ import torch
 from golden_util import TOL
 from nanobrag_torch.backends import compile_policy, torch_eager
 from nanobrag_torch.nonbragg import components
-from nanobrag_torch.nonbragg.components import add_background, in_kernel, render_components
+from nanobrag_torch.nonbragg.components import in_kernel, render_components
 from nanobrag_torch.scaling import to_photons
 from nanobrag_torch.simulate import _precompute, configure, run
 
