@@ -43,10 +43,9 @@ def _both(args: list, monkeypatch) -> tuple:
 
 @pytest.mark.parametrize("extra", [
     WATER + AIR,
-    ["-polar", "0.8", "-dispersion", "10", "-dispsteps", "3", "-hdivrange", "0.5", "-hdivsteps", "3"] + WATER + AIR,
-    ["-oversample", "2", "-roi", "3", "20", "2", "17"] + WATER + ["-bg_oversample", "2"],
-    ["-point_pixel", "-nopolar"] + AIR,
-    ["-water", "0.05"] + WATER,
+    ["-polar", "0.8", "-polar_vector", "0", "0.6", "0.8", "-roi", "3", "20", "2", "17"] + WATER + AIR,
+    ["-point_pixel", "-nopolar", "-twotheta", "15"] + AIR,
+    ["-water", "0.05", "-lambda", "1.5"] + WATER,
 ])
 def test_in_kernel_equals_spots_plus_components_own_pass(extra, monkeypatch):
     components._SEEN.clear()
@@ -62,7 +61,9 @@ def test_in_kernel_equals_spots_plus_components_own_pass(extra, monkeypatch):
 
 @pytest.mark.parametrize("extra, reason", [
     (["-phi", "0", "-osc", "1", "-phisteps", "2"] + WATER, "phi carry-over (order-dependent)"),
-    (WATER + ["-bg_oversample", "2"], "component sub-pixels other than the render's"),
+    (WATER + ["-bg_oversample", "2"], "component sub-pixels"),
+    (["-oversample", "2"] + WATER + ["-bg_oversample", "2"], "sub-pixels (the own pass costs less per term)"),
+    (["-dispersion", "10", "-dispsteps", "3"] + WATER, "several sources (idem)"),
     (["-dmin", "3"] + WATER, "-dmin"),
     (["-quirks", "fixed"] + WATER, "fixed factors"),
     (["-detector_thick", "100", "-detector_thicksteps", "2"] + WATER, "sensor layers"),

@@ -329,8 +329,8 @@ def fused_chunk(si, fi, k: KernelInputs, steps=_flat_steps):
         omega_first = omega[..., 0, 0, 0]
         per_pixel_terms = omega.shape[-3] * omega.shape[-2] * omega.shape[-1]  # T os os (Size.numel specialises)
         I, om = I * capture[..., -1, 0, 0] * omega_first, omega_first * per_pixel_terms
-        if k.background:
-            I = I + background_sum(d, omega, k)
+        if k.background:        # its own stored pass: the step sum's loops keep their plan
+            I = I + stored(background_sum(d, omega, k))
     if scaled:
         close = per_pixel(k.close_distance, si, fi, flat)[..., 0, 0, 0]        # [P] or [R, 1]
         I, om = I * close, om * close
