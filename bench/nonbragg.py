@@ -170,7 +170,7 @@ def fresh_process(name: str) -> tuple:
     """(seconds of the first render with the components in a new process minus its spots-only
     render there, whether numba got imported) for case ``name``: the second render runs
     first in the process of its kind, so both load their package (the spots package before)."""
-    code = ("import sys, time; from bench import cases; from bench.nonbragg import COMPONENTS; "
+    code = (f"import sys, time; from bench import cases; COMPONENTS = {COMPONENTS!r}; "
             "from nanobrag_torch.simulate import run; from nanobrag_torch import keep_freed_memory; "
             f"keep_freed_memory(); a = cases.args({name!r}); run(a); t = time.perf_counter(); run(a); "
             "t1 = time.perf_counter(); run(a + COMPONENTS); t2 = time.perf_counter(); "
