@@ -233,7 +233,7 @@ def background_sum(d, omega, k: KernelInputs) -> torch.Tensor:
     # inductor then loads without wrapping negative indices
     pair = torch.gather(k.bg_nodes, 0, node.reshape(-1)).reshape(node.shape)
     G0, dG = ((x & 0xFFFFFFFF).to(torch.int32).view(torch.float32) for x in (pair, pair >> 32))
-    G = G0 + (at - node.to(at.dtype)) * dG
+    G = G0 + (at - torch.floor(at)) * dG
     term = G * omega[..., None] * k.bg_weight
     if not k.nopolar:
         term = term * polarization(k.kahn, tuple(inc), tuple(x[..., None] for x in d), k.polar_axis)
