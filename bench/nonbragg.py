@@ -26,6 +26,7 @@ os.environ["OMP_NUM_THREADS"] = "2"
 
 from bench import cases  # noqa: E402
 from bench.provenance import ROOT, stamp  # noqa: E402
+from bench.regression import wait_for_background_builds  # noqa: E402
 import torch  # noqa: E402
 
 from nanobrag_torch.heap import keep_freed_memory  # noqa: E402
@@ -187,6 +188,7 @@ def main(argv=None) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--out", default=str(ROOT / "reports" / "nonbragg.md"))
     a = parser.parse_args(argv)
+    wait_for_background_builds()    # a build beside the renders would time the build
     on_disk = compiled_on_disk()
     load = os.getloadavg()
     c_rows = side_by_side(a.repeats)

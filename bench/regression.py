@@ -158,7 +158,7 @@ def _measure_in_new_process(names: list, slowdown: float) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def _wait_for_background_builds(limit_s: float = 300.0) -> None:
+def wait_for_background_builds(limit_s: float = 300.0) -> None:
     """Wait (at most `limit_s`) until no package build of this package runs on the machine:
     in CI the test suites' processes leave builds running at exit (`compile_policy`), and
     the gate's first attempt then read the calibration 9.7 ms against 7.3 (Linux: /proc)."""
@@ -201,7 +201,7 @@ def main(argv=None) -> int:
     if a.measure:
         print(json.dumps(measure(a.measure.split(","))))
         return 0
-    _wait_for_background_builds()
+    wait_for_background_builds()
     got = measure()
     if a.update:        # the faster of two rounds per measurement: a noise burst must not
         again = measure()   # inflate the baseline (it would hide a real slowdown)
