@@ -219,25 +219,24 @@ def stored(x: torch.Tensor) -> torch.Tensor:
     return torch.as_strided(x, x.shape, x.stride())
 
 
-def background_sum(d, omega, k: KernelInputs) -> torch.Tensor:
-    """The amorphous components of a c-mode pixel (`RenderFlags.background`), [...] as `d`
-    without its (T, os, os) axes: the sum over layers, sub-pixels and sources of
-    G(stol) x polarization x omega x source weight, G interpolated linearly between the nodes
-    ``bg_nodes`` at node coordinate |d - incident| x ``bg_scale`` (held at ``bg_top``), as
-    `nonbragg.fast32` renders the components' scaled sum.  `omega` as `d` [..., T, os, os]."""
+def background_sum(d, k: KernelInputs) -> torch.Tensor:
+    """The amorphous components of a c-mode pixel (`RenderFlags.background`) with one layer,
+    sub-pixel and source, [...] as `d` without its (T, os, os) axes: G(stol) x the source's
+    weight, G interpolated linearly between the nodes ``bg_nodes`` at node coordinate
+    |d - incident| x ``bg_scale`` (held at ``bg_top``), as `nonbragg.fast32` renders the
+    components' scaled sum.  Added to the step sum before the pixel's cached factors, it gets
+    the polarization, solid angle and capture of its one term, as nonBragg weights it."""
     inc = k.incident
-    s = tuple(d[i][..., None] - inc[i] for i in range(3))                # [..., T, os, os, NS]
-    at = torch.minimum(torch.sqrt(s[0] * s[0] + s[1] * s[1] + s[2] * s[2]) * k.bg_scale, k.bg_top)
+    if tuple(d[0].shape[-3:]) != (1, 1, 1) or inc.shape[1] != 1:
+        raise ValueError("amorphous components in the kernel need one layer, sub-pixel and source")
+    s = tuple(d[i][..., 0, 0, 0] - inc[i, 0] for i in range(3))
+    at = torch.minimum(torch.sqrt(s[0] * s[0] + s[1] * s[1] + s[2] * s[2]) * k.bg_scale[0], k.bg_top)
     node = at.to(torch.int64)                                              # at >= 0: floor
     # one 64-bit load per lookup holds both float32 numbers of a node; gather, not indexing:
     # inductor then loads without wrapping negative indices
     pair = torch.gather(k.bg_nodes, 0, node.reshape(-1)).reshape(node.shape)
     G0, dG = ((x & 0xFFFFFFFF).to(torch.int32).view(torch.float32) for x in (pair, pair >> 32))
-    G = G0 + (at - torch.floor(at)) * dG
-    term = G * omega[..., None] * k.bg_weight
-    if not k.nopolar:
-        term = term * polarization(k.kahn, tuple(inc), tuple(x[..., None] for x in d), k.polar_axis)
-    return term.flatten(-4).sum(-1)
+    return (G0 + (at - torch.floor(at)) * dG) * k.bg_weight[0]
 
 
 def c_first_values(polar, omega, capture, keep, nopolar: bool):
@@ -323,14 +322,14 @@ def fused_chunk(si, fi, k: KernelInputs, steps=_flat_steps):
     else:
         # c mode, every source kept: the C's first polarization is the first sub-pixel's, source 0's
         I = k.I_bg + steps(d, k).flatten(-3).sum(-1)
+        if k.background:        # its own stored pass: the step sum's loops keep their plan
+            I = I + stored(background_sum(d, k))
         if not k.nopolar:
             inc0 = tuple(x[:1] for x in k.incident)
             I = I * polarization(k.kahn, inc0, tuple(x[..., 0, 0, 0, None] for x in d), k.polar_axis)[..., 0]
         omega_first = omega[..., 0, 0, 0]
         per_pixel_terms = omega.shape[-3] * omega.shape[-2] * omega.shape[-1]  # T os os (Size.numel specialises)
         I, om = I * capture[..., -1, 0, 0] * omega_first, omega_first * per_pixel_terms
-        if k.background:        # its own stored pass: the step sum's loops keep their plan
-            I = I + stored(background_sum(d, omega, k))
     if scaled:
         close = per_pixel(k.close_distance, si, fi, flat)[..., 0, 0, 0]        # [P] or [R, 1]
         I, om = I * close, om * close
