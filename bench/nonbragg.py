@@ -83,7 +83,7 @@ def side_by_side(repeats: int) -> list:
     return rows
 
 
-def _forget_geometry(pre, s, tables: bool = False) -> None:
+def _forget_geometry(tables: bool = False) -> None:
     """Make the next render of this geometry a first one (no component images kept, the
     geometry not seen: `components.in_kernel` takes it); `tables`: drop the node and cell
     tables and the kernel fields too (new tables or wavelengths)."""
@@ -98,7 +98,7 @@ def _forget_geometry(pre, s, tables: bool = False) -> None:
 def _separate_next(pre, s) -> None:
     """Make the next render of this geometry a first one that renders its components in their
     own pass (the form before `components.in_kernel`): images dropped, geometry marked seen."""
-    _forget_geometry(pre, s)
+    _forget_geometry()
     components.in_kernel(pre, s.backgrounds, s.beamsize_m)
 
 
@@ -134,12 +134,12 @@ def spots_overhead(repeats: int) -> list:
             else:
                 os.environ["NANOBRAG_COMPILE"] = mode
         s, pre = result.settings, result.pre
-        _forget_geometry(pre, s)
+        _forget_geometry()
         fused = components.in_kernel(pre, s.backgrounds, s.beamsize_m)
         plain, step = [], []
         diffs: dict = {"cold": [], "separate": [], "warm": [], "fresh": []}
-        prepare = {"cold": lambda: _forget_geometry(pre, s), "separate": lambda: _separate_next(pre, s),
-                   "warm": lambda: None, "fresh": lambda: _forget_geometry(pre, s, tables=True)}
+        prepare = {"cold": _forget_geometry, "separate": lambda: _separate_next(pre, s),
+                   "warm": lambda: None, "fresh": lambda: _forget_geometry(tables=True)}
         for _ in range(repeats):
             for variant, diff in diffs.items():         # each right after a spots-only render
                 plain.append(measure(nb_run, args)[0])

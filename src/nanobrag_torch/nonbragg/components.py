@@ -10,7 +10,6 @@ image for the same geometry (specs/nonbragg.md gives the beam-centre mapping).
 from __future__ import annotations
 
 import hashlib
-import math
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -142,9 +141,8 @@ def render_components(pre, components: list, beamsize_m: float, dtype, device,
             _IMAGES.move_to_end(key)
     for (oversample, walk), group in missing.items():
         px, _ = engine.from_contract(pre.inputs, pre.flags, weight, oversample)
-        tables = [{"x": torch.from_numpy(parts[i][1].x), "coef": parts[i][2],
-                   "origin": torch.from_numpy(parts[i][1].origin),
-                   "digest": None if parts[i][2].requires_grad or f"bg{i}_table_scale" in p else parts[i][1].digest}
+        tables = [_engine_table(parts[i][1], parts[i][2], None if parts[i][2].requires_grad
+                                or f"bg{i}_table_scale" in p else parts[i][1].digest)
                   for i in group]
         for i, out in zip(group, engine.render_each(px, beam, tables, dtype=dtype, device=device, walk=walk)):
             if engine.has_nan(out):
@@ -157,6 +155,13 @@ def render_components(pre, components: list, beamsize_m: float, dtype, device,
         total = _add_scaled(total, image, scale, cfg.quirks == "c")
     _remember(combined, total)
     return total
+
+
+def _engine_table(t: AmorphousTable, coef: torch.Tensor, digest: str | None) -> dict:
+    """The engine's table dict of table model ``t`` with coefficients ``coef`` (the model's,
+    or scaled); ``digest`` None when they must not be cached by it."""
+    return {"x": torch.from_numpy(t.x), "coef": coef, "origin": torch.from_numpy(t.origin),
+            "digest": digest}
 
 
 def in_kernel(pre, components: list, beamsize_m: float) -> tuple | None:
@@ -184,7 +189,7 @@ def in_kernel(pre, components: list, beamsize_m: float) -> tuple | None:
         return None
     src = pre.sources
     weight = src.weight / src.count if cfg.beam.sourcefile is not None else src.weight
-    key = (tuple(map(repr, components)), beamsize_m, cfg.quirks, inp.steps, inp.oversample,
+    key = (tuple(map(repr, components)), beamsize_m, cfg.quirks, inp.steps,
            inp.inv_lambda.detach().numpy().tobytes(), weight.detach().numpy().tobytes())
     geometry = (key, inp.fpixels, inp.spixels, inp.roi, inp.mask is None, fl.point_pixel, fl.polarize,
                 fl.kahn, b"".join(t.detach().numpy().tobytes() for t in (
@@ -207,15 +212,13 @@ def in_kernel(pre, components: list, beamsize_m: float) -> tuple | None:
 def _kernel_fields(inp, components: list, beamsize_m: float, quirks: str, weight) -> dict | None:
     """The contract's ``bg_*`` fields for `in_kernel` (nodes packed two float32 per int64:
     one load per lookup), or None (an unsorted table, or one without a node grid)."""
-    from .nodes import linear_nodes
+    from .nodes import linear_nodes, stol_span
     loaded = [load_table(c.table, c.unit, quirks) for c in components]
     if not all(t.sorted for t in loaded):
         return None
-    stol_max = 2.0 ** math.ceil(math.log2(float((1.0 / (inp.lambda_m * 1e10)).max())))
-    tables = [{"x": torch.from_numpy(t.x), "coef": torch.from_numpy(t.coef),
-               "origin": torch.from_numpy(t.origin), "digest": t.digest} for t in loaded]
+    tables = [_engine_table(t, torch.from_numpy(t.coef), t.digest) for t in loaded]
     scales = [float(molecules_of(c, beamsize_m)) * inp.steps / c.oversample ** 2 for c in components]
-    linear = linear_nodes(tables, scales, stol_max)
+    linear = linear_nodes(tables, scales, stol_span(inp.lambda_m * 1e10))
     if linear is None:
         return None
     inv_h, values = linear
@@ -231,8 +234,7 @@ def _render_sum(pre, weight, beam, parts: list, dtype, device) -> torch.Tensor |
     if len({c.oversample for c, *_ in parts}) != 1 or not all(t.sorted for _, t, *_ in parts):
         return None
     px, _ = engine.from_contract(pre.inputs, pre.flags, weight, parts[0][0].oversample)
-    tables = [{"x": torch.from_numpy(t.x), "coef": coef, "origin": torch.from_numpy(t.origin),
-               "digest": t.digest} for _, t, coef, _, _ in parts]
+    tables = [_engine_table(t, coef, t.digest) for _, t, coef, _, _ in parts]
     out = engine.render_sum(px, beam, tables, [scale for *_, scale in parts], dtype=dtype, device=device)
     if out is None or engine.has_nan(out):
         return None                   # the per-component path names the table
@@ -243,7 +245,7 @@ CACHE_SIZE = 8
 # (geometry, table, table scale, oversample, quirks, dtype, device) -> unscaled image of one component;
 # ((component key, scale), ...) -> the scaled sum of a render's components
 _IMAGES: OrderedDict = OrderedDict()
-# (components, beam size, quirks, steps, oversample, 1/lambda, weights) -> `in_kernel`'s bg_* fields
+# (components, beam size, quirks, steps, 1/lambda, weights) -> `in_kernel`'s bg_* fields
 _FIELDS: OrderedDict = OrderedDict()
 # the geometries `in_kernel` served once (their later renders use the cached images instead)
 _SEEN: OrderedDict = OrderedDict()

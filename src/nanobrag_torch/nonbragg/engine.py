@@ -17,7 +17,6 @@ sequentially in the C's loop order (numba, CPU, float64).
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +24,7 @@ import torch
 
 from ..lazy_numba import njit
 from ..physics.polarization import polarization
-from .nodes import linear_nodes
+from .nodes import linear_nodes, stol_span
 from .table import evaluate, lookup_sorted
 
 CHUNK_ELEMENTS = 1 << 21     # pixel x sub-pixel x source evaluations per chunk
@@ -193,8 +192,7 @@ def _render_fast32(px: Pixels, beam: Beam, tables: list, scales: list | None = N
     has no cell grid or node spacing (rows repeated or too close)."""
     from . import fast32                  # numba (parallel rows): imported on first use
     if scales is not None:
-        stol_max = 2.0 ** math.ceil(math.log2(float((1.0 / beam.lambda_A).max())))
-        linear = linear_nodes(tables, scales, stol_max)
+        linear = linear_nodes(tables, scales, stol_span(beam.lambda_A))
         if linear is None:
             return None
         inv_h, nodes = linear

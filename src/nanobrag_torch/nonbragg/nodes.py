@@ -21,6 +21,13 @@ _NODES: OrderedDict = OrderedDict()         # (digest, stol_max) -> node spacing
 #                                             ("sum", digests, scales, stol_max) -> linear_nodes
 
 
+def stol_span(lambda_A) -> float:
+    """The node range [0, stol_span] for wavelengths ``lambda_A`` (A, tensor or array): the
+    smallest power of two at or above the largest stol they reach, 1 / lambda_min (a power
+    of two, so that renders at nearby wavelengths share one node table)."""
+    return 2.0 ** math.ceil(math.log2(float((1.0 / lambda_A).max())))
+
+
 def _exact(table: dict, stol: np.ndarray) -> np.ndarray:
     """sign(F) F^2 of an engine table dict at ``stol`` (float64; the sorted lookup's window)."""
     x, coef, origin = (np.asarray(table[k].detach().cpu(), dtype=np.float64) for k in ("x", "coef", "origin"))
