@@ -11,6 +11,7 @@ import sys
 import types
 from importlib import import_module
 
+from . import teardown
 from .errors import NanoBraggError
 
 _LAZY = {"simulate": ".simulate", "run": ".simulate", "parse": ".simulate", "Result": ".simulate",
@@ -33,3 +34,4 @@ class _Package(types.ModuleType):
 
 
 sys.modules[__name__].__class__ = _Package
+teardown.register()           # exit without re-walking the imports' objects (teardown.py)

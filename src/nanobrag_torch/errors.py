@@ -75,6 +75,11 @@ def exit_now(status: int | None) -> None:
 _OWN_PROCESS = False          # set by `console`: this process is one of our programs
 
 
+def is_own_process() -> bool:
+    """Whether this process is one of our programs (`console`), not a host's."""
+    return _OWN_PROCESS
+
+
 def freeze_objects() -> None:
     """In a program's own process (`console`), take every object alive now out of the cyclic
     garbage collector's passes (``gc.freeze``): the imported modules' ~200-260k objects are

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from .aot_runner import open_package
+from .aot_runner import forget_copies, open_package
 
 log = logging.getLogger("nanobrag_torch")
 
@@ -142,6 +142,7 @@ def reject(path: Path, exc: BaseException) -> None:
                 type(exc).__name__, reason[:200])
     try:
         os.replace(path, _side(path, "bad"))
+        forget_copies(path)
     except OSError:
         pass
 
