@@ -160,8 +160,10 @@ def _checkpointed(fn):
 
 def _sum64(x: torch.Tensor):
     """float64 sum of a chunk's values (numpy's on CPU: torch's float64 sum of a float32
-    tensor is ~15x slower)."""
+    tensor is ~15x slower); a compiled chunk's omega comes summed already (0-d)."""
     x = x.detach()
+    if x.dim() == 0:
+        return float(x)
     if x.device.type == "cpu":
         return float(x.numpy().sum(dtype=np.float64))
     return x.sum(dtype=torch.float64)
@@ -221,7 +223,11 @@ def accumulate(inputs: RenderInputs, flags: RenderFlags, dtype: torch.dtype,
         else:
             local, kr = tk.at_rows(k, rows[:, None], S_)
             I, om = fused(local, cols[None, :], kr)
-            flat[rows, x0:x1] = I.reshape(r_end - r, x1 - x0).to(dtype)
+            I = I.reshape(r_end - r, x1 - x0).to(dtype)
+            if covered and r_end - r == n_rows and I.is_contiguous():   # one block: its buffer
+                out = I.reshape(out.shape)
+            else:
+                flat[rows, x0:x1] = I
             omega_sum += _sum64(om)
         r = r_end
         if progress is not None:

@@ -120,6 +120,9 @@ PANEL_FRAME = ("pix0", "fdet", "sdet", "odet", "beam_dist", "close_distance", "d
 def at_rows(k: KernelInputs, si: torch.Tensor, panel_rows: int) -> tuple:
     """(rows within their panel, `k` with each row's panel frame [*si.shape, ...]) for global
     rows `si` (``panel x panel_rows + row``; any shape, e.g. [R, 1] or a pixel list [P])."""
+    if k.pix0.shape[0] == 1:           # one panel: its frame for every row, as views (~0.4 ms less)
+        return si, replace(k, **{name: getattr(k, name).expand(*si.shape, *getattr(k, name).shape[1:])
+                                 for name in PANEL_FRAME})
     panel = torch.div(si, panel_rows, rounding_mode="floor")
     return si - panel * panel_rows, replace(k, **{name: getattr(k, name)[panel] for name in PANEL_FRAME})
 
