@@ -69,10 +69,11 @@ def _sf_tensors(sf: SFTable, like: torch.Tensor) -> dict:
     return out
 
 
-# What a package returns (part of its variant): the chunk's I_geom [P] and the float64 sum of
-# its solid angles, reduced inside the kernel (the per-pixel omega [P] was written out and
-# summed by numpy, ~0.4-1 ms of a 1024^2 render); `accumulate` adds either form.
-PACKAGE_OUTPUTS = "I [P], omega float64 sum ()"
+# What a package returns (part of its variant): the chunk's I_geom [P] and the float64 sums
+# of its rows' solid angles [R], reduced in the loop that computes them (the per-pixel omega
+# [P] was written out and summed by numpy, ~0.4-1 ms of a 1024^2 render; one sum over all
+# pixels took a parallel pass of its own, +1 ms); `accumulate` adds either form.
+PACKAGE_OUTPUTS = "I [P], omega float64 row sums [R]"
 
 
 class _Fused(torch.nn.Module):
@@ -89,7 +90,7 @@ class _Fused(torch.nn.Module):
         mins, ranges = d.pop("sf_mins", (0, 0, 0)), d.pop("sf_ranges", (0, 0, 0))
         sf = SFTable(table, mins, ranges, d.pop("sf_default_F"))
         I, omega = tk.fused_chunk(si, fi, tk.KernelInputs(**d, sf=sf, **self.flags))
-        return I, omega.sum(dtype=torch.float64)
+        return I, omega.reshape(si.shape[0], -1).sum(1, dtype=torch.float64)
 
 
 def _inputs(k: tk.KernelInputs) -> tuple:

@@ -160,10 +160,8 @@ def _checkpointed(fn):
 
 def _sum64(x: torch.Tensor):
     """float64 sum of a chunk's values (numpy's on CPU: torch's float64 sum of a float32
-    tensor is ~15x slower); a compiled chunk's omega comes summed already (0-d)."""
+    tensor is ~15x slower); a compiled chunk's omega comes summed by rows already."""
     x = x.detach()
-    if x.dim() == 0:
-        return float(x)
     if x.device.type == "cpu":
         return float(x.numpy().sum(dtype=np.float64))
     return x.sum(dtype=torch.float64)
