@@ -220,6 +220,13 @@ def _kind(inputs: RenderInputs, flags: RenderFlags, dtype: torch.dtype, device_t
             inputs.thicksteps == 1, inputs.n_sources == 1, inputs.n_orient == 1, cache_dir())
 
 
+def _ready(kind: tuple) -> Path | None:
+    """The package path of `kind` when it was seen before and its package is loaded or
+    loadable now, else None."""
+    path = _READY.get(kind)
+    return path if path is not None and aot_cache.runner(path) is not None else None
+
+
 def package_ready(inputs: RenderInputs, flags: RenderFlags, dtype: torch.dtype, device) -> bool:
     """Whether this kind of render (`inputs` as built, rendered in `dtype` on `device`) has
     its compiled package loaded or loadable now.  No build starts beside the render: when the
@@ -231,7 +238,7 @@ def package_ready(inputs: RenderInputs, flags: RenderFlags, dtype: torch.dtype, 
     if mode == "0" or torch.device(device).type != "cpu":
         return False
     kind = _kind(inputs, flags, dtype, "cpu")
-    if kind in _READY and aot_cache.runner(_READY[kind]) is not None:
+    if _ready(kind) is not None:
         return True
     inp = inputs.to(dtype, device)
     k, path = _package(inp, tk.kernel_inputs(inp, flags))
@@ -261,8 +268,9 @@ def fused_for(inp: RenderInputs, flags: RenderFlags, k: tk.KernelInputs) -> tupl
     if mode == "0":
         return tk.fused_chunk, False
     kind = _kind(inp, flags, k.pix0.dtype, k.pix0.device.type)
-    if kind in _READY and aot_cache.runner(_READY[kind]) is not None:     # ~0.3 ms less a render
-        return aot_cache.switching(_READY[kind], _compiled, tk.fused_chunk), True
+    ready = _ready(kind)                                     # ~0.3 ms less a render
+    if ready is not None:
+        return aot_cache.switching(ready, _compiled, tk.fused_chunk), True
     k, path = _package(inp, k)
     _READY[kind] = path
     if aot_cache.runner(path) is None:

@@ -80,6 +80,13 @@ def _linenos(lines: list[str]) -> np.ndarray:
     return np.asarray([i + 1 for i, line in enumerate(lines) if line.split()], dtype=np.int64)
 
 
+def _row_error(name: str, text: str, row: int, problem: str) -> NanoBraggError:
+    """`_line_error` for row `row` of `_parse_rows` (its line found only now: errors only)."""
+    lines = text.split("\n")
+    lineno = int(_linenos(lines)[row])
+    return _line_error(name, lineno, lines[lineno - 1], problem)
+
+
 def _parse_rows(name: str, text: str) -> np.ndarray:
     """Return values [n, 4] float64 of the non-blank lines of `text`, each 'h k l F'.
 
@@ -138,14 +145,10 @@ def read_hkl(path: str | os.PathLike, default_F: float) -> HKLTable:
     bad = ~(np.isfinite(hkl).all(axis=1) & (hkl == np.round(hkl)).all(axis=1)
             & (np.abs(hkl) < 2**31 - 1).all(axis=1))
     if bad.any():
-        lines = text.split("\n")
-        lineno = int(_linenos(lines)[np.argmax(bad)])
-        raise _line_error(name, lineno, lines[lineno - 1], "Miller indices must be integers")
+        raise _row_error(name, text, int(np.argmax(bad)), "Miller indices must be integers")
     bad = ~np.isfinite(values[:, 3])
     if bad.any():
-        lines = text.split("\n")
-        lineno = int(_linenos(lines)[np.argmax(bad)])
-        raise _line_error(name, lineno, lines[lineno - 1], "F must be a finite number")
+        raise _row_error(name, text, int(np.argmax(bad)), "F must be a finite number")
 
     return table_from_reflections(name, hkl.astype(np.int64), values[:, 3], default_F)
 

@@ -64,7 +64,7 @@ def _plain_reciprocal(cell_A: tuple, angles_rad: tuple, quirks: str) -> tuple:
 
 def _reciprocal(a, b, c, al, be, ga, quirks: str) -> tuple:
     """`_reciprocal_from_cell` from lengths (A) and angles (radians), 0-d tensors, with the
-    warnings it raises (a list)."""
+    warnings it raises (a tuple: `_plain_reciprocal` keeps the result)."""
     warnings: list = []
     aavg = (al + be + ga) / 2
     skew = torch.abs(torch.sin(aavg) * torch.sin(aavg - al) * torch.sin(aavg - be) * torch.sin(aavg - ga))
@@ -89,7 +89,7 @@ def _reciprocal(a, b, c, al, be, ga, quirks: str) -> tuple:
     a_star = torch.stack([a_s, zero, zero])
     b_star = torch.stack([b_s * cos_gs, b_s * sin_gs, zero])
     c_star = torch.stack([c_s * cos_bs, c_s * (cos_as - cos_bs * cos_gs) / sin_gs, cz])
-    return torch.stack([a_star, b_star, c_star]), torch.stack([a, b, c]), V, warnings
+    return torch.stack([a_star, b_star, c_star]), torch.stack([a, b, c]), V, tuple(warnings)
 
 
 def build_crystal(cfg: CrystalConfig, lambda0_m: float, quirks: str, rng_state,
