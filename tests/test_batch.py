@@ -61,25 +61,28 @@ def test_batch_failure_while_writing_is_reported_with_its_line_and_order_kept(tm
     assert "2 of 4 runs" in captured.err and "(lines 2, 3)" in captured.err
 
 
-def test_long_batch_runs_its_outputs_compiled_and_short_one_imports_no_numba(tmp_path):
-    """From `COMPILED_OUTPUTS_LINES` lines on, -batch imports numba up front (statistics and
-    int images compiled, `noise.compiled_outputs`); a short batch leaves it unimported; the
-    int images are the same either way."""
+def test_batch_prints_the_sequential_statistics_without_numba(tmp_path):
+    """-batch imports no numba for its outputs (its start-up cost a batch ~0.5 s), and each
+    line prints the mean, rms and rmsd text of the C's sequential sums over its float image
+    (`printed_stats`; `noise.image_stats` exact)."""
     import subprocess
     import sys
 
-    from nanobrag_torch.batch import COMPILED_OUTPUTS_LINES
+    from nanobrag_torch.noise import image_stats
     probe = ("import sys\nfrom nanobrag_torch import cli\nstatus = cli.main(['-batch', sys.argv[1]])\n"
              "print('numba' in sys.modules, status)\n")
-    for n, imported in ((2, "False"), (COMPILED_OUTPUTS_LINES, "True")):
-        lines = [f"{BASE} -misset {k} 2 3 -intfile {n}_{k}.img -nopgm -nonoise -noprogress" for k in range(n)]
-        (tmp_path / f"{n}.txt").write_text("\n".join(lines) + "\n")
-        proc = subprocess.run([sys.executable, "-c", probe, f"{n}.txt"], cwd=tmp_path,
-                              capture_output=True, text=True, env={**__import__("os").environ,
-                                                                   "NANOBRAG_COMPILE": "0"})
-        assert proc.stdout.strip().splitlines()[-1] == f"{imported} 0", proc.stderr[-500:]
-    for k in range(2):
-        assert (tmp_path / f"2_{k}.img").read_bytes() == (tmp_path / f"{COMPILED_OUTPUTS_LINES}_{k}.img").read_bytes()
+    lines = [f"{BASE} -misset {k} 2 3 -floatfile {k}.bin -nopgm -nonoise -noprogress" for k in range(3)]
+    (tmp_path / "runs.txt").write_text("\n".join(lines) + "\n")
+    proc = subprocess.run([sys.executable, "-c", probe, "runs.txt"], cwd=tmp_path, capture_output=True,
+                          text=True, env={**__import__("os").environ, "NANOBRAG_COMPILE": "0"})
+    out = proc.stdout.strip().splitlines()
+    assert out[-1] == "False 0", proc.stderr[-500:]
+    printed = [line for line in out if line.startswith("mean=")]
+    assert len(printed) == 3
+    for k, line in enumerate(printed):
+        image = np.fromfile(tmp_path / f"{k}.bin", "<f4").reshape(16, 16)
+        _, _, mean, rms, rmsd = image_stats(image)
+        assert line == "mean= %g rms= %g rmsd= %g" % (mean, rms, rmsd)
 
 
 def test_batch_renders_run_ahead_of_a_slow_finish(tmp_path):

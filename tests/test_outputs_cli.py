@@ -310,3 +310,21 @@ def test_program_outputs_are_not_synced_but_durable_batches_are(tmp_path, monkey
         batch.add(tmp_path / "d.bin", b"1234")
         assert len(synced) == 1 and not (tmp_path / "d.bin").exists()
     assert (tmp_path / "d.bin").read_bytes() == b"1234"
+
+
+@pytest.mark.parametrize("durable", [True, False])
+def test_existing_files_are_replaced_atomically_only_by_durable_batches(durable, tmp_path, monkeypatch):
+    """A durable batch renames over the existing file (atomic replacement); the programs'
+    batches remove it first (ext4 would otherwise flush the new data at the rename), so the
+    rename never lands on an existing file. Either way the new content is there and no
+    temporary file is left."""
+    target = tmp_path / "f.bin"
+    target.write_bytes(b"old")
+    replaced_existing = []
+    real = os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: replaced_existing.append(os.path.exists(b)) or real(a, b))
+    with OutputBatch(durable=durable) as batch:
+        batch.add(target, b"new")
+        assert target.read_bytes() == b"old"                   # nothing changes before the commit
+    assert replaced_existing == [durable]
+    assert target.read_bytes() == b"new" and sorted(p.name for p in tmp_path.iterdir()) == ["f.bin"]

@@ -8,9 +8,9 @@ loaded once per kind of render (under ``NANOBRAG_COMPILE=auto``, when the file's
 are worth a build, a kind the numba step sum covers renders on it and its package is built at
 exit; other kinds start their background build at the first line and the later lines use the
 package as soon as it is ready; see `compile_policy`). Each line's summary and files are
-written on a thread while the next lines render; in a file of `COMPILED_OUTPUTS_LINES` lines
-or more, their statistics and int image run compiled (numba, outside the GIL). A line that
-fails is reported on stderr with its line number and the following lines still run; the exit
+written on a thread while the next lines render (their printed statistics without the C's
+sequential sums where that is proven to print the same, `printed_stats`; numba is not
+imported for them: its start-up cost a batch ~0.5 s). A line that fails is reported on stderr with its line number and the following lines still run; the exit
 status is 2 if any line failed.
 """
 from __future__ import annotations
@@ -23,11 +23,6 @@ from pathlib import Path
 
 from .backends.compile_policy import expect_renders
 from .errors import NanoBraggError, freeze_objects
-from .noise import warm_compiled_outputs
-
-# From this many lines on, numba is imported up front (~0.3 s, once) so that each line's
-# statistics and int image run compiled and outside the GIL (`noise.compiled_outputs`).
-COMPILED_OUTPUTS_LINES = 20
 
 # Lines whose summary and files may still be pending while the next line renders (each holds
 # its image: 4 MB for 1024^2 in float32).
@@ -74,16 +69,12 @@ def run_batch(path: str, start, err=None) -> int:
     ``start(args)`` renders one line and returns the rest of it (summary and files) as a
     function of no argument that prints nothing before it is called.  Those parts run in line
     order on one worker thread while the following lines render on the main thread, up to
-    `LOOKAHEAD` lines ahead of the oldest part not yet finished (the first line's part loads
-    numba's compiler target, ~0.3-0.5 s, which the next renders need not wait for).  `start`
+    `LOOKAHEAD` lines ahead of the oldest part not yet finished.  `start`
     and the finishing function raise NanoBraggError for a user error (any other exception is
     reported too: one bad line must not stop the others); reports keep the lines' order."""
     err = err or sys.stderr
     failed: list = []
     runs = batch_lines(path)
-    compiled = len(runs) >= COMPILED_OUTPUTS_LINES
-    if compiled:
-        import numba  # noqa: F401  (see COMPILED_OUTPUTS_LINES)
     freeze_objects()                                # our own process: imports done (errors.py)
     pending: deque = deque()                        # (line number, future), oldest first
 
@@ -95,8 +86,6 @@ def run_batch(path: str, start, err=None) -> int:
                 _report(path, number, future.exception(), err, failed)
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch-outputs") as outputs:
-        if compiled:                                # while the first line renders
-            outputs.submit(warm_compiled_outputs)
         try:
             for i, (number, line) in enumerate(runs):
                 expect_renders(len(runs) - i)          # this line and the ones after it

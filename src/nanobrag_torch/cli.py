@@ -132,7 +132,8 @@ def _finish(argv: list, settings, r) -> None:
         for line in trace_lines(r.pre.inputs, r.pre.flags, image, settings.printout_pixel,
                                 r.config.beam.lambda0_m):
             print(line)
-    lines, stats = result_lines(r, image)
+    auto_pgm = settings.write_pgm and settings.pgmfile and not settings.pgm_scale > 0
+    lines, stats = result_lines(r, image, exact=bool(auto_pgm))    # rmsd sets the PGM scale
     for line in lines:
         print(line)
     with OutputBatch(durable=False) as batch:

@@ -21,6 +21,7 @@ import torch
 from .lazy_numba import njit  # numba imported on the first call (start-up)
 
 from .crandom import _IDUM, _IV, _IY, CRandom, load_floats, poidev, store_floats
+from .printed_stats import printed_sums
 
 # (xmin, xmax, ymin, ymax), inclusive; fast = x, slow = y.
 Roi = tuple[int, int, int, int]
@@ -123,19 +124,9 @@ def int_image(float_image: np.ndarray, scale: float, adc: float,
 
 def compiled_outputs() -> bool:
     """Whether `int_image` (16-bit) and `image_stats` run their compiled loops
-    (`_int16_pixels`, `_stat_sums`): when numba is already imported (a ``-batch`` of many
-    lines imports it, as do noise and the numba step sum), since importing it costs a
-    single render ~0.3 s.  Both forms give the same bits (tests/test_io_outputs.py)."""
+    (`_int16_pixels`, `_stat_sums`): when numba is already imported (noise images and the
+    numba step sum import it), since importing it costs a process ~0.3 s.  Both forms give the same bits (tests/test_io_outputs.py)."""
     return "numba" in sys.modules
-
-
-def warm_compiled_outputs() -> None:
-    """Load numba's compiler target and the compiled `image_stats` / `int_image` loops from
-    numba's disk cache (~0.3-0.5 s once per process) on a tiny image, so that a ``-batch``
-    does it on its output thread while its first line renders."""
-    tiny = np.ones((2, 2), dtype=np.float32)
-    int_image(tiny, 1.0, 40.0)
-    image_stats(tiny)
 
 
 @njit(cache=True, nogil=True)
@@ -237,8 +228,8 @@ def _sequential_sum(values: np.ndarray, square: bool = False, shift: float | Non
 
 
 @np.errstate(all="ignore")
-def image_stats(float_image: np.ndarray, roi: Roi | None = None, mask: np.ndarray | None = None
-                ) -> tuple[float, tuple[int, int] | None, float, float, float]:
+def image_stats(float_image: np.ndarray, roi: Roi | None = None, mask: np.ndarray | None = None,
+                exact: bool = True) -> tuple[float, tuple[int, int] | None, float, float, float]:
     """The statistics the C prints after rendering, computed as it does.
 
     First pass over ROI pixels not masked out (``mask`` [slow, fast], 0 = skipped, as for
@@ -246,7 +237,10 @@ def image_stats(float_image: np.ndarray, roi: Roi | None = None, mask: np.ndarra
     in double (each square is a float32 product, as in the C); mean = sum/n,
     rms = sqrt(sumsqr/(n-1)). Second pass over all ROI pixels (masked ones included, as in the
     C): rmsd = sqrt(sum((I - mean)^2)/(n-1)). n <= 0 counts as 1 for the mean and n <= 1 as 2
-    for the square roots. Sums are sequential, matching the C to the last bit.
+    for the square roots. Sums are sequential, matching the C to the last bit; with ``exact``
+    False (the values are only printed with ``%g``) and no mask, mean, rms and rmsd may come
+    from `printed_stats.printed_sums` instead: their ``%g`` texts are the C's, proven by an
+    error bound (max_I and argmax are always exact).
 
     Returns:
         (max_I, argmax (slow, fast) of the first pixel reaching max_I or None when no pixel
@@ -259,18 +253,22 @@ def image_stats(float_image: np.ndarray, roi: Roi | None = None, mask: np.ndarra
     values = block.ravel() if kept is None else block.ravel()[kept]
 
     compiled = compiled_outputs()
+    printed = None if exact or compiled or mask is not None else printed_sums(values)
     if compiled:
         top, first, total, squares = _stat_sums(np.ascontiguousarray(values))
     else:
         top = float(np.fmax.reduce(values)) if values.size else 0.0     # fmax skips NaN
         first = int(np.argmax(values == top)) if top > 0.0 else -1
-        total, squares = _sequential_sum(values), _sequential_sum(values, square=True)
+        if printed is None:
+            total, squares = _sequential_sum(values), _sequential_sum(values, square=True)
     max_I = top if top > 0.0 else 0.0
     argmax = None
     if max_I > 0.0:
         index = first if kept is None else int(np.flatnonzero(kept)[first])
         row, col = divmod(index, block.shape[1])
         argmax = (rows.start + row, cols.start + col)
+    if printed is not None:
+        return (max_I, argmax, *printed)
 
     mean = total / max(values.size, 1)
     rms = math.sqrt(squares / (max(values.size, 2) - 1))

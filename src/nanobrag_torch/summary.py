@@ -94,12 +94,13 @@ def header_lines(r) -> list:
     return out
 
 
-def result_lines(r, image_f32) -> tuple:
-    """Lines printed after rendering, and (max_I, mean, rms, rmsd)."""
+def result_lines(r, image_f32, exact: bool = True) -> tuple:
+    """Lines printed after rendering, and (max_I, mean, rms, rmsd); with ``exact`` False,
+    mean, rms and rmsd are good for printing only (`noise.image_stats`)."""
     pre = r.pre
     det = r.config.detector
     mask = None if pre.mask is None else pre.mask.numpy()
-    max_I, argmax, mean, rms, rmsd = image_stats(image_f32, det.roi, mask)
+    max_I, argmax, mean, rms, rmsd = image_stats(image_f32, det.roi, mask, exact)
     steps = pre.steps
     omega = r.omega_sum / steps
     lines = ["", f"solid angle subtended by detector = {_g(omega)} steradian ( {_g(100 * omega / 4 / math.pi)}% sphere)"]

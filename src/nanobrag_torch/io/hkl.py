@@ -201,7 +201,7 @@ def write_fdump(path: str | os.PathLike, table: HKLTable, batch: OutputBatch | N
     padded[:hr, :kr, :lr] = table.F
     header = "%d %d %d %d %d %d\n\f" % (
         table.h_min, table.h_max, table.k_min, table.k_max, table.l_min, table.l_max)
-    atomic_write(path, header.encode("ascii") + padded.tobytes(), batch)
+    atomic_write(path, (header.encode("ascii"), memoryview(padded).cast("B")), batch)
 
 
 def read_fdump(path: str | os.PathLike) -> HKLTable:

@@ -23,5 +23,5 @@ def write_pgm(path: str | os.PathLike, image: np.ndarray, pgm_scale: float,
     if image.dtype != np.uint8 or image.ndim != 2:
         raise ValueError(f"PGM image must be 2-D uint8, got {image.dtype} {image.shape}")
     height, width = image.shape
-    atomic_write(path, pgm_header(width, height, pgm_scale) + np.ascontiguousarray(image).tobytes(),
-                 batch)
+    atomic_write(path, (pgm_header(width, height, pgm_scale),
+                        memoryview(np.ascontiguousarray(image)).cast("B")), batch)

@@ -233,5 +233,6 @@ def write_smv(path: str | os.PathLike, image: np.ndarray, fields: list[tuple[str
         if key in given and int(given[key]) != size:
             raise ValueError(f"{key}={given[key]} does not match image shape {image.shape}")
     order = "<" if given.get("BYTE_ORDER", "little_endian").startswith("little_end") else ">"
-    pixels = np.ascontiguousarray(image, dtype=image.dtype.newbyteorder(order)).tobytes()
-    atomic_write(path, (format_smv_header(fields) if header is None else header) + pixels, batch)
+    pixels = np.ascontiguousarray(image, dtype=image.dtype.newbyteorder(order))
+    atomic_write(path, (format_smv_header(fields) if header is None else header,
+                        memoryview(pixels).cast("B")), batch)
