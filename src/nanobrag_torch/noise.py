@@ -107,8 +107,7 @@ def int_image(float_image: np.ndarray, scale: float, adc: float,
     values = image[rows, cols].astype(np.float64)      # one scratch array, updated in place
     values *= scale
     values += adc
-    np.minimum(values, top, out=values)                # NaN stays NaN through both clips
-    np.copyto(values, 0.0, where=values < 0.0)
+    np.clip(values, 0.0, top, out=values)              # NaN stays NaN
     if bits == 32:
         out = np.zeros(image.shape, dtype=np.int32)
         out[rows, cols] = np.minimum(np.floor(np.nan_to_num(values) + 0.5), top).astype(np.int32)
