@@ -48,15 +48,14 @@ def printed_sums(values: np.ndarray) -> tuple[float, float, float] | None:
     n = values.size
     if n < 2 or 4.0 * n * _U > 1e-6:
         return None
-    total = float(np.add.reduce(values, dtype=np.float64))
+    wide = values.astype(np.float64)           # exact; summed pairwise by numpy
+    total = float(wide.sum())
     if not math.isfinite(total):
         return None
-    squares_f32 = np.multiply(values, values)                 # the C's float32 products
-    squares = float(np.add.reduce(squares_f32, dtype=np.float64))
+    squares = float(np.multiply(values, values).astype(np.float64).sum())   # the C's float32 products
     if not math.isfinite(squares):
         return None
-    absolute = total if float(values.min()) >= 0.0 else float(
-        np.add.reduce(np.abs(values), dtype=np.float64))
+    absolute = total if float(values.min()) >= 0.0 else float(np.abs(wide).sum())
     slack = 2.02 * n * _U                      # 2 gamma_n, with room for the bound's own rounding
     lo, hi = _interval(total, slack * absolute)
     mean = _printed(lo, hi, lambda s: s / n)
@@ -69,8 +68,8 @@ def printed_sums(values: np.ndarray) -> tuple[float, float, float] | None:
     m = total / n
     w = hi / n - lo / n
     shift = w * (2.0 * n * w + 2.0 * (_U * abs(total) + slack * absolute)) * 1.01
-    deviations = np.subtract(values, m, dtype=np.float64)
-    spread = float(np.dot(deviations, deviations))
+    wide -= m
+    spread = float(np.dot(wide, wide))
     if not math.isfinite(spread):
         return None
     bound = 2.02 * (n + 3) * _U * (spread + shift) + shift
