@@ -306,5 +306,5 @@ def _geometry_digest(pre, beam: engine.Beam) -> str | None:
     h = hashlib.sha1(repr((inp.fpixels, inp.spixels, float(inp.pixel_size), fl.point_pixel, fl.curved,
                            inp.roi, beam.nopolar)).encode())
     for t in tensors + ([inp.mask] if inp.mask is not None else []):
-        h.update(torch.as_tensor(t).detach().cpu().contiguous().numpy().tobytes())
+        h.update(t.detach().cpu().numpy().tobytes())        # C order, whatever the strides
     return h.hexdigest()
