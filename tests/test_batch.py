@@ -104,3 +104,13 @@ def test_batch_renders_run_ahead_of_a_slow_finish(tmp_path):
         return finish
     assert run_batch(str(tmp_path / "runs.txt"), start) == 0
     assert seen == [True]
+
+
+def test_batch_lines_split_as_the_shell_does():
+    """`batch._split` (a fast path without quotes) gives shlex's words."""
+    import shlex
+
+    from nanobrag_torch.batch import _split
+    for line in ["-a 1  -b\t2 -c x.bin", "-floatfile 'b c.bin' -x", 'a "b c"', r"a\ b c", "a #b c",
+                 "a\u00a0b c", "a\x0bb", "  "]:
+        assert _split(line) == shlex.split(line), line

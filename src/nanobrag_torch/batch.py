@@ -51,11 +51,19 @@ def _report(path: str, number: int, exc: BaseException, err, failed: list) -> No
     failed.append(number)
 
 
+def _split(line: str) -> list:
+    """shlex.split(line) (``shlex`` costs ~0.4 ms a line): without a quote or backslash, the
+    words between its whitespace (space and tab; a batch line holds no newline)."""
+    if any(c in line for c in "'\"\\"):
+        return shlex.split(line)
+    return [word for word in line.replace("\t", " ").split(" ") if word]
+
+
 def _start_line(line: str, start):
     """Start one line (`start(args)`, which renders): (its finishing function or None, None),
     or (None, the exception it raised)."""
     try:
-        args = shlex.split(line)
+        args = _split(line)
         if "-batch" in args:
             raise NanoBraggError("-batch cannot be nested in a batch file")
         return start(args), None
