@@ -10,8 +10,9 @@ exit; other kinds start their background build at the first line and the later l
 package as soon as it is ready; see `compile_policy`). Each line's summary and files are
 written on a thread while the next lines render (their printed statistics without the C's
 sequential sums where that is proven to print the same, `printed_stats`; numba is not
-imported for them: its start-up cost a batch ~0.5 s). A line that fails is reported on stderr with its line number and the following lines still run; the exit
-status is 2 if any line failed.
+imported for them: its start-up cost a batch ~0.5 s). A line that fails is reported on
+stderr with its line number and the following lines still run; the exit status is 2 if any
+line failed.
 """
 from __future__ import annotations
 
