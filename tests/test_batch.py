@@ -112,5 +112,5 @@ def test_batch_lines_split_as_the_shell_does():
 
     from nanobrag_torch.batch import _split
     for line in ["-a 1  -b\t2 -c x.bin", "-floatfile 'b c.bin' -x", 'a "b c"', r"a\ b c", "a #b c",
-                 "a\u00a0b c", "a\x0bb", "  "]:
+                 "a\u00a0b c", "a\x0bb", "  ", "a b\r\n", "a\x1cb"]:
         assert _split(line) == shlex.split(line), line

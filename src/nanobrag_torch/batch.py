@@ -54,10 +54,13 @@ def _report(path: str, number: int, exc: BaseException, err, failed: list) -> No
 
 def _split(line: str) -> list:
     """shlex.split(line) (``shlex`` costs ~0.4 ms a line): without a quote or backslash, the
-    words between its whitespace (space and tab; a batch line holds no newline)."""
+    words between its whitespace characters (space, tab, CR, LF)."""
     if any(c in line for c in "'\"\\"):
         return shlex.split(line)
-    return [word for word in line.replace("\t", " ").split(" ") if word]
+    return [word for word in line.translate(_BLANKS).split(" ") if word]
+
+
+_BLANKS = str.maketrans("\t\r\n", "   ")
 
 
 def _start_line(line: str, start):
