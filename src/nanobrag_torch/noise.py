@@ -124,7 +124,8 @@ def int_image(float_image: np.ndarray, scale: float, adc: float,
 def compiled_outputs() -> bool:
     """Whether `int_image` (16-bit) and `image_stats` run their compiled loops
     (`_int16_pixels`, `_stat_sums`): when numba is already imported (noise images and the
-    numba step sum import it), since importing it costs a process ~0.3 s.  Both forms give the same bits (tests/test_io_outputs.py)."""
+    numba step sum import it), since importing it costs a process ~0.3 s.  Both forms give
+    the same bits (tests/test_io_outputs.py)."""
     return "numba" in sys.modules
 
 

@@ -131,8 +131,8 @@ def check_output_path(path: str | os.PathLike) -> None:
 
 def atomic_write(path: str | os.PathLike, data: bytes | memoryview | tuple,
                  batch: OutputBatch | None = None) -> None:
-    """Write ``data`` (as `OutputBatch.add` takes it) to ``path`` atomically: staged into ``batch`` (renamed when the batch
-    commits), or on its own when ``batch`` is None.
+    """Write ``data`` (as `OutputBatch.add` takes it) to ``path`` atomically: staged into
+    ``batch`` (renamed when the batch commits), or on its own when ``batch`` is None.
 
     Raises:
         NanoBraggError: as :meth:`OutputBatch.add`.
