@@ -77,6 +77,21 @@ def test_in_kernel_declines(extra, reason):
     assert in_kernel(_precompute(cfg, None, None), s.backgrounds, s.beamsize_m) is None, reason
 
 
+def test_lookup_stays_in_the_node_table():
+    """A pixel direction beyond the table's last node, or NaN, reads the last node (the
+    compiled kernel's gather does not check its index): G_top, or NaN from the geometry."""
+    from nanobrag_torch.backends import torch_kernel as tk
+    components._SEEN.clear()
+    s, cfg = configure(BASE + WATER)
+    inp, fl = in_kernel(_precompute(cfg, None, None), s.backgrounds, s.beamsize_m)
+    k = tk.kernel_inputs(inp.to(torch.float32, "cpu"), fl)
+    top = int(k.bg_top)
+    G_top = torch.tensor([int(k.bg_nodes[top])], dtype=torch.int64).to(torch.int32).view(torch.float32)
+    d = [torch.tensor([1e30, float("nan")]).reshape(2, 1, 1, 1), *(torch.zeros(2, 1, 1, 1),) * 2]
+    got = tk.background_sum(d, k)
+    assert torch.equal(got, (G_top * k.bg_weight[0]).expand(2)), got
+
+
 def test_render_takes_the_kernel_form_once_per_geometry(monkeypatch):
     """First render of a geometry with its package ready: in the kernel (no own pass); the
     second: the own pass (images kept); the third adds the kept images; all equal within

@@ -14,9 +14,10 @@ float64 first, so every engine rounds them the same way.
 """
 from __future__ import annotations
 
+import copy
 import enum
 import weakref
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -49,6 +50,19 @@ class WaterMode(enum.Enum):
     NONE = "none"
     C = "c"            # the C's I_bg added once to the pixel sum before its factors
     FIXED = "fixed"    # F_w^2 x molecules per sub-step, weighted like the Bragg term
+
+
+def evolve(obj, **changes):
+    """`dataclasses.replace` for the frozen dataclasses of this module (every field set by
+    ``__init__``, no ``__post_init__``): a shallow copy with ``changes`` set, ~4 us against
+    ~20 us for `RenderInputs` (a render makes a few)."""
+    unknown = set(changes) - obj.__dataclass_fields__.keys()
+    if unknown:
+        raise TypeError(f"{type(obj).__name__} has no field(s) {sorted(unknown)}")
+    new = copy.copy(obj)
+    for name, value in changes.items():
+        object.__setattr__(new, name, value)
+    return new
 
 
 @dataclass(frozen=True)
@@ -182,12 +196,12 @@ class RenderInputs:
             if v.is_floating_point():
                 return _converted(v, dtype, torch.device(device))
             return v.to(device=device)
-        return replace(self, **{f.name: conv(getattr(self, f.name)) for f in fields(self)
-                                if f.name not in _INT_FIELDS})
+        return evolve(self, **{f.name: conv(getattr(self, f.name)) for f in fields(self)
+                               if f.name not in _INT_FIELDS})
 
     def panel(self, p: int) -> "RenderInputs":
         """The inputs of panel `p` alone (n_panels = 1)."""
         per_panel = ("fdet", "sdet", "odet", "pix0", "distance", "close_distance", "beam_dist")
         out = {k: getattr(self, k)[p:p + 1] for k in per_panel}
         out["mask"] = None if self.mask is None else self.mask[p:p + 1]
-        return replace(self, **out)
+        return evolve(self, **out)

@@ -41,7 +41,14 @@ _loaded: dict = {}          # package path -> runner of a package loaded by this
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("NANOBRAG_CACHE", Path.home() / ".cache" / "nanobrag_torch"))
+    """``NANOBRAG_CACHE``, default ~/.cache/nanobrag_torch (read per call, built once per value:
+    every render asks)."""
+    return _cache_dir(os.environ.get("NANOBRAG_CACHE"), os.environ.get("HOME"))
+
+
+@functools.lru_cache(maxsize=8)
+def _cache_dir(chosen: str | None, home: str | None) -> Path:
+    return Path(chosen) if chosen is not None else Path.home() / ".cache" / "nanobrag_torch"
 
 
 @functools.cache

@@ -233,12 +233,14 @@ def background_sum(d, k: KernelInputs) -> torch.Tensor:
     if tuple(d[0].shape[-3:]) != (1, 1, 1) or inc.shape[1] != 1:
         raise ValueError("amorphous components in the kernel need one layer, sub-pixel and source")
     s = tuple(d[i][..., 0, 0, 0] - inc[i, 0] for i in range(3))
-    at = torch.minimum(torch.sqrt(s[0] * s[0] + s[1] * s[1] + s[2] * s[2]) * k.bg_scale[0], k.bg_top)
+    at = torch.sqrt(s[0] * s[0] + s[1] * s[1] + s[2] * s[2]) * k.bg_scale[0]
+    at = torch.where(at < k.bg_top, at, k.bg_top)       # NaN too: the index stays in the table
     node = at.to(torch.int64)                                              # at >= 0: floor
     # one 64-bit load per lookup holds both float32 numbers of a node; gather, not indexing:
-    # inductor then loads without wrapping negative indices
+    # inductor then loads without wrapping negative indices.  The int32 casts keep the low
+    # 32 bits (two's complement), the bits of each float32
     pair = torch.gather(k.bg_nodes, 0, node.reshape(-1)).reshape(node.shape)
-    G0, dG = ((x & 0xFFFFFFFF).to(torch.int32).view(torch.float32) for x in (pair, pair >> 32))
+    G0, dG = (x.to(torch.int32).view(torch.float32) for x in (pair, pair >> 32))
     return (G0 + (at - torch.floor(at)) * dG) * k.bg_weight[0]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import weakref
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -181,7 +181,7 @@ def in_kernel(pre, components: list, beamsize_m: float) -> tuple | None:
     r_e^2 x fluence x molecules / oversample^2 x (sum of G polar omega w) over the spots'
     r_e^2 x fluence / steps, i.e. scale_t = molecules_t x steps / oversample^2.  For float32
     renders without tensors for the components (the caller's checks)."""
-    from ..contract import FactorMode, Interpolation
+    from ..contract import FactorMode, Interpolation, evolve
     inp, fl, cfg = pre.inputs, pre.flags, pre.cfg
     if (fl.factors != FactorMode.C_FIRST or fl.interpolation != Interpolation.NEAREST or fl.first_visit
             or fl.dmin or fl.thick or fl.curved or inp.n_panels != 1 or pre.needs_grad
@@ -189,7 +189,7 @@ def in_kernel(pre, components: list, beamsize_m: float) -> tuple | None:
         return None
     src = pre.sources
     weight = src.weight / src.count if cfg.beam.sourcefile is not None else src.weight
-    key = (tuple(map(repr, components)), beamsize_m, cfg.quirks, inp.steps,
+    key = (tuple(tuple(vars(c).values()) for c in components), beamsize_m, cfg.quirks, inp.steps,
            inp.inv_lambda.detach().numpy().tobytes(), weight.detach().numpy().tobytes())
     geometry = (key, inp.fpixels, inp.spixels, inp.roi, inp.mask is None, fl.point_pixel, fl.polarize,
                 fl.kahn, b"".join(t.detach().numpy().tobytes() for t in (
@@ -206,7 +206,7 @@ def in_kernel(pre, components: list, beamsize_m: float) -> tuple | None:
             _FIELDS.popitem(last=False)
     _FIELDS.move_to_end(key)
     fields = _FIELDS[key]
-    return None if fields is None else (replace(inp, **fields), replace(fl, background=True))
+    return None if fields is None else (evolve(inp, **fields), evolve(fl, background=True))
 
 
 def _kernel_fields(inp, components: list, beamsize_m: float, quirks: str, weight) -> dict | None:
