@@ -14,7 +14,7 @@ import torch
 from golden_util import TOL
 from nanobrag_torch.backends import compile_policy, torch_eager
 from nanobrag_torch.nonbragg import components
-from nanobrag_torch.nonbragg.components import in_kernel, render_components
+from nanobrag_torch.nonbragg.components import add_background, in_kernel, kept_in_kernel, render_components
 from nanobrag_torch.scaling import to_photons
 from nanobrag_torch.simulate import _precompute, configure, run
 
@@ -92,6 +92,34 @@ def test_lookup_stays_in_the_node_table():
     assert torch.equal(got, (G_top * k.bg_weight[0]).expand(2)), got
 
 
+@pytest.mark.parametrize("extra", [[], ["-quirks", "fixed"], ["-water", "0.05", "-point_pixel"]])
+def test_kept_image_in_the_kernel_is_the_add(extra, monkeypatch):
+    """A kept background added inside the kernel: the same float32 numbers as the spots
+    scaled to photons and then the kept image added, bit for bit."""
+    monkeypatch.setenv("NANOBRAG_COMPILE", "0")
+    s, cfg = configure(BASE + extra + WATER + AIR)
+    pre = _precompute(cfg, None, None)
+    dt = torch.float32
+    background = render_components(pre, s.backgrounds, s.beamsize_m, dt, "cpu")
+    inputs, flags = kept_in_kernel(pre, background)
+    assert flags.background_image and not flags.background
+    together = torch_eager.accumulate(inputs, flags, dt, "cpu")[0][0]
+    spots = to_photons(pre, torch_eager.accumulate(pre.inputs, pre.flags, dt, "cpu")[0][0], dt)
+    assert torch.equal(together, add_background(spots, background, cfg.quirks))
+    assert 0.02 < float(background.sum() / together.sum()) < 0.98     # both parts matter
+
+
+@pytest.mark.parametrize("extra, reason", [
+    (["-roi", "3", "20", "2", "17"], "an ROI (pixels outside keep zero)"),
+    (["-phi", "0", "-osc", "1", "-phisteps", "2"], "phi carry-over (order-dependent)"),
+])
+def test_kept_in_kernel_declines(extra, reason):
+    s, cfg = configure(BASE + extra + WATER)
+    pre = _precompute(cfg, None, None)
+    background = render_components(pre, s.backgrounds, s.beamsize_m, torch.float32, "cpu")
+    assert kept_in_kernel(pre, background) is None, reason
+
+
 def test_render_takes_the_kernel_form_once_per_geometry(monkeypatch):
     """First render of a geometry with its package ready: in the kernel (no own pass); the
     second: the own pass (images kept); the third adds the kept images; all equal within
@@ -153,6 +181,25 @@ def test_package_of_the_kernel_form(tmp_path, monkeypatch):
     assert not plain                               # the spots-only kind is another package
 
 
+def test_package_of_the_kept_image_form(tmp_path, monkeypatch):
+    """The compiled package adding a kept background (built here) renders what the eager
+    form renders."""
+    monkeypatch.setenv("NANOBRAG_CACHE", str(tmp_path))
+    monkeypatch.setenv("NANOBRAG_COMPILE", "1")
+    compile_policy._READY.clear()
+    s, cfg = configure(BASE + WATER + AIR)
+    pre = _precompute(cfg, None, None)
+    background = render_components(pre, s.backgrounds, s.beamsize_m, torch.float32, "cpu")
+    fused = kept_in_kernel(pre, background)
+    assert compile_policy.package_ready(*fused, torch.float32, "cpu")
+    compiled = torch_eager.accumulate(*fused, torch.float32, "cpu")[0]
+    monkeypatch.setenv("NANOBRAG_COMPILE", "0")
+    eager = torch_eager.accumulate(*fused, torch.float32, "cpu")[0]
+    rel = TOL["compiled"]["vs_eager_rel"]
+    np.testing.assert_allclose(compiled.numpy(), eager.numpy(), rtol=rel, atol=rel * float(eager.abs().max()))
+    assert float((eager - background).abs().max()) > 0.01 * float(background.max())   # spots there
+
+
 def test_triton_refuses_the_kernel_form():
     from nanobrag_torch.backends import triton as triton_backend
     components._SEEN.clear()
@@ -160,3 +207,6 @@ def test_triton_refuses_the_kernel_form():
     pre = _precompute(cfg, None, None)
     with pytest.raises(ValueError, match="amorphous"):
         triton_backend.accumulate(*in_kernel(pre, s.backgrounds, s.beamsize_m), torch.float32, "cpu")
+    background = render_components(pre, s.backgrounds, s.beamsize_m, torch.float32, "cpu")
+    with pytest.raises(ValueError, match="amorphous"):
+        triton_backend.accumulate(*kept_in_kernel(pre, background), torch.float32, "cpu")

@@ -81,6 +81,7 @@ class RenderFlags:
     kahn: bool                     # Kahn factor non-zero (else the unpolarized formula)
     dmin: bool                     # -dmin resolution cut on
     background: bool = False       # amorphous components summed in the kernel (`bg_*` inputs)
+    background_image: bool = False  # the kernel returns photons: I_geom x photon_scale + bg_image
 
 
 _CONVERTED: dict = {}    # id(source) -> (weakref to source, (version, dtype, device), converted)
@@ -164,6 +165,10 @@ class RenderInputs:
     bg_scale: torch.Tensor | None = None    # [NS] node intervals per unit |d - incident|: h^-1 / (2 lambda)
     bg_top: torch.Tensor | None = None      # () index of the last node interval (stol beyond: G_top)
     bg_weight: torch.Tensor | None = None   # [NS] source weights as nonBragg applies them
+    # a kept background image added inside the kernel (RenderFlags.background_image; else None),
+    # after the spots' scaling to photons, as `to_photons` and `add_background` form the sum
+    bg_image: torch.Tensor | None = None    # [slow, fast] photons, float32 (one panel, every pixel)
+    photon_scale: torch.Tensor | None = None  # () photons per I_geom unit: r_e^2 x fluence / steps
 
     @property
     def n_panels(self) -> int:

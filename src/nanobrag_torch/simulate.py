@@ -21,7 +21,7 @@ from .constants import RTD
 from .errors import NanoBraggError
 from .io.smv import read_smv
 from .memory import check_fits
-from .nonbragg.components import add_background, in_kernel, render_components, split_params
+from .nonbragg.components import add_background, in_kernel, kept_in_kernel, render_components, split_params
 from .params import to_internal
 from .precompute import Precomputed, precompute
 from .scaling import to_photons
@@ -143,32 +143,36 @@ def render(s: Settings, cfg: SimulationConfig, params: dict | None = None, *,
     background, inputs, flags = None, pre.inputs, pre.flags
     if s.backgrounds:
         with record_function("nb.background"):
-            fused = _components_in_kernel(pre, s, name, torch_dtype, cfg.device, bg_params)
+            kernel_form = (name, torch_dtype, cfg.device, bg_params)
+            fused = _in_kernel(lambda: in_kernel(pre, s.backgrounds, s.beamsize_m), *kernel_form)
             if fused is not None:
                 inputs, flags = fused
             else:               # before the spots: the compiled CPU path then has the cores
                 background = render_components(pre, s.backgrounds, s.beamsize_m, torch_dtype,
                                                cfg.device, bg_params)
+                fused = _in_kernel(lambda: kept_in_kernel(pre, background), *kernel_form)
+                if fused is not None:
+                    (inputs, flags), background = fused, None
     with record_function("nb.accumulate"):
         I_geom, omega_sum = accumulate(inputs, flags, torch_dtype, cfg.device, progress=progress)
     I_geom = I_geom[0]                       # [n_panels, slow, fast] -> one panel
-    with record_function("nb.scaling"):
-        image = to_photons(pre, I_geom, torch_dtype)
+    with record_function("nb.scaling"):      # (photons already with a kept background)
+        image = I_geom if flags.background_image else to_photons(pre, I_geom, torch_dtype)
     if background is not None:
         image = add_background(image, background, cfg.quirks)
     return Result(image=image, pre=pre, settings=s, backend=name, omega_sum=omega_sum)
 
 
-def _components_in_kernel(pre: Precomputed, s: Settings, backend: str, dtype, device,
-                          bg_params: dict) -> tuple | None:
-    """The contract with the ``-bg_*`` components summed inside the spots kernel
-    (`components.in_kernel`), or None: only a float32 render on the compiled CPU kernel, with
+def _in_kernel(contract, backend: str, dtype, device, bg_params: dict) -> tuple | None:
+    """``contract()`` -- the contract with the ``-bg_*`` components inside the spots kernel
+    (`components.in_kernel`: their sum interpolated there; `components.kept_in_kernel`: their
+    kept image added there) -- or None: only a float32 render on the compiled CPU kernel, with
     no tensors given for the components and the package of that kind ready
     (`compile_policy.package_ready`; a missing one is built at the process's end when worth
     it), gains from it; elsewhere the components' own pass is as fast or faster."""
     if backend != "torch" or dtype != torch.float32 or bg_params:
         return None
-    fused = in_kernel(pre, s.backgrounds, s.beamsize_m)
+    fused = contract()
     if fused is None or not package_ready(*fused, dtype, device):
         return None
     return fused

@@ -147,7 +147,8 @@ _AXES = {**{name: {0: "R"} for name in tk.PANEL_FRAME},          # per row of th
          "sub_off": {0: "os"}, "layer_off": {0: "T"}, "layer_idx": {0: "T"},
          "incident": {1: "NS"}, "inv_lambda": {0: "NS"}, "source_factor": {0: "NS"},
          "A": {2: "M"}, "sf_table": {0: "h", 1: "k", 2: "l"},
-         "bg_nodes": {0: "K"}, "bg_scale": {0: "NS"}, "bg_weight": {0: "NS"}}
+         "bg_nodes": {0: "K"}, "bg_scale": {0: "NS"}, "bg_weight": {0: "NS"},
+         "bg_image": {0: "R", 1: "C"}}
 
 
 def _singletons(names: list, values: list) -> tuple:

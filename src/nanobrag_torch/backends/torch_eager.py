@@ -195,6 +195,8 @@ def accumulate(inputs: RenderInputs, flags: RenderFlags, dtype: torch.dtype,
     if grad:
         fused = _checkpointed(fused)
     covered = inp.mask is None and (x0, x1, y0, y1) == (0, F_, 0, S_)   # every pixel written
+    if flags.background_image and not (covered and n_panels == 1 and not state.general()):
+        raise ValueError("a kept background in the kernel needs every pixel of one panel, c-mode steps")
     out = (torch.empty if covered else torch.zeros)(n_panels, S_, F_, dtype=dtype, device=device)
     flat = out.view(n_panels * S_, F_)
     mask = inp.mask.reshape(n_panels * S_, F_) if inp.mask is not None else None
@@ -220,7 +222,7 @@ def accumulate(inputs: RenderInputs, flags: RenderFlags, dtype: torch.dtype,
                 omega_sum += _sum64(om)
         else:
             local, kr = tk.at_rows(k, rows[:, None], S_)
-            I, om = fused(local, cols[None, :], kr)
+            I, om = fused(local, cols[None, :], tk.block_rows(kr, r, r_end))
             I = I.reshape(r_end - r, x1 - x0).to(dtype)
             if covered and r_end - r == n_rows and I.is_contiguous():   # one block: its buffer
                 out = I.reshape(out.shape)

@@ -81,6 +81,8 @@ class KernelInputs:
     bg_scale: torch.Tensor | None = None    # [NS]
     bg_top: torch.Tensor | None = None      # ()
     bg_weight: torch.Tensor | None = None   # [NS]
+    bg_image: torch.Tensor | None = None    # [S, F] photons; the block's rows [R, C] (`block_rows`)
+    photon_scale: torch.Tensor | None = None  # ()
 
     def tensors(self) -> dict:
         """The tensor-valued fields (the inputs of an ahead-of-time compiled kernel)."""
@@ -111,7 +113,9 @@ def kernel_inputs(inp: RenderInputs, flags: RenderFlags) -> KernelInputs:
         nopolar=not flags.polarize, point_pixel=flags.point_pixel, curved=flags.curved,
         water=flags.water != WaterMode.NONE, fixed=flags.factors == FactorMode.FIXED,
         background=flags.background, bg_nodes=inp.bg_nodes, bg_scale=inp.bg_scale,
-        bg_top=inp.bg_top, bg_weight=inp.bg_weight)
+        bg_top=inp.bg_top, bg_weight=inp.bg_weight,
+        bg_image=inp.bg_image if flags.background_image else None,
+        photon_scale=inp.photon_scale if flags.background_image else None)
 
 
 PANEL_FRAME = ("pix0", "fdet", "sdet", "odet", "beam_dist", "close_distance", "distance")
@@ -125,6 +129,12 @@ def at_rows(k: KernelInputs, si: torch.Tensor, panel_rows: int) -> tuple:
                                  for name in PANEL_FRAME})
     panel = torch.div(si, panel_rows, rounding_mode="floor")
     return si - panel * panel_rows, replace(k, **{name: getattr(k, name)[panel] for name in PANEL_FRAME})
+
+
+def block_rows(k: KernelInputs, start: int, stop: int) -> KernelInputs:
+    """`k` for a block of whole rows ``start:stop`` of one panel: its rows of ``bg_image``
+    (a view), or `k` itself without one."""
+    return k if k.bg_image is None else replace(k, bg_image=k.bg_image[start:stop])
 
 
 def per_pixel(v: torch.Tensor, si, fi, flat: bool = True) -> torch.Tensor:
@@ -342,4 +352,6 @@ def fused_chunk(si, fi, k: KernelInputs, steps=_flat_steps):
     if scaled:
         close = per_pixel(k.close_distance, si, fi, flat)[..., 0, 0, 0]        # [P] or [R, 1]
         I, om = I * close, om * close
+    if k.bg_image is not None:      # photons plus the kept background, each sum rounded as
+        I = I * k.photon_scale + k.bg_image.reshape(I.shape)    # to_photons, add_background
     return I.reshape(-1), om.reshape(-1)

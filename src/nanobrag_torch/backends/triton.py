@@ -168,8 +168,9 @@ def accumulate(inputs: RenderInputs, flags: RenderFlags, dtype: torch.dtype,
     """I_geom [n_panels, slow, fast] (float64, on `device`) and the C's omega_sum; see the
     module docstring.  `progress(done, total)`, if given, is called after each render chunk
     (flat pixels over all panels).  Amorphous components come as their own images
-    (`RenderFlags.background`, the compiled CPU kernel's form, is refused)."""
-    if flags.background:
+    (`RenderFlags.background` and ``background_image``, the compiled CPU kernel's forms, are
+    refused)."""
+    if flags.background or flags.background_image:
         raise ValueError("the Triton kernel does not add amorphous components (render them apart)")
     n_panels, S_, F_ = inputs.n_panels, inputs.spixels, inputs.fpixels
     total = n_panels * S_ * F_

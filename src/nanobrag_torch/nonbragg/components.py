@@ -21,6 +21,7 @@ from ..errors import NanoBraggError
 from ..io.stol import read_stol
 from . import engine
 from ..precompute import AVOGADRO, R_E_SQR
+from ..scaling import photon_scale
 from .settings import Sample
 from .table import AmorphousTable, build_table
 
@@ -207,6 +208,29 @@ def in_kernel(pre, components: list, beamsize_m: float) -> tuple | None:
     _FIELDS.move_to_end(key)
     fields = _FIELDS[key]
     return None if fields is None else (evolve(inp, **fields), evolve(fl, background=True))
+
+
+def kept_in_kernel(pre, background: torch.Tensor) -> tuple | None:
+    """(RenderInputs, RenderFlags): the contract of the spots render ``pre`` with the
+    components' image ``background`` [slow, fast] (kept from an earlier render of this
+    geometry) added inside the kernel, after the spots' scaling to photons, as `to_photons`
+    and `add_background` form the sum (float32: the c and fixed sums are the same); the
+    kernel then returns photons and the image's own pass over memory is saved.  None where
+    the kernel cannot take it: a mask, an ROI, several panels, gradients, a float64 or
+    non-CPU image, or the C's order-dependent steps (interpolation, first visit, running
+    sums: their general path)."""
+    from ..contract import FactorMode, Interpolation, evolve
+    inp, fl = pre.inputs, pre.flags
+    xmin, xmax, ymin, ymax = inp.roi
+    if (background.dtype != torch.float32 or background.requires_grad or background.device.type != "cpu"
+            or tuple(background.shape) != (inp.spixels, inp.fpixels) or pre.needs_grad
+            or inp.n_panels != 1 or inp.mask is not None or fl.background
+            or xmin > 0 or ymin > 0 or xmax < inp.fpixels - 1 or ymax < inp.spixels - 1
+            or fl.interpolation != Interpolation.NEAREST or fl.first_visit or fl.factors == FactorMode.C_RUNNING):
+        return None
+    scale = torch.as_tensor(photon_scale(pre), dtype=torch.float64)
+    return (evolve(inp, bg_image=background.contiguous(), photon_scale=scale),
+            evolve(fl, background_image=True))
 
 
 def _kernel_fields(inp, components: list, beamsize_m: float, quirks: str, weight) -> dict | None:
