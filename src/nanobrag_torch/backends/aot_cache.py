@@ -48,6 +48,7 @@ def cache_dir() -> Path:
 
 @functools.lru_cache(maxsize=8)
 def _cache_dir(chosen: str | None, home: str | None) -> Path:
+    """The path for ``NANOBRAG_CACHE`` = `chosen`; `home` ($HOME, which Path.home reads) keys it."""
     return Path(chosen) if chosen is not None else Path.home() / ".cache" / "nanobrag_torch"
 
 
