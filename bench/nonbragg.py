@@ -7,7 +7,8 @@
 2. A spots render (bench cases W1, W3, W4) with and without water + air components in the
    same render: the first render of a geometry (the components inside the spots kernel where
    `components.in_kernel` serves it; and, for comparison, in their own pass), a later one
-   (their images kept) and one with new tables; the components' step inside the kernel
+   (their images kept, added inside the kernel where `components.kept_in_kernel` serves it)
+   and one with new tables; the components' step inside the kernel
    alone; and the first render with components of a fresh process.  Acceptance: at most
    10 % of the spots render, end to end.
 """
@@ -228,7 +229,9 @@ def main(argv=None) -> None:
              "through the compiled background kernel (nonbragg/fast32.py). Own pass, cold = the "
              "same first render forced through that own pass (the form before the in-kernel "
              "sum). Warm = a later render of the same geometry (the component images are kept "
-             "and added: many crystals, one detector). New tables = cold after dropping the "
+             "and added, inside the spots kernel after its scaling to photons where "
+             "`components.kept_in_kernel` serves the render: every pixel of one panel, package "
+             "ready; many crystals, one detector). New tables = cold after dropping the "
              "node, cell and kernel-field tables too (built once per table and wavelength range "
              "in a process). Kernel step = the spots accumulation with the components inside "
              "minus without (min of 3 pairs per repeat, median over the repeats). Acceptance: "
