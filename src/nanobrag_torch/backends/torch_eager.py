@@ -174,6 +174,20 @@ def _rows_per_chunk(inp: RenderInputs, width: int, compiled: bool) -> int:
     return max(1, pixels // width)
 
 
+def _covered(inp: RenderInputs) -> bool:
+    """No mask and an ROI spanning the whole panel: every pixel is written."""
+    xmin, xmax, ymin, ymax = inp.roi
+    return (inp.mask is None and xmin <= 0 and ymin <= 0
+            and xmax >= inp.fpixels - 1 and ymax >= inp.spixels - 1)
+
+
+def takes_kept_image(inputs: RenderInputs, flags: RenderFlags) -> bool:
+    """Whether `accumulate` can add a kept background inside the kernel
+    (`RenderFlags.background_image`): every pixel of one panel, each through the fused
+    kernel (no order-dependent state, `State.general`)."""
+    return inputs.n_panels == 1 and _covered(inputs) and not State(flags).general()
+
+
 def accumulate(inputs: RenderInputs, flags: RenderFlags, dtype: torch.dtype,
                device: torch.device | str = "cpu", progress=None):
     """I_geom [n_panels, slow, fast] (working dtype) and the C's omega_sum.
@@ -194,8 +208,8 @@ def accumulate(inputs: RenderInputs, flags: RenderFlags, dtype: torch.dtype,
     fused, compiled = (tk.fused_chunk, False) if grad else fused_for(inp, flags, k)
     if grad:
         fused = _checkpointed(fused)
-    covered = inp.mask is None and (x0, x1, y0, y1) == (0, F_, 0, S_)   # every pixel written
-    if flags.background_image and not (covered and n_panels == 1 and not state.general()):
+    covered = _covered(inp)
+    if flags.background_image and not takes_kept_image(inp, flags):
         raise ValueError("a kept background in the kernel needs every pixel of one panel, c-mode steps")
     out = (torch.empty if covered else torch.zeros)(n_panels, S_, F_, dtype=dtype, device=device)
     flat = out.view(n_panels * S_, F_)

@@ -216,17 +216,15 @@ def kept_in_kernel(pre, background: torch.Tensor) -> tuple | None:
     geometry) added inside the kernel, after the spots' scaling to photons, as `to_photons`
     and `add_background` form the sum (float32: the c and fixed sums are the same); the
     kernel then returns photons and the image's own pass over memory is saved.  None where
-    the kernel cannot take it: a mask, an ROI, several panels, gradients, a float64 or
-    non-CPU image, or the C's order-dependent steps (interpolation, first visit, running
-    sums: their general path)."""
-    from ..contract import FactorMode, Interpolation, evolve
+    the kernel cannot take it: gradients, a float64 or non-CPU image, or a render the kernel
+    does not cover whole (`torch_eager.takes_kept_image`: a mask, an ROI, several panels,
+    the C's order-dependent steps)."""
+    from ..backends.torch_eager import takes_kept_image
+    from ..contract import evolve
     inp, fl = pre.inputs, pre.flags
-    xmin, xmax, ymin, ymax = inp.roi
     if (background.dtype != torch.float32 or background.requires_grad or background.device.type != "cpu"
             or tuple(background.shape) != (inp.spixels, inp.fpixels) or pre.needs_grad
-            or inp.n_panels != 1 or inp.mask is not None or fl.background
-            or xmin > 0 or ymin > 0 or xmax < inp.fpixels - 1 or ymax < inp.spixels - 1
-            or fl.interpolation != Interpolation.NEAREST or fl.first_visit or fl.factors == FactorMode.C_RUNNING):
+            or fl.background or not takes_kept_image(inp, fl)):
         return None
     scale = torch.as_tensor(photon_scale(pre), dtype=torch.float64)
     return (evolve(inp, bg_image=background.contiguous(), photon_scale=scale),
