@@ -215,7 +215,7 @@ def main(argv=None) -> None:
              "## 2. Water + air added to a spots render", "",
              f"Compiled code on disk at the start: {on_disk}.", "",
              "Same nanoBragg command line (bench/cases.py) with and without "
-             f"`{' '.join(COMPONENTS)}`, backend auto, float32, min of {a.repeats} interleaved runs, "
+             f"`{' '.join(COMPONENTS)}`, backend auto, float32, {a.repeats} interleaved repeats, "
              "freed memory kept in the heap as the command-line tools keep it. Each render with "
              "the components runs right after a spots-only render and costs the difference of "
              "the two walls; the table gives the median over the repeats of these paired "
