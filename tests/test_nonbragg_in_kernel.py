@@ -77,6 +77,24 @@ def test_in_kernel_declines(extra, reason):
     assert in_kernel(_precompute(cfg, None, None), s.backgrounds, s.beamsize_m) is None, reason
 
 
+def test_in_kernel_reads_a_rewritten_table(tmp_path, monkeypatch):
+    """A table file rewritten between two renders: the in-kernel sum takes its new rows, as
+    the own pass does (the kernel's node fields are kept per table content, not file name)."""
+    from nanobrag_torch.io.stol import TABLE_DIR
+    table = tmp_path / "mine.stol"
+    rows = [line.split() for line in (TABLE_DIR / "air.stol").read_text().splitlines() if line.strip()]
+    table.write_text("".join(f"{x} {F}\n" for x, F, *_ in rows))
+    args = ["-bg_stol", str(table), "-bg_thick", "1e-5", "-bg_density", "0.0012", "-bg_MW", "28.96"]
+    components._SEEN.clear()
+    spots, first, together = _both(args, monkeypatch)
+    np.testing.assert_allclose(together - spots, first, rtol=0, atol=REL * np.abs(together).max())
+    table.write_text("".join(f"{x} {2 * float(F)!r}\n" for x, F, *_ in rows))   # G = F^2: x 4
+    components._SEEN.clear()
+    spots, second, together = _both(args, monkeypatch)
+    np.testing.assert_allclose(second, 4 * first, rtol=1e-5, atol=0)
+    np.testing.assert_allclose(together - spots, second, rtol=0, atol=REL * np.abs(together).max())
+
+
 def test_lookup_stays_in_the_node_table():
     """A pixel direction beyond the table's last node, or NaN, reads the last node (the
     compiled kernel's gather does not check its index): G_top, or NaN from the geometry."""

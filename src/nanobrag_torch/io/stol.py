@@ -53,15 +53,24 @@ class StolTable:
         return int(self.x.shape[0])
 
 
-def resolve_table_path(name: str | os.PathLike) -> str:
-    """A user file when it exists, else a packaged upstream table (``water`` or ``water.stol``)."""
+def _locate(name: str | os.PathLike) -> tuple:
+    """(path, its stat or None): a user file when it exists, else a packaged upstream table
+    (``water`` or ``water.stol``); one stat for a user file, two for a packaged name."""
     text = os.fspath(name)
-    if os.path.exists(text):
-        return text
-    stem = text[:-5] if text.endswith(".stol") else text
-    if stem in BUILTIN_TABLES:
-        return str(TABLE_DIR / f"{stem}.stol")
-    return text
+    try:
+        return text, os.stat(text)
+    except OSError:
+        pass
+    path = _BUILTIN_PATHS.get(text[:-5] if text.endswith(".stol") else text)
+    if path is None:
+        return text, None
+    try:
+        return path, os.stat(path)
+    except OSError:
+        return path, None
+
+
+_BUILTIN_PATHS = {stem: str(TABLE_DIR / f"{stem}.stol") for stem in BUILTIN_TABLES}
 
 
 def read_stol(name: str | os.PathLike, quirks: str = "c") -> StolTable:
@@ -72,12 +81,8 @@ def read_stol(name: str | os.PathLike, quirks: str = "c") -> StolTable:
         NanoBraggError: missing file, a malformed row (named by line), a non-finite value,
             or fewer than two rows.
     """
-    path = resolve_table_path(name)
-    try:
-        st = os.stat(path)
-        key = (os.path.abspath(path), st.st_size, st.st_mtime_ns, quirks)
-    except OSError:
-        key = None
+    path, st = _locate(name)
+    key = None if st is None else (os.path.abspath(path), st.st_size, st.st_mtime_ns, quirks)
     if key is not None and key in _CACHE:
         return _CACHE[key]
     table = _parse(path, read_input(path).decode("latin-1"), quirks)

@@ -190,8 +190,10 @@ def in_kernel(pre, components: list, beamsize_m: float) -> tuple | None:
         return None
     src = pre.sources
     weight = src.weight / src.count if cfg.beam.sourcefile is not None else src.weight
-    key = (tuple(tuple(vars(c).values()) for c in components), beamsize_m, cfg.quirks, inp.steps,
-           inp.inv_lambda.detach().numpy().tobytes(), weight.detach().numpy().tobytes())
+    loaded = [load_table(c.table, c.unit, cfg.quirks) for c in components]   # a file's current rows
+    key = (tuple(tuple(vars(c).values()) for c in components), tuple(t.digest for t in loaded),
+           beamsize_m, cfg.quirks, inp.steps, inp.inv_lambda.detach().numpy().tobytes(),
+           weight.detach().numpy().tobytes())
     geometry = (key, inp.fpixels, inp.spixels, inp.roi, inp.mask is None, fl.point_pixel, fl.polarize,
                 fl.kahn, b"".join(t.detach().numpy().tobytes() for t in (
                     inp.pix0, inp.fdet, inp.sdet, inp.close_distance, inp.pixel_size, inp.incident,
@@ -202,7 +204,7 @@ def in_kernel(pre, components: list, beamsize_m: float) -> tuple | None:
     while len(_SEEN) > CACHE_SIZE:
         _SEEN.popitem(last=False)
     if key not in _FIELDS:
-        _FIELDS[key] = _kernel_fields(inp, components, beamsize_m, cfg.quirks, weight)
+        _FIELDS[key] = _kernel_fields(inp, components, loaded, beamsize_m, weight)
         while len(_FIELDS) > CACHE_SIZE:
             _FIELDS.popitem(last=False)
     _FIELDS.move_to_end(key)
@@ -231,11 +233,11 @@ def kept_in_kernel(pre, background: torch.Tensor) -> tuple | None:
             evolve(fl, background_image=True))
 
 
-def _kernel_fields(inp, components: list, beamsize_m: float, quirks: str, weight) -> dict | None:
-    """The contract's ``bg_*`` fields for `in_kernel` (nodes packed two float32 per int64:
-    one load per lookup), or None (an unsorted table, or one without a node grid)."""
+def _kernel_fields(inp, components: list, loaded: list, beamsize_m: float, weight) -> dict | None:
+    """The contract's ``bg_*`` fields for `in_kernel` from the components and their table
+    models ``loaded`` (nodes packed two float32 per int64: one load per lookup), or None (an
+    unsorted table, or one without a node grid)."""
     from .nodes import linear_nodes, stol_span
-    loaded = [load_table(c.table, c.unit, quirks) for c in components]
     if not all(t.sorted for t in loaded):
         return None
     tables = [_engine_table(t, torch.from_numpy(t.coef), t.digest) for t in loaded]
@@ -267,7 +269,8 @@ CACHE_SIZE = 8
 # (geometry, table, table scale, oversample, quirks, dtype, device) -> unscaled image of one component;
 # ((component key, scale), ...) -> the scaled sum of a render's components
 _IMAGES: OrderedDict = OrderedDict()
-# (components, beam size, quirks, steps, 1/lambda, weights) -> `in_kernel`'s bg_* fields
+# (components, their tables' digests, beam size, quirks, steps, 1/lambda, weights) -> `in_kernel`'s
+# bg_* fields (a table file rewritten on disk is a new key)
 _FIELDS: OrderedDict = OrderedDict()
 # the geometries `in_kernel` served once (their later renders use the cached images instead)
 _SEEN: OrderedDict = OrderedDict()
