@@ -299,6 +299,56 @@ def test_component_cache_follows_geometry_and_scale():
     np.testing.assert_allclose(scaled, 4 * first, rtol=REL)     # F x 2: a plain float scale is in the key
 
 
+@pytest.mark.parametrize("context, change", [([], c) for c in (
+    ["-distance", "61"], ["-twotheta", "3"], ["-detector_rotx", "2"], ["-pixel", "0.11"],
+    ["-detpixels", "9"], ["-Xbeam", "0.5"], ["-roi", "1", "6", "0", "7"], ["-point_pixel"],
+    ["-curved_det"], ["-lambda", "1.2"], ["-nopolar"], ["-polar", "0.5"],
+    ["-beam_vector", "0.9999", "0.01", "0"], ["-dispersion", "10", "-dispsteps", "3"])] + [
+    (["-polar", "0.5"], ["-polar_vector", "0", "0.6", "0.8"]),
+    (["-curved_det"], ["-distance", "61"]),
+])
+def test_geometry_digest_follows_every_ingredient(context, change):
+    """The digest that keys the component images (and `in_kernel`'s first-render mark) is the
+    same for two renders of one command line and differs when any part of the detector, the
+    sources or the polarization changes."""
+    from nanobrag_torch.nonbragg.components import geometry_digest
+    from nanobrag_torch.simulate import _precompute, configure
+    base = ["-default_F", "1", "-cell", "50", "50", "50", "90", "90", "90", "-N", "1", "-detpixels", "8",
+            "-pixel", "0.1", "-distance", "60", "-lambda", "1", *context, "-bg_stol", "water"]
+
+    def digest(args):
+        _, cfg = configure(args)
+        return geometry_digest(_precompute(cfg, None, None))
+    first = digest(base)
+    assert first is not None and digest(base) == first
+    assert digest(base[:-2] + change + base[-2:]) != first, change   # (c mode ignores a last -curved_det)
+
+
+@pytest.mark.parametrize("field", ["fdet", "sdet", "pix0", "close_distance", "incident", "lambda_m",
+                                   "polar_axis", "kahn", "mask", "distance", "beam", "weight"])
+def test_geometry_digest_covers_every_contract_tensor(field):
+    """Each tensor of the contract a component image reads (for a curved detector, with a
+    mask and a Kahn factor) changes the digest when nudged alone."""
+    import dataclasses
+    from nanobrag_torch.contract import evolve
+    from nanobrag_torch.nonbragg.components import geometry_digest
+    from nanobrag_torch.simulate import _precompute, configure
+    _, cfg = configure(["-default_F", "1", "-cell", "50", "50", "50", "90", "90", "90", "-N", "1", "-detpixels",
+                        "8", "-distance", "60", "-polar", "0.5", "-curved_det", "-bg_stol", "water"])
+    pre = _precompute(cfg, None, None)
+    inp = evolve(pre.inputs, kahn=torch.as_tensor(pre.inputs.kahn, dtype=torch.float64),
+                 mask=torch.ones((1, 8, 8), dtype=torch.bool))
+    pre = dataclasses.replace(pre, inputs=inp)
+    before = geometry_digest(pre)
+    if field == "weight":
+        nudged = dataclasses.replace(pre, sources=dataclasses.replace(pre.sources, weight=pre.sources.weight * 1.5))
+    else:
+        value = getattr(inp, field)
+        value = ~value if value.dtype == torch.bool else value * 1.001 + 1e-6
+        nudged = dataclasses.replace(pre, inputs=evolve(inp, **{field: value}))
+    assert before is not None and geometry_digest(nudged) != before
+
+
 def test_img_with_other_pixel_count_refused(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     img = str(NB / "inputs" / "header_96x80.img")

@@ -54,35 +54,34 @@ class StolTable:
 
 
 def _locate(name: str | os.PathLike) -> tuple:
-    """(path, its stat or None): a user file when it exists, else a packaged upstream table
-    (``water`` or ``water.stol``); one stat for a user file, two for a packaged name."""
+    """(path, its stat or None): a user file when it exists (one stat), else a packaged
+    upstream table (``water`` or ``water.stol``; not stat'ed: installed with the code, it
+    stays as it is for the process), else the name (stat None: missing)."""
     text = os.fspath(name)
     try:
         return text, os.stat(text)
     except OSError:
-        pass
-    path = _BUILTIN_PATHS.get(text[:-5] if text.endswith(".stol") else text)
-    if path is None:
-        return text, None
-    try:
-        return path, os.stat(path)
-    except OSError:
-        return path, None
+        return _BUILTIN_PATHS.get(text[:-5] if text.endswith(".stol") else text, text), None
 
 
 _BUILTIN_PATHS = {stem: str(TABLE_DIR / f"{stem}.stol") for stem in BUILTIN_TABLES}
+_PACKAGED = frozenset(_BUILTIN_PATHS.values())
 
 
 def read_stol(name: str | os.PathLike, quirks: str = "c") -> StolTable:
     """Read a table file (path or packaged name) as nonBragg.c does (``c``) or strictly.
-    Parsed tables are cached per (path, size, modification time, quirks).
+    Parsed tables are cached per (file, size, modification time, quirks); the packaged ones
+    per (name, quirks).
 
     Raises:
         NanoBraggError: missing file, a malformed row (named by line), a non-finite value,
             or fewer than two rows.
     """
     path, st = _locate(name)
-    key = None if st is None else (os.path.abspath(path), st.st_size, st.st_mtime_ns, quirks)
+    if st is not None:
+        key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, quirks)
+    else:
+        key = (path, quirks) if path in _PACKAGED else None
     if key is not None and key in _CACHE:
         return _CACHE[key]
     table = _parse(path, read_input(path).decode("latin-1"), quirks)

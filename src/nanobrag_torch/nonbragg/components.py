@@ -105,10 +105,8 @@ def render_components(pre, components: list, beamsize_m: float, dtype, device,
     `CACHE_SIZE` images; not when the geometry or the table carries gradients): renders of
     many crystals on one detector pay for the background once."""
     p = params or {}
-    cfg, src = pre.cfg, pre.sources
-    weight = src.weight / src.count if cfg.beam.sourcefile is not None else src.weight
-    _, beam = engine.from_contract(pre.inputs, pre.flags, weight, 1)
-    geometry = _geometry_digest(pre, beam)
+    cfg = pre.cfg
+    geometry = geometry_digest(pre)
     parts = []
     for i, c in enumerate(components):
         table = load_table(c.table, c.unit, cfg.quirks)
@@ -127,6 +125,8 @@ def render_components(pre, components: list, beamsize_m: float, dtype, device,
         if combined in _IMAGES:
             _IMAGES.move_to_end(combined)
             return _IMAGES[combined]
+    weight = source_weights(pre)
+    _, beam = engine.from_contract(pre.inputs, pre.flags, weight, 1)
     images = [_IMAGES.get(key) if key is not None else None for _, _, _, key, _ in parts]
     if (combined is not None and all(image is None for image in images)
             and not any(name.endswith("_table_scale") for name in p)):
@@ -188,17 +188,13 @@ def in_kernel(pre, components: list, beamsize_m: float) -> tuple | None:
             or fl.dmin or fl.thick or fl.curved or inp.n_panels != 1 or pre.needs_grad
             or inp.n_sources != 1 or inp.oversample != 1 or any(c.oversample != 1 for c in components)):
         return None
-    src = pre.sources
-    weight = src.weight / src.count if cfg.beam.sourcefile is not None else src.weight
+    weight = source_weights(pre)
     loaded = [load_table(c.table, c.unit, cfg.quirks) for c in components]   # a file's current rows
     key = (tuple(tuple(vars(c).values()) for c in components), tuple(t.digest for t in loaded),
            beamsize_m, cfg.quirks, inp.steps, inp.inv_lambda.detach().numpy().tobytes(),
            weight.detach().numpy().tobytes())
-    geometry = (key, inp.fpixels, inp.spixels, inp.roi, inp.mask is None, fl.point_pixel, fl.polarize,
-                fl.kahn, b"".join(t.detach().numpy().tobytes() for t in (
-                    inp.pix0, inp.fdet, inp.sdet, inp.close_distance, inp.pixel_size, inp.incident,
-                    inp.kahn, inp.polar_axis)))
-    if geometry in _SEEN:       # a later render of this geometry: its own pass, then cached
+    geometry = (key, geometry_digest(pre))
+    if geometry[1] is None or geometry in _SEEN:    # a later render: its own pass, then cached
         return None
     _SEEN[geometry] = True
     while len(_SEEN) > CACHE_SIZE:
@@ -274,6 +270,8 @@ _IMAGES: OrderedDict = OrderedDict()
 _FIELDS: OrderedDict = OrderedDict()
 # the geometries `in_kernel` served once (their later renders use the cached images instead)
 _SEEN: OrderedDict = OrderedDict()
+# id(pre) -> (weak reference to pre, `geometry_digest`)
+_DIGESTS: OrderedDict = OrderedDict()
 
 
 def _remember(key, image: torch.Tensor) -> None:
@@ -324,16 +322,35 @@ def _add_scaled(total, image: torch.Tensor, scale, chain: bool = False):
     return total
 
 
-def _geometry_digest(pre, beam: engine.Beam) -> str | None:
-    """A digest of everything a component image depends on besides its table, or None when
-    some of it carries gradients."""
+def source_weights(pre) -> torch.Tensor:
+    """The source weights [N] as nonBragg applies them: a -sourcefile's over their count,
+    else the contract's."""
+    src = pre.sources
+    return src.weight / src.count if pre.cfg.beam.sourcefile is not None else src.weight
+
+
+def geometry_digest(pre) -> str | None:
+    """A digest of everything a component image depends on besides its table (the panels'
+    pixels, ROI and mask, the sources and their weights, the polarization), or None when some
+    of it carries gradients.  Made once per ``pre`` (kept while it lives): `in_kernel` and
+    `render_components` of one render share it."""
+    hit = _DIGESTS.get(id(pre))
+    if hit is not None and hit[0]() is pre:
+        return hit[1]
     inp, fl = pre.inputs, pre.flags
-    tensors = [inp.fdet, inp.sdet, inp.pix0, inp.close_distance, inp.distance, inp.beam,
-               beam.incident, beam.lambda_A, beam.weight, beam.axis, torch.as_tensor(beam.kahn)]
-    if any(isinstance(t, torch.Tensor) and t.requires_grad for t in tensors):
-        return None
-    h = hashlib.sha1(repr((inp.fpixels, inp.spixels, float(inp.pixel_size), fl.point_pixel, fl.curved,
-                           inp.roi, beam.nopolar)).encode())
-    for t in tensors + ([inp.mask] if inp.mask is not None else []):
-        h.update(t.detach().cpu().numpy().tobytes())        # C order, whatever the strides
-    return h.hexdigest()
+    tensors = [inp.fdet, inp.sdet, inp.pix0, inp.close_distance, inp.incident, inp.lambda_m,
+               source_weights(pre), inp.polar_axis, inp.kahn, inp.mask]
+    if fl.curved:
+        tensors += [inp.distance, inp.beam]
+    tensors = [t for t in tensors if isinstance(t, torch.Tensor)]
+    digest = None
+    if not any(t.requires_grad for t in tensors):
+        scalars = (inp.fpixels, inp.spixels, float(inp.pixel_size), fl.point_pixel, fl.curved, inp.roi,
+                   fl.polarize, fl.kahn, inp.kahn if not isinstance(inp.kahn, torch.Tensor) else None,
+                   inp.mask is None)
+        digest = hashlib.sha1(repr(scalars).encode() + b"".join(      # C order, whatever the strides
+            t.numpy(force=True).tobytes() for t in tensors)).hexdigest()
+    _DIGESTS[id(pre)] = (weakref.ref(pre), digest)
+    while len(_DIGESTS) > CACHE_SIZE:
+        _DIGESTS.popitem(last=False)
+    return digest
