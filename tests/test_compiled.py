@@ -104,3 +104,18 @@ def test_package_built_under_one_thread_is_parallel(monkeypatch, tmp_path):
         wrapper = next(z.read(n).decode() for n in z.namelist() if n.endswith("wrapper.cpp"))
     assert "#pragma omp parallel\n" in kernel and "num_threads(" not in kernel
     assert "aoti_torch_cpu_mm_out(" not in wrapper and "aoti_torch_cpu_bmm_out(" not in wrapper
+
+
+def test_one_step_only_for_a_single_step():
+    """`torch_kernel.one_step` (the kernel then uses each pixel's directions where it computes
+    them): true for one source x one orientation, false for several of either."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from nanobrag_torch.backends.torch_kernel import one_step
+
+    def k(sources, orientations):
+        return SimpleNamespace(inv_lambda=torch.ones(sources), A=torch.ones(3, 3, orientations))
+    assert one_step(k(1, 1))
+    assert not one_step(k(2, 1)) and not one_step(k(1, 5))

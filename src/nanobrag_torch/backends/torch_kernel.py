@@ -306,11 +306,23 @@ def step_tables(k: KernelInputs) -> tuple:
     return flat[:3], flat[3:12].reshape(3, 3, NS * M), flat[12]
 
 
+def one_step(k: KernelInputs) -> bool:
+    """Whether the render has one (source, orientation) step, known as a plain int when
+    traced: a package of such a render has both axes as static 1s (`compile_policy`)."""
+    J = k.inv_lambda.shape[0] * k.A.shape[2]
+    return isinstance(J, int) and J == 1
+
+
 def _flat_steps(d, k: KernelInputs):
     """Sum over (source, orientation) of F^2 F_latt^2 x source weight [P, T, os, os] (c mode
-    without -dmin: no per-source factor inside the sum), the steps one flat vectorised axis."""
+    without -dmin: no per-source factor inside the sum), the steps one flat vectorised axis.
+    The directions are stored once per pixel for several steps (each step loads them); for
+    one step they are used where they are computed (stored, the kernel wrote and read back
+    12 bytes a pixel, and amorphous components inside it cost twice as much: W1 ~0.7 against
+    ~0.35 ms, interleaved)."""
     inc, W, w = step_tables(k)
-    s = tuple(x[..., None] - inc[c] for c, x in enumerate(stored(torch.stack(d))))  # [..., J]
+    d = d if one_step(k) else stored(torch.stack(d))
+    s = tuple(x[..., None] - inc[c] for c, x in enumerate(d))                       # [..., J]
     h = tuple(s[0] * W[i, 0] + s[1] * W[i, 1] + s[2] * W[i, 2] for i in range(3))
     F2 = torch.square(nearest_F(k.sf, h))
     return (F2 * f_latt_sqr(h, k.N, k.shape, k.fudge, k.recip) * w).sum(-1)
@@ -339,10 +351,10 @@ def fused_chunk(si, fi, k: KernelInputs, steps=_flat_steps):
         I = k.I_bg + steps(d, k).flatten(-3).sum(-1)
         if k.background:
             bg = background_sum(d, k)
-            # with an HKL table in a stored pass of its own: fused with the step sum, inductor
-            # re-planned the table's loop (W4 +4-6 ms against +0.7 ms); without one, fused
-            # costs less than the stored pass (W1 ~0.55 against ~0.85 ms, interleaved A/B)
-            I = I + (stored(bg) if k.sf.table is not None else bg)
+            # with an HKL table and the directions stored (several steps) in a stored pass of
+            # its own: fused, inductor re-planned the table's loop (W4 with stored directions:
+            # +4-6 ms against +0.7 ms); otherwise fused costs less (W4: ~0.46 against ~0.8 ms)
+            I = I + (stored(bg) if k.sf.table is not None and not one_step(k) else bg)
         if not k.nopolar:
             inc0 = tuple(x[:1] for x in k.incident)
             I = I * polarization(k.kahn, inc0, tuple(x[..., 0, 0, 0, None] for x in d), k.polar_axis)[..., 0]
