@@ -14,7 +14,6 @@ float64 first, so every engine rounds them the same way.
 """
 from __future__ import annotations
 
-import copy
 import enum
 import weakref
 from dataclasses import dataclass, fields
@@ -54,14 +53,16 @@ class WaterMode(enum.Enum):
 
 def evolve(obj, **changes):
     """`dataclasses.replace` for the frozen dataclasses of this module (every field set by
-    ``__init__``, no ``__post_init__``): a shallow copy with ``changes`` set, ~4 us against
-    ~20 us for `RenderInputs` (a render makes a few)."""
-    unknown = set(changes) - obj.__dataclass_fields__.keys()
+    ``__init__``, no ``__post_init__``): a shallow copy with ``changes`` set, its instance
+    dict copied directly (as `copy.copy` does, without its protocol): ~1.2 us against ~3 us
+    by `copy.copy` and ~20 us by `dataclasses.replace` for `RenderInputs` (a render makes a few)."""
+    unknown = changes.keys() - obj.__dataclass_fields__.keys()
     if unknown:
         raise TypeError(f"{type(obj).__name__} has no field(s) {sorted(unknown)}")
-    new = copy.copy(obj)
-    for name, value in changes.items():
-        object.__setattr__(new, name, value)
+    new = object.__new__(type(obj))
+    fields = new.__dict__
+    fields.update(obj.__dict__)
+    fields.update(changes)
     return new
 
 

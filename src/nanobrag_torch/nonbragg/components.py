@@ -199,12 +199,13 @@ def in_kernel(pre, components: list, beamsize_m: float) -> tuple | None:
     _SEEN[geometry] = True
     while len(_SEEN) > CACHE_SIZE:
         _SEEN.popitem(last=False)
-    if key not in _FIELDS:
-        _FIELDS[key] = _kernel_fields(inp, components, loaded, beamsize_m, weight)
+    fields = _FIELDS.get(key, _FIELDS)      # _FIELDS itself: not built yet (None: no nodes)
+    if fields is _FIELDS:
+        fields = _FIELDS[key] = _kernel_fields(inp, components, loaded, beamsize_m, weight)
         while len(_FIELDS) > CACHE_SIZE:
             _FIELDS.popitem(last=False)
-    _FIELDS.move_to_end(key)
-    fields = _FIELDS[key]
+    else:
+        _FIELDS.move_to_end(key)
     return None if fields is None else (evolve(inp, **fields), evolve(fl, background=True))
 
 
