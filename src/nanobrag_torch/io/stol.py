@@ -58,10 +58,12 @@ def _locate(name: str | os.PathLike) -> tuple:
     upstream table (``water`` or ``water.stol``; not stat'ed: installed with the code, it
     stays as it is for the process), else the name (stat None: missing)."""
     text = os.fspath(name)
-    try:
-        return text, os.stat(text)
-    except OSError:
-        return _BUILTIN_PATHS.get(text[:-5] if text.endswith(".stol") else text, text), None
+    if os.access(text, os.F_OK):        # (a missing file: no exception, ~1.5 -> 0.7 us)
+        try:
+            return text, os.stat(text)
+        except OSError:                 # removed in between
+            pass
+    return _BUILTIN_PATHS.get(text[:-5] if text.endswith(".stol") else text, text), None
 
 
 _BUILTIN_PATHS = {stem: str(TABLE_DIR / f"{stem}.stol") for stem in BUILTIN_TABLES}
