@@ -170,8 +170,8 @@ def in_kernel(pre, components: list, beamsize_m: float) -> tuple | None:
     (`torch_kernel.background_sum`: one pass over the geometry for spots and background), or
     None when they keep their own pass (`render_components`): for the second render of a
     geometry (the images it renders are kept, so that every later render of that geometry
-    only adds them: many crystals on one detector, ~2 % of a render against ~10 % in the
-    kernel), or when they cannot be added in the kernel: the c-mode sum without
+    only adds them: many crystals on one detector, ~5 % of a W1 or W4 render against ~8-9 %
+    in the kernel; `reports/nonbragg.md`), or when they cannot be added in the kernel: the c-mode sum without
     order-dependent state is needed (nearest F, no phi carry-over, the first step's factors,
     no -dmin), on one flat panel without a sensor depth, with one source and one sub-pixel per
     pixel (the render's and the components': with several, the own pass costs less per term;
