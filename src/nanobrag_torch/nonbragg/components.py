@@ -9,6 +9,7 @@ image for the same geometry (specs/nonbragg.md gives the beam-centre mapping).
 """
 from __future__ import annotations
 
+import hashlib
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -340,15 +341,17 @@ def geometry_digest(pre) -> tuple | None:
         return hit[1]
     inp, fl = pre.inputs, pre.flags
     tensors = [inp.fdet, inp.sdet, inp.pix0, inp.close_distance, inp.incident, inp.lambda_m,
-               source_weights(pre), inp.polar_axis, inp.kahn, inp.mask]
+               source_weights(pre), inp.polar_axis, inp.kahn]
     if fl.curved:
         tensors += [inp.distance, inp.beam]
     tensors = [t for t in tensors if isinstance(t, torch.Tensor)]
     digest = None
     if not any(t.requires_grad for t in tensors):
+        # a mask (a byte a pixel) by its sha1, so that the kept keys stay small
+        mask = None if inp.mask is None else hashlib.sha1(inp.mask.numpy(force=True).tobytes()).digest()
         scalars = (inp.fpixels, inp.spixels, inp.n_panels, inp.n_sources, float(inp.pixel_size),
                    fl.point_pixel, fl.curved, inp.roi, fl.polarize, fl.kahn,
-                   inp.kahn if not isinstance(inp.kahn, torch.Tensor) else None, inp.mask is None)
+                   inp.kahn if not isinstance(inp.kahn, torch.Tensor) else None, mask)
         # the counts above fix each tensor's length in the bytes (C order, whatever the strides)
         digest = (scalars, b"".join(t.numpy(force=True).tobytes() for t in tensors))
     _DIGESTS[id(pre)] = (weakref.ref(pre), digest)
