@@ -333,8 +333,8 @@ def source_weights(pre) -> torch.Tensor:
 def geometry_digest(pre) -> tuple | None:
     """The identity of everything a component image depends on besides its table (the panels'
     pixels, ROI and mask, the sources and their weights, the polarization): its scalars and
-    its tensors' bytes, compared whole as a key (no hash of them: ~45 us less inside a W1
-    render, and no collisions), or None when some of it carries gradients.  Made once per
+    small tensors' bytes, compared whole as a key (no hash of them: ~45 us less inside a W1
+    render), and the mask's sha1; or None when some of it carries gradients.  Made once per
     ``pre`` (kept while it lives): `in_kernel` and `render_components` of one render share it."""
     hit = _DIGESTS.get(id(pre))
     if hit is not None and hit[0]() is pre:
