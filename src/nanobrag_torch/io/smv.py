@@ -151,6 +151,13 @@ def _g(value: float) -> str:
     return "%g" % value
 
 
+def _f0(value: float) -> str:
+    """C ``printf("%.0f")`` of a double (glibc prints a negative NaN as ``-nan``)."""
+    if math.isnan(value) and math.copysign(1.0, value) < 0:
+        return "-nan"
+    return "%.0f" % value
+
+
 def smv_fields(*, fpixels: int, spixels: int, pixel_size_m: float, distance_m: float,
                lambda_m: float, Xbeam_m: float, Ybeam_m: float, Fbeam_m: float, Sbeam_m: float,
                detsize_s_m: float, dials_origin_mm: tuple[float, float, float], ORGX: float,
