@@ -52,6 +52,8 @@ def _apply_header(s: NoisifySettings, out) -> bytes:
     """The ``-header`` file: size, pixel, distance and beam centre from it; its bytes."""
     out(f"taking header from {s.headerfile}")
     raw, text = read_smv_header(s.headerfile)
+    if "BYTE_ORDER=" not in text:          # GetFrame: strstr(header, "BYTE_ORDER=")+11, a crash
+        raise NanoBraggError(f"{s.headerfile}: SMV header has no BYTE_ORDER= key")
     width, height = value_of(text, "SIZE1"), value_of(text, "SIZE2")
     if width == 0:
         width = height = value_of(text, "DETECTOR_DIMENSIONS")
