@@ -7,6 +7,7 @@ ours) are lists of `Flag`; `flags.py` parses a command line against them.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Callable
 
@@ -27,9 +28,16 @@ def _num(flag: str, text: str) -> float:
 
 
 def _int(flag: str, text: str) -> int:
+    """An integer flag value; the C reads these with atoi (leading digits only), so a value
+    atoi would read as another number (``1e3`` -> 1) is an error, not a silent mismatch."""
     value = _num(flag, text)
     if not math.isfinite(value) or value != int(value):
         raise NanoBraggError(f"{flag}: expected an integer, got '{text}'")
+    digits = re.match(r"\s*[+-]?\d+", text)
+    atoi = int(digits.group(0)) if digits else 0
+    if atoi != value:
+        raise NanoBraggError(f"{flag}: expected an integer in digits (the C's atoi reads "
+                             f"'{text}' as {atoi})")
     return int(value)
 
 
