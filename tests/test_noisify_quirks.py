@@ -13,6 +13,7 @@ import torch
 from cli_util import run_cli
 from golden_util import TOL
 
+from nanobrag_torch.errors import NanoBraggError
 from nanobrag_torch.noisify.api import detector_response, expected_response, psf_image
 from nanobrag_torch.noisify.cli import main, parse
 from nanobrag_torch.noisify.psf import GAUSS, apply_psf
@@ -144,6 +145,22 @@ def test_tiny_sources_auto_radius(quirks):
 def test_phisteps_sets_phi(quirks, phi):
     s = parse(["-floatfile", "x.bin", "-phi", "10", "-phisteps", "5", "-quirks", quirks])
     assert s.phi_deg == phi
+
+
+# quirk 7 too: any other argument containing an option's text fires it (noisify.c 169-318)
+def test_strstr_options_c_and_fixed():
+    args = ["-floatfile", "x.bin", "--seed", "5", "-calibration_noise", "0.1", "-psf_rad", "3.7",
+            "-psf_fw", "150", "-readnoi", "2", "-adc_offset", "10", "-pixel_size", "0.2",
+            "-flicker_noise", "0.2", "--nonoise"]
+    s = parse(args)
+    assert (s.seed, s.calibration_noise, s.psf_radius, s.readout_noise, s.adc_offset) == \
+        (-5, 0.1, 3.7, 2.0, 10.0)
+    assert (s.psf_fwhm_m, s.pixel_m, s.flicker_noise, s.calculate_noise) == \
+        (150 / 1e6, 0.2 / 1000, 0.2, False)
+    assert parse(["-floatfile", "x.bin", "-x_floatimage.bin"]).floatfile == "-x_floatimage.bin"
+    for bad in (["-sed", "5"], ["--seed", "5", "-quirks", "fixed"]):
+        with pytest.raises(NanoBraggError, match="unknown flag"):
+            parse(["-floatfile", "x.bin", *bad])
 
 
 # quirk 8: a float file with fewer floats than pixels (but at least a quarter) is zero-filled

@@ -20,7 +20,7 @@ from ..io.atomic import OutputBatch, check_output_path, read_input
 from ..io.pgm import write_pgm
 from ..io.smv import _g, format_smv_header, read_smv_header, value_of, write_smv
 from . import engine
-from .flag_table import NOISIFY_FLAGS, STRSTR_ALIASES, TABLE
+from .flag_table import NOISIFY_FLAGS, STRSTR_ALIASES, TABLE, StrstrTable
 from .response import Response, respond
 from .settings import R_E_SQR, NoisifySettings, guess_size
 
@@ -30,11 +30,15 @@ _FLOATFILE_FLAGS = ("-floatfile", "-floatimage", "-bin")
 
 def parse(argv: list) -> NoisifySettings:
     """Flags -> settings, applied in order (the C's strstr side effects in ``-quirks c``)."""
-    parsed = split_args(argv, TABLE, positional=lambda arg: "floatimage.bin" in arg)
+    table = StrstrTable(TABLE)
+    parsed = split_args(argv, table, positional=lambda arg: "floatimage.bin" in arg)
     s = NoisifySettings(quirks=quirks_mode(parsed))
     for name, vals, _ in parsed:
+        if name and name not in TABLE and s.quirks == "fixed":
+            raise NanoBraggError(f"unknown flag {name} (-quirks c takes it as the C does: "
+                                 f"{table.get(name).help})")
         if name:
-            TABLE[name].apply(s, name, vals)
+            table.get(name).apply(s, name, vals)
         if s.quirks == "c" and name in STRSTR_ALIASES:
             if not vals:
                 raise NanoBraggError(f"{name}: noisify.c would read the next argument as the "

@@ -1,7 +1,8 @@
 """noisify.c's command-line flags (every name and alias the C matches), parsed strictly by
 `nanobrag_torch.flags.split_args`; nanoBragg's own flags are accepted too, as the C ignores
 them when given a nanoBragg command line (in ``-quirks c`` the ones whose names contain a
-noisify option fire it, as the C's ``strstr`` does: ``-phisteps N`` sets PHI)."""
+noisify option fire it, as the C's ``strstr`` does: ``-phisteps N`` sets PHI; so does any other
+argument containing an option's text, ``--seed 5`` or ``-psf_rad 3``)."""
 from __future__ import annotations
 
 from ..errors import NanoBraggError
@@ -91,3 +92,47 @@ FOREIGN_FLAGS = [Flag(tuple(n for n in f.names if n not in _OWN), f.nargs, _swit
 STRSTR_ALIASES = {"-phistep": "-phi", "-phisteps": "-phi", "-binary_spots": "-bin"}
 
 TABLE = {name: flag for flag in NOISIFY_FLAGS + FOREIGN_FLAGS for name in flag.names}
+
+# noisify.c's option texts in the order it tests them (161-320), each with our flag. -psf,
+# -detsize and -detpixels are absent: the C also checks their length, so only they match.
+C_OPTION_TEXTS = (
+    ("-lambda", "-lambda"), ("-Xbeam", "-Xbeam"), ("-Ybeam", "-Ybeam"),
+    ("-distance", "-distance"), ("-detsize_x", "-detsize_x"), ("-detsize_y", "-detsize_y"),
+    ("-detpixels_x", "-detpixels_x"), ("-detpixels_y", "-detpixels_y"), ("-pixel", "-pixel"),
+    ("-psf_rad", "-psf_radius"), ("-psf_si", "-psf_fwhm"), ("-psf_fw", "-psf_fwhm"),
+    ("-psf_wi", "-psf_fwhm"), ("-fluence", "-fluence"), ("-floatfile", "-floatfile"),
+    ("-floatimage", "-floatfile"), ("-bin", "-floatfile"), ("-header", "-header"),
+    ("-pgmfile", "-pgmfile"), ("-pgmimage", "-pgmfile"), ("-intfile", "-intfile"),
+    ("-intimage", "-intfile"), ("-bits", "-bits"), ("-noisefile", "-noisefile"),
+    ("-noiseimage", "-noisefile"), ("-nonoise", "-nonoise"), ("-nopgm", "-nopgm"),
+    ("-readout", "-readout"), ("-readnoi", "-readout"), ("-flicker", "-flicker"),
+    ("-calibration", "-calibration"), ("-scale", "-scale"), ("-seed", "-seed"),
+    ("-calib_seed", "-calib_seed"), ("-badpix_seed", "-badpix_seed"),
+    ("-hotpix_seed", "-hotpix_seed"), ("-adc", "-adc"), ("-gain", "-gain"), ("-phi", "-phi"),
+    ("-osc", "-osc"))
+
+
+def strstr_flag(name: str) -> Flag | None:
+    """noisify.c's reading of an argument that is none of our names: every option whose text
+    it contains fires, with the next argument as the value (``--seed 5``, ``-psf_rad 3``,
+    ``-calibration_noise 0.1``); None if it contains none (or contains ``floatimage.bin``,
+    which makes it the float file)."""
+    if not name.startswith("-") or "floatimage.bin" in name:
+        return None
+    hits = list(dict.fromkeys(ours for text, ours in C_OPTION_TEXTS if text in name))
+    if not hits:
+        return None
+
+    def apply(s, flag: str, vals: list) -> None:
+        for hit in hits:
+            TABLE[hit].apply(s, hit, vals[:TABLE[hit].nargs])
+    return Flag((name,), max(TABLE[hit].nargs for hit in hits), apply,
+                "noisify.c's strstr match of " + ", ".join(hits))
+
+
+class StrstrTable(dict):
+    """`TABLE` that also answers, for any other argument, its `strstr_flag` (``-quirks c``)."""
+
+    def get(self, name, default=None):
+        flag = super().get(name)
+        return flag if flag is not None else strstr_flag(name) or default

@@ -35,6 +35,11 @@ CASES = {
         recipe="np.full((4, 4), 10.0, '<f4')",
         header="{\nHEADER_BYTES=512;\nDIM=2;\nSIZE1=4;\nSIZE2=4;\n}\f",
         args="-floatfile f.bin -header h.img -seed 1"),
+    # every option whose text an argument contains fires (strstr, noisify.c 169-318)
+    "strstr_option_texts": dict(
+        recipe="np.random.default_rng(1).exponential(20.0, (24, 30)).astype('<f4')", header=None,
+        args="-floatfile f.bin -detpixels_x 30 --seed 5 -calibration_noise 0.1 -flicker_noise 0.2 "
+        "-adc_offset 10 -pixel_size 0.2 -readnoi 2 -psf gauss -psf_rad 3 -psf_fw 150"),
     # -seed, -detpixels and -bits are read with atoi (noisify.c 204, 254, 289): "1e3" is 1.
     "atoi_exponent_values": dict(
         recipe="np.full((30, 30), 20.0, '<f4')", header=None,
