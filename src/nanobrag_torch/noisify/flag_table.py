@@ -34,6 +34,14 @@ def _bits(s, flag: str, vals: list) -> None:
     s.bits = value
 
 
+def _psf_radius(s, flag: str, vals: list) -> None:
+    """The C: ``psf_radius = atof(...)`` into an int; 2^31 or more does not fit (undefined;
+    x86 gives INT_MIN, a negative radius)."""
+    _setter("psf_radius", nonneg=True)(s, flag, vals)
+    if s.psf_radius >= 2.0**31:
+        raise NanoBraggError(f"{flag}: must be below 2^31 pixels (a C int), got '{vals[0]}'")
+
+
 _mm = _divided
 NOISIFY_FLAGS = [
     Flag(("-floatfile", "-floatimage", "-bin"), 1, _path("floatfile"),
@@ -63,7 +71,7 @@ NOISIFY_FLAGS = [
     Flag(("-psf",), 1, _psf, "gauss | fiber"),
     Flag(("-psf_fwhm", "-psf_sigma", "-psf_width"), 1, _mm("psf_fwhm_m", 1e6, nonneg=True),
          "PSF full width at half maximum (um)"),
-    Flag(("-psf_radius",), 1, _setter("psf_radius", nonneg=True),
+    Flag(("-psf_radius",), 1, _psf_radius,
          "PSF rendering radius (pixels; 0 = automatic)"),
     Flag(("-fluence",), 1, _setter("fluence"), "photons/m^2 (multiplies the input by fluence*r_e^2)"),
     Flag(("-scale",), 1, _setter("photon_scale"), "multiplies the input"),

@@ -2,8 +2,8 @@
 (tests/test_noisify_differential.py). Each case: a numpy recipe for the float input (written
 as ``f.bin``), optionally an SMV header file (``h.img``, text padded with spaces to 512 bytes
 plus 64 zero bytes), the argument list; recorded: the C's exit code, its stdout lines holding
-``photons`` and the sha256 of every file it wrote. Needs the reference binary (NOISIFY_C,
-default /work/cbin/noisify; run with OMP_NUM_THREADS=1).
+``photons``, ``seed`` or ``radius`` and the sha256 of every file it wrote. Needs the reference
+binary (NOISIFY_C, default /work/cbin/noisify; run with OMP_NUM_THREADS=1).
 
     python tests/golden/differential/noisify/generate.py
 """
@@ -40,6 +40,11 @@ CASES = {
         recipe="np.random.default_rng(1).exponential(20.0, (24, 30)).astype('<f4')", header=None,
         args="-floatfile f.bin -detpixels_x 30 --seed 5 -calibration_noise 0.1 -flicker_noise 0.2 "
         "-adc_offset 10 -pixel_size 0.2 -readnoi 2 -psf gauss -psf_rad 3 -psf_fw 150"),
+    # psf_radius = atof(...) into an int (noisify.c 227): 1e10 does not fit, x86 gives INT_MIN,
+    # so the C neither prints the radius nor uses it: the automatic radius instead
+    "psf_radius_beyond_int": dict(
+        recipe="np.random.default_rng(2).exponential(30.0, (20, 24)).astype('<f4')", header=None,
+        args="-floatfile f.bin -detpixels_x 24 -seed 3 -psf gauss -psf_radius 1e10"),
     # -seed, -detpixels and -bits are read with atoi (noisify.c 204, 254, 289): "1e3" is 1.
     "atoi_exponent_values": dict(
         recipe="np.full((30, 30), 20.0, '<f4')", header=None,
@@ -62,7 +67,8 @@ def run_case(case: dict) -> dict:
                               text=True, env=dict(os.environ, OMP_NUM_THREADS="1"))
         files = {name: hashlib.sha256((Path(tmp) / name).read_bytes()).hexdigest()
                  for name in sorted(set(os.listdir(tmp)) - before)}
-    lines = [line for line in proc.stdout.splitlines() if "photons" in line or "seed" in line]
+    lines = [line for line in proc.stdout.splitlines()
+             if "photons" in line or "seed" in line or "radius" in line]
     return dict(case, rc=proc.returncode, stdout_lines=lines, output_files=files)
 
 
