@@ -93,8 +93,9 @@ def _read_floats(s: NoisifySettings, raw: bytes, pixels: int) -> np.ndarray:
     return np.frombuffer(buf, dtype="<f4")
 
 
-def _check_values(s: NoisifySettings, values: np.ndarray, out) -> None:
-    """Infinite pixels are errors; NaN and negative pixels too in ``fixed`` (the C warns)."""
+def _check_values(s: NoisifySettings, values: np.ndarray) -> None:
+    """Infinite pixels are errors; NaN and negative pixels too in ``fixed`` (the C warns:
+    `_warn_negative`)."""
     bad = np.isinf(values)
     if bad.any():
         raise NanoBraggError(f"{s.floatfile}: {int(bad.sum())} infinite pixel value(s)")
@@ -102,6 +103,10 @@ def _check_values(s: NoisifySettings, values: np.ndarray, out) -> None:
         for what, mask in (("NaN", np.isnan(values)), ("negative", values < 0)):
             if mask.any():
                 raise NanoBraggError(f"{s.floatfile}: {int(mask.sum())} {what} pixel value(s)")
+
+
+def _warn_negative(s: NoisifySettings, values: np.ndarray, out) -> None:
+    """The C's warning for each negative pixel, printed after the settings (its photon loop)."""
     for value in values[values < 0]:
         out(f"WARNING: negative intensity in {s.floatfile}: {_g(float(value))}")
 
@@ -155,11 +160,12 @@ def run(argv: list, out=print) -> None:
         check_output_path(path)
     out(f"importing {X * Y} pixel intensites: {s.floatfile}")
     values = _read_floats(s, raw, X * Y)
-    _check_values(s, values, out)
+    _check_values(s, values)
     s.Xbeam_m = s.detsize_x_m / 2.0 if s.Xbeam_m is None else s.Xbeam_m
     s.Ybeam_m = s.detsize_y_m / 2.0 if s.Ybeam_m is None else s.Ybeam_m
     r = response_of(s, s.pixel_m)
     _print_settings(s, r, X, Y, out)
+    _warn_negative(s, values, out)
     photon = np.empty_like(values)
     max_I = engine.photon_image(values, s.fluence * R_E_SQR, s.photon_scale, photon)
     out(f"maximum value in input file: {_g(max_I)} "
@@ -172,10 +178,12 @@ def run(argv: list, out=print) -> None:
     size = 4 if s.bits == 32 else 2
     with OutputBatch(durable=False) as batch:
         with _Staging(s, X, Y, head, batch) as staging:
-            images = respond(photon, X, Y, r, out, noiseless=staging.start)
-        out(f"writing {s.intfile} as {X * Y} {size}-byte integers")
-        if s.write_pgm:
-            out(f"writing {s.pgmfile} as 1-byte integers")
+            def noiseless(int_image: np.ndarray, int16: np.ndarray) -> None:
+                out(f"writing {s.intfile} as {X * Y} {size}-byte integers")   # before the noise,
+                if s.write_pgm:                                                 # as in the C
+                    out(f"writing {s.pgmfile} as 1-byte integers")
+                staging.start(int_image, int16)
+            images = respond(photon, X, Y, r, out, noiseless=noiseless)
         if images.noise_image is not None:
             out(f"writing {s.noisefile} as {size}-byte integers")
             write_smv(s.noisefile, images.noise_image.reshape(Y, X), [], batch, header=head)
