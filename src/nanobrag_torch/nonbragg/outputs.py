@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ..config import _phi_steps
 from ..conventions import time_seed
 from ..io.atomic import OutputBatch, atomic_write
 from ..io.pgm import write_pgm
@@ -64,9 +65,11 @@ def int_pixels(job: Job, image: np.ndarray, scale: float) -> np.ndarray:
 
 
 def smv_fields(job: Job) -> list:
-    """nonBragg's SMV header (lines 1750-1762): no convention-specific keys."""
+    """nonBragg's SMV header (lines 1750-1762): no convention-specific keys. OSC_RANGE is
+    ``osc`` after the phi auto rules (lines 893-935): ``-phisteps N`` alone gives 1 deg,
+    ``-phistep x`` alone x, nothing 0."""
     s, h = job.s, job.header
-    osc = s.osc_rad if s.osc_rad >= 0 else 0.0
+    osc = _phi_steps(s.osc_rad, s.phistep_rad, s.phisteps)[0]
     return [("HEADER_BYTES", "512"), ("DIM", "2"), ("BYTE_ORDER", "little_endian"),
             ("TYPE", "unsigned_short"), ("SIZE1", "%d" % job.fpixels), ("SIZE2", "%d" % job.spixels),
             ("PIXEL_SIZE", _g(s.pixel_size_m * 1000.0)), ("DISTANCE", _g(h["distance"] * 1000.0)),
