@@ -29,6 +29,11 @@ def _roi_values(image: np.ndarray, roi: tuple) -> tuple:
     return rows, cols
 
 
+def _seq_sum(values: np.ndarray) -> float:
+    """Sum in pixel order (the C's running double sum); 0 for no values."""
+    return float(np.cumsum(values)[-1]) if values.size else 0.0
+
+
 def statistics(job: Job, image: np.ndarray, n_override: int | None = None) -> dict:
     """max_I, mean, rms, rmsd as the C prints and uses them.
 
@@ -38,16 +43,16 @@ def statistics(job: Job, image: np.ndarray, n_override: int | None = None) -> di
     c = job.s.quirks == "c"
     max_I, argmax, mean, rms, _ = image_stats(image, job.roi)
     rows, cols = _roi_values(image, job.roi)
-    n = (rows.stop - rows.start) * (cols.stop - cols.start)
+    n = image[rows, cols].size            # 0 for an empty ROI (xmin > xmax or off the detector)
     if c and n_override is not None:
-        total = float(np.cumsum(image[rows, cols].astype(np.float64).ravel())[-1])
+        total = _seq_sum(image[rows, cols].astype(np.float64).ravel())
         squares = image[rows, cols].ravel() * image[rows, cols].ravel()     # float32 products
         mean = total / max(n_override, 1)
-        rms = math.sqrt(float(np.cumsum(squares.astype(np.float64))[-1]) / (max(n_override, 2) - 1))
+        rms = math.sqrt(_seq_sum(squares.astype(np.float64)) / (max(n_override, 2) - 1))
     flat = np.concatenate([image.ravel(), np.zeros(1, np.float32)])
     source = flat[1:].reshape(image.shape) if c else image
     dev = source[rows, cols].astype(np.float64).ravel() - mean
-    rmsd = math.sqrt(float(np.cumsum(dev * dev)[-1]) / (max(n, 2) - 1))
+    rmsd = math.sqrt(_seq_sum(dev * dev) / (max(n, 2) - 1))
     return dict(max_I=max_I, argmax=argmax, mean=mean, rms=rms, rmsd=rmsd)
 
 
