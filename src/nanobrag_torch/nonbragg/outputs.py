@@ -95,19 +95,23 @@ def stolout(job: Job, last: dict, image_in: np.ndarray) -> tuple:
     k = last["k"].cpu().numpy()
     stol = last["stol"].cpu().numpy().astype(np.float64)
     polar, omega = (last[key].cpu().numpy().astype(np.float64) for key in ("polar", "omega"))
-    deviate = (image_in.astype(np.float32) - np.float32(s.adc_offset)) / np.float32(s.gain)
+    deviate = ((image_in.astype(np.float64) - s.adc_offset) / s.gain).astype(np.float32)
     sign = np.where(deviate < 0, -1.0, 1.0)
     with np.errstate(all="ignore"):
         F_pix = (sign * np.sqrt(np.abs(deviate) / polar / omega / job.fluence / R_E_SQR
                                 / job.molecules * job.steps)).astype(np.float32)
-    invalid = ~_inside(job, image_in.shape)
+    inside = _inside(job, image_in.shape)
+    invalid = ~inside
     for value in s.ignore_values:
         invalid |= image_in == value
     bins = np.where(stol > (t.x[k] + t.x[np.minimum(k + 1, t.x.size - 1)]) / 2.0, k + 1, k)
     bins = np.where(invalid, 0, bins)
+    if s.quirks == "c":
+        slots = _c_bin_slots(np.where(inside, F_pix, np.float32(0)).ravel(), bins.ravel(), inside.ravel(),
+                             t.x.size)
     lines, warnings, n_last = [], [], 0
     for b in range(2, t.x.size - 2):
-        values = F_pix[bins == b]
+        values = slots[b] if s.quirks == "c" else F_pix[bins == b]
         n_last = values.size
         avg = float(np.cumsum(values)[-1] / np.float32(max(values.size, 1))) if values.size else math.nan
         dev = np.abs(values - np.float32(avg)) if values.size else values
@@ -122,6 +126,27 @@ def stolout(job: Job, last: dict, image_in: np.ndarray) -> tuple:
         else:
             warnings.append(f"WARNING: not enough pixels in bin= {b} n={values.size} stol= {_g(x)}")
     return lines, warnings, n_last
+
+
+def _c_bin_slots(F: np.ndarray, bins: np.ndarray, counted: np.ndarray, stols: int) -> list:
+    """The values the C reads for each bin (lines 1628-1650): one float buffer holds the bins
+    one after another, bin b's slot 2*pixels_in[b] + 2 long, and every pixel is written at its
+    bin's running pointer in pixel order. ``pixels_in`` counts ROI pixels only, but the pixels
+    outside the ROI are written too (bin 0, F = 0): with an ROI they run past bin 0's slot
+    and overwrite the first bins' values (later writes win). ``F``, ``bins``, ``counted`` (in
+    the ROI): [pixels] in pixel order. Returns the n = pixels_in[b] values read for each bin."""
+    pixels_in = np.bincount(bins[counted], minlength=stols).astype(np.int64)
+    start = np.ones(stols, dtype=np.int64)                 # bin_start[0] = buffer + 1
+    start[1:] = 1 + np.cumsum(2 * pixels_in[:-1] + 2)
+    order = np.argsort(bins, kind="stable")
+    first = np.searchsorted(bins[order], bins[order], side="left")
+    rank = np.empty(bins.size, dtype=np.int64)
+    rank[order] = np.arange(bins.size) - first
+    where = start[bins] + rank
+    writer = np.full(int(where.max(initial=0)) + 1, -1, dtype=np.int64)
+    np.maximum.at(writer, where, np.arange(bins.size))      # the last pixel written wins
+    buffer = np.where(writer >= 0, F[np.maximum(writer, 0)], np.float32(0))
+    return [buffer[start[b]:start[b] + pixels_in[b]] for b in range(stols)]
 
 
 def _inside(job: Job, shape: tuple) -> np.ndarray:
