@@ -7,6 +7,7 @@ before rendering and all files appear together after it. User errors print one l
 """
 from __future__ import annotations
 
+import math
 import sys
 
 import numpy as np
@@ -51,17 +52,23 @@ def summary_lines(job) -> list:
 
 
 def printout_lines(job, image: np.ndarray, last: dict) -> list:
-    """-printout / -printout_pixel f s: the C's per-pixel block (F printed as 0: the C prints
-    an uninitialised variable; I is the weight of the last source)."""
+    """-printout / -printout_pixel f s: the C's per-pixel block (lines 1587-1600) for pixels
+    inside the ROI. The stol of the last evaluation (1/m), then sin(2theta/2)/lambda0 (1/A)
+    with 2theta the angle of the last sub-pixel's position from +x; F printed as 0 (the C
+    prints an uninitialised variable); I is the weight of the last source."""
     s = job.s
     f0, s0 = s.printout_pixel if s.printout_pixel else (-1, -1)
+    xmin, xmax, ymin, ymax = job.roi
+    lam_A = s.lambda0_m * 1e10
     lines = []
-    for spix in range(job.spixels):
-        for fpix in range(job.fpixels):
+    for spix in range(max(ymin, 0), min(ymax, job.spixels - 1) + 1):
+        for fpix in range(max(xmin, 0), min(xmax, job.fpixels - 1) + 1):
             if f0 >= 0 and (fpix, spix) != (f0, s0):
                 continue
             w = float(job.weight[-1])
-            lines += [f"{fpix:4d} {spix:4d} : stol = {float(last['stol'][spix, fpix]) * 1e10:g}",
+            x, y, z = (float(v) for v in last["pos"][spix, fpix])
+            test = math.sin(math.atan2(math.sqrt(y * y + z * z), x) / 2.0) / lam_A
+            lines += [f"{fpix:4d} {spix:4d} : stol = {float(last['stol'][spix, fpix]) * 1e10:g} or {test:g}",
                       " F=0    I = %g" % w, "I/steps %15.10g" % (w / job.steps),
                       "polar   %15.10g" % float(last["polar"][spix, fpix]),
                       "omega   %15.10g" % float(last["omega"][spix, fpix]),

@@ -70,7 +70,8 @@ class Beam:
 class Rendered:
     """``image`` [slow, fast] (unscaled sum); ``omega_sum`` (sum of omega over rendered
     sub-pixels, as the C prints it); ``last``: per pixel [slow, fast] values of the LAST
-    evaluation (stol 1/A, window k, F, polar, omega), for -Fmap, -img and -printout."""
+    evaluation (stol 1/A, window k, F, polar, omega; pos [slow, fast, 3] the last sub-pixel's
+    position, m), for -Fmap, -img and -printout."""
 
     image: torch.Tensor
     omega_sum: float
@@ -264,7 +265,7 @@ def _render_torch(px: Pixels, beam: Beam, table: dict, dtype, device, walk: bool
     xmin, xmax, ymin, ymax = px.roi if px.roi is not None else (0, px.fpixels, 0, px.spixels)
     inside = roi_mask(px.fpixels, px.spixels, (xmin, xmax, ymin, ymax), device)
     chunks, omega_sum, nearest = [], 0.0, 0
-    last = {key: [] for key in ("stol", "k", "F", "polar", "omega")} if keep_last else None
+    last = {key: [] for key in ("stol", "k", "F", "polar", "omega", "pos")} if keep_last else None
     for start in range(0, px.spixels, rows_per_chunk):
         rows = torch.arange(start, min(start + rows_per_chunk, px.spixels), device=device)
         keep = inside[rows]                                                  # [R, F]
@@ -294,7 +295,8 @@ def _render_torch(px: Pixels, beam: Beam, table: dict, dtype, device, walk: bool
         omega_sum += float(torch.where(keep[..., None], omega, torch.zeros_like(omega)).sum().detach())
         if keep_last:
             for key, v in (("stol", stol[..., -1, -1]), ("k", k[..., -1, -1]), ("F", F[..., -1, -1]),
-                           ("polar", polar[..., -1, -1]), ("omega", omega[..., -1])):
+                           ("polar", polar[..., -1, -1]), ("omega", omega[..., -1]),
+                           ("pos", pos[..., -1, :])):
                 last[key].append(v.detach())
     image = torch.cat(chunks, 0)
     if scale is not None:
