@@ -53,7 +53,11 @@ def statistics(job: Job, image: np.ndarray, n_override: int | None = None) -> di
     source = flat[1:].reshape(image.shape) if c else image
     dev = source[rows, cols].astype(np.float64).ravel() - mean
     rmsd = math.sqrt(_seq_sum(dev * dev) / (max(n, 2) - 1))
-    return dict(max_I=max_I, argmax=argmax, mean=mean, rms=rms, rmsd=rmsd)
+    at = (0.0, 0.0)                       # Fdet, Sdet of the maximum's last sub-pixel (1579-1582)
+    if argmax is not None:
+        sub = job.s.pixel_size_m / job.oversample
+        at = tuple(sub * (i * job.oversample + job.oversample - 1) + sub / 2.0 for i in argmax[::-1])
+    return dict(max_I=max_I, argmax=argmax, mean=mean, rms=rms, rmsd=rmsd, max_at=at)
 
 
 @np.errstate(all="ignore")
@@ -124,7 +128,8 @@ def stolout(job: Job, last: dict, image_in: np.ndarray) -> tuple:
         if values.size > 100:
             lines.append(f"{_g(x)} {_g(avg)} {_g(rmsd)}   {_g(median)} {_g(mad)}  {values.size}")
         else:
-            warnings.append(f"WARNING: not enough pixels in bin= {b} n={values.size} stol= {_g(x)}")
+            warnings.append(f"WARNING: not enough pixels in bin= {b} n={values.size} stol= {_g(x)} "
+                            f"median= 0 avg_arej= {_g(avg if values.size else 0.0)}")
     return lines, warnings, n_last
 
 
@@ -160,12 +165,12 @@ def write_all(job: Job, image: np.ndarray, stats: dict, batch: OutputBatch, out=
               stol_lines: list | None = None) -> None:
     """Stage the float, int, PGM (and noise, stolout) files into ``batch``, printing as the C."""
     s = job.s
-    out(f"writing {s.floatfile} as {image.size} 4-byte floats")
-    write_floatfile(s.floatfile, image, batch)
     if stol_lines is not None:
         atomic_write(s.stoloutfile, "".join(line + "\n" for line in stol_lines).encode(), batch)
         out(f"wrote {s.stoloutfile} as {len(stol_lines)} lines of text")
-    out(f"max_I = {_g(stats['max_I'])}")
+    out(f"writing {s.floatfile} as {image.size} 4-byte floats")
+    write_floatfile(s.floatfile, image, batch)
+    out(f"max_I = {_g(stats['max_I'])}  at {_g(stats['max_at'][0])} {_g(stats['max_at'][1])}")
     out(f"mean= {_g(stats['mean'])} rms= {_g(stats['rms'])} rmsd= {_g(stats['rmsd'])}")
     scale = s.intfile_scale if s.intfile_scale > 0 else auto_int_scale(stats["max_I"])
     out(f"intfile_scale = {_g(scale)}")

@@ -145,7 +145,7 @@ def resolve(s: NonBraggSettings) -> Job:
     lambdas = [s.lambda0_m * (1.0 + d[1] * i - d[0] / 2.0) for i in range(d[2])]
     if s.sourcefile is not None:
         xyz, weight, lam = _file_sources(s, beam)
-        divsteps = 0
+        divsteps = -1            # printed: the C's initial value, no grid is made (line 1290)
     else:
         grid = build_sources(bcfg, q)
         xyz = grid.direction * s.source_distance_m
