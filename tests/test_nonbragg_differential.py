@@ -1,0 +1,73 @@
+"""nonBragg against nonBragg.c on command lines found by differential fuzzing
+(tests/golden/differential/nonbragg: manifest.json from generate.py and the reference binary).
+
+Per case (float64): the SMV int header equal, the int, PGM and noise pixels identical, the
+-stolout lines within [nonbragg] stolout_rel (columns stol, mean, rmsd, n; the count of lines
+exact), and the printed summary line by line: the same text with the numbers within 1e-5
+relative (the banner is ours).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+from golden_util import GOLDEN, TOL
+from nanobrag_torch.nonbragg.cli import main
+
+HERE = GOLDEN / "differential" / "nonbragg"
+CASES = json.loads((HERE / "manifest.json").read_text())["cases"]
+NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?|-?nan|-?inf")
+
+
+def _smv(path):
+    raw = path.read_bytes()
+    head = raw[:512].split(b"}")[0].decode()
+    return dict(line.rstrip(";").split("=", 1) for line in head.splitlines() if "=" in line), raw[512:]
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _same_line(ours: str, c: str) -> bool:
+    """Same words, numbers within 1e-5 relative."""
+    if NUMBER.sub("#", ours) != NUMBER.sub("#", c):
+        return False
+    for a, b in zip(NUMBER.findall(ours), NUMBER.findall(c)):
+        x, y = float(a), float(b)
+        if not (x == y or (np.isnan(x) and np.isnan(y)) or abs(x - y) <= 1e-5 * max(abs(x), abs(y))):
+            return False
+    return True
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_case_against_c(name, tmp_path, monkeypatch, capsys):
+    case = CASES[name]
+    shutil.copytree(HERE / "inputs", tmp_path / "inputs")
+    monkeypatch.chdir(tmp_path)
+    assert main(case["args"] + ["-dtype", "float64"]) == 0
+    header, ints = _smv(tmp_path / "intimage.img")
+    assert header == case["intfile_header"]
+    assert _sha(ints) == case["int_sha256"]
+    pixels = int(header["SIZE1"]) * int(header["SIZE2"])
+    assert _sha((tmp_path / "image.pgm").read_bytes().split(b"\n", 4)[4][:pixels]) == case["pgm_sha256"]
+    if "noise_sha256" in case:
+        assert _sha(_smv(tmp_path / "noise.img")[1]) == case["noise_sha256"]
+    if "stolout_lines" in case:
+        ours = (tmp_path / "so.txt").read_text().splitlines()
+        assert len(ours) == len(case["stolout_lines"])
+        if ours:
+            got, want = (np.array([[float(v) for v in line.split()] for line in rows])
+                         for rows in (ours, case["stolout_lines"]))
+            cols = [0, 1, 2, 5]
+            np.testing.assert_allclose(got[:, cols], want[:, cols], rtol=TOL["nonbragg"]["stolout_rel"])
+    printed = capsys.readouterr().out.splitlines()
+    printed = printed[next(i for i, line in enumerate(printed) if line.startswith("nonBragg ")) + 1:]
+    assert len(printed) == len(case["stdout"]), "\n".join(printed)
+    for ours, c in zip(printed, case["stdout"]):
+        assert _same_line(ours, c), (ours, c)
