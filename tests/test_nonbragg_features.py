@@ -374,3 +374,15 @@ def test_stolout_roi_fixed(tmp_path, monkeypatch):
     np.testing.assert_allclose(tables["all_fixed"][0.15][[1, 2, 5]], tables["all_c"][0.15][[1, 2, 5]], rtol=1e-6)
     roi, full = tables["roi"][0.15], tables["all_fixed"][0.15]
     assert roi[5] == 196 and abs(roi[1] / full[1] - 1) < 0.1
+
+
+def test_nanobragg_flags_fixed_ignored():
+    """Quirk N15 fixed: nanoBragg's flags change nothing (c: -thicksteps sets the thickness and
+    -oversample_polar reads the next argument, tests/test_nonbragg_differential.py)."""
+    base = ["-stol", "unity", "-detpixels", "6", "-oversample", "2", "-dtype", "float64"]
+    plain = run(base + ["-quirks", "fixed"]).image
+    extra = ["-mosflm", "-cell", "10", "20", "30", "90", "90", "90", "-thicksteps", "3", "-oversample_polar",
+             "-distance", "100", "-quirks", "fixed"]
+    assert torch.equal(run(base + extra).image, plain)
+    c = parse(base + extra[:-2])
+    assert (c.sample_x_m, c.oversample) == (3e-3, 0)

@@ -17,7 +17,7 @@ from ..errors import NanoBraggError
 from ..models.detector import build_detector
 from ..params import to_internal
 from . import engine
-from .flag_table import FLAGS
+from .flag_table import FLAGS, c_strstr_effects
 from .settings import NonBraggSettings
 from .setup import R_E_SQR, Job, apply_img_header, resolve, sample_block
 
@@ -44,7 +44,7 @@ def parse(args) -> NonBraggSettings:
             s.imgfile = vals[0]
     if s.imgfile:
         apply_img_header(s, quirks)
-    flagmod.apply_flags(s, parsed, quirks, FLAGS)
+    flagmod.apply_flags(s, c_strstr_effects(parsed) if quirks == "c" else parsed, quirks, FLAGS)
     return s
 
 

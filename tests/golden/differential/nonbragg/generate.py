@@ -44,6 +44,12 @@ CASES = {
     "summary_grid_flags_seed": f"-stol {TABLE} -detpixels 8 -divergence 1 -divsteps 3 -dispersion 1 "
                                "-dispsteps 2 -curved_det -point_pixel -Fmap -beamsize 0.05 -seed 5 "
                                "-noisefile noise.img",
+    # nanoBragg's flags are ignored, except where strstr finds a nonBragg option in them
+    "nanobragg_flags_ignored": f"-stol {TABLE} -detpixels 8 -mosflm -hkl none.hkl -cell 10 20 30 90 90 90 "
+                               "-N 5 -misset random -dmin 2 -water 100 -mat none.mat -xds -nonoise",
+    "thicksteps_sets_thickness": f"-stol {TABLE} -detpixels 8 -thicksteps 3 -nonoise",
+    "oversample_alias_reads_next": f"-stol {TABLE} -detpixels 8 -oversample 3 -oversample_polar "
+                                   "-distance 50 -nonoise",
 }
 
 
