@@ -386,3 +386,13 @@ def test_nanobragg_flags_fixed_ignored():
     assert torch.equal(run(base + extra).image, plain)
     c = parse(base + extra[:-2])
     assert (c.sample_x_m, c.oversample) == (3e-3, 0)
+
+
+def test_img_byte_order_fixed():
+    """Quirk N16: c reads -img pixels little-endian whatever BYTE_ORDER says (as the C,
+    tests/test_nonbragg_differential.py); fixed honours big_endian."""
+    inputs = GOLDEN / "differential" / "nonbragg" / "inputs"
+    args = ["-stol", str(inputs / "coarse.stol"), "-img", str(inputs / "in_40x32_big.img")]
+    little = parse(["-stol", str(inputs / "coarse.stol"), "-img", str(inputs / "in_40x32.img")]).img_pixels
+    assert np.array_equal(parse(args).img_pixels, little)
+    assert np.array_equal(parse(args + ["-quirks", "fixed"]).img_pixels, little.byteswap())

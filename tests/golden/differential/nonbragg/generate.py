@@ -1,10 +1,10 @@
 """Regenerate manifest.json: nonBragg.c on small command lines found by differential fuzzing
 (tests/test_nonbragg_differential.py). Needs the reference binary (NONBRAGG_C, default
 /work/cbin/nonBragg; run with OMP_NUM_THREADS=1). Each case runs in a fresh directory holding
-a copy of inputs/ (written here first: a 9-row table, a 40x32 SMV image, a source file); the
-manifest records the command, the C's stdout (without the banner and the -img reader's lines
-before it, which print a heap address), the int file's header, the sha256 of the int, PGM and
-noise pixels, and the -stolout lines.
+a copy of inputs/ (written here first: a 9-row table, a 40x32 SMV image, the same image under a
+big_endian header, a source file); the manifest records the command, the C's stdout (without
+the banner and the -img reader's lines before it, which print a heap address), the int file's
+header, the sha256 of the int, PGM and noise pixels, and the -stolout lines.
 
     python tests/golden/differential/nonbragg/generate.py
 """
@@ -40,6 +40,8 @@ CASES = {
     "stolout_roi_ignore_gain": f"-stol {TABLE} -img inputs/in_40x32.img -stolout so.txt -roi 3 36 0 29 "
                                "-ignore 150 -ignore 100 -gain 1.7 -adc 20 -nonoise",
     "stolout_no_roi": f"-stol {TABLE} -img inputs/in_40x32.img -stolout so.txt -nonoise",
+    # GetFrame never swaps bytes: BYTE_ORDER=big_endian is read little-endian (lines 2515-2521)
+    "img_big_endian_not_swapped": f"-stol {TABLE} -img inputs/in_40x32_big.img -stolout so.txt -nonoise",
     # printed run summary: clipping warnings first, grid and wavelengths, flags, noise seed, max_I at
     "summary_grid_flags_seed": f"-stol {TABLE} -detpixels 8 -divergence 1 -divsteps 3 -dispersion 1 "
                                "-dispsteps 2 -curved_det -point_pixel -Fmap -beamsize 0.05 -seed 5 "
@@ -65,6 +67,9 @@ def write_inputs(d: Path) -> None:
     yy, xx = np.mgrid[0:s, 0:f]
     data = (100 + 3 * xx + 7 * yy + (xx * yy) % 11).astype("<u2")
     (d / "in_40x32.img").write_bytes(head + data.tobytes())
+    # the same pixels (little-endian) under a header that says big_endian
+    big = head.replace(b"BYTE_ORDER=little_endian;", b"BYTE_ORDER=big_endian;   ")
+    (d / "in_40x32_big.img").write_bytes(big + data.tobytes())
 
 
 def sha(data: bytes) -> str:
