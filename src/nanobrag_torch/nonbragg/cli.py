@@ -113,6 +113,21 @@ def printout_lines(job, image: np.ndarray, last: dict) -> list:
     return lines
 
 
+def progress_lines(job) -> list:
+    """The C's progress meter (lines 1601-1612, on unless -noprogress): 'N% done' at every
+    twentieth of progress_pixels = (xmax-xmin+1)*(ymax-ymin+1) (the ROI bounds, xmax = fpixels
+    by default), and every hundredth in the first and last tenth, counting rendered pixels."""
+    xmin, xmax, ymin, ymax = job.roi
+    total = (xmax - xmin + 1) * (ymax - ymin + 1)
+    rendered = (max(min(xmax, job.fpixels - 1) - xmin + 1, 0) * max(min(ymax, job.spixels - 1) - ymin + 1, 0))
+    if total // 100 <= 0:
+        return []
+    done = np.arange(rendered, dtype=np.int64)
+    show = (done % (total // 20) == 0) | (((10 * done < total) | (10 * done > 9 * total))
+                                         & (done % (total // 100) == 0))
+    return ["%d%% done" % (k * 100 // total) for k in done[show].tolist()]
+
+
 def _render(argv: list) -> None:
     s = api.parse(argv)
     job = resolve(s)
@@ -132,9 +147,8 @@ def _render(argv: list) -> None:
     result = api.render_job(job, keep_last=need_last)
     image = result.image.detach().cpu().to(torch.float32).numpy()
     last = {k: v.cpu().numpy() for k, v in result.rendered.last.items() if isinstance(v, torch.Tensor)}
-    if s.printout:
-        for line in printout_lines(job, image, last):
-            print(line)
+    for line in printout_lines(job, image, last) if s.printout else progress_lines(job) if s.progress else []:
+        print(line)
     omega_sum = result.rendered.omega_sum
     print("\nsolid angle subtended by detector = %g steradian ( %g%% sphere)"
           % (omega_sum, 100 * omega_sum / 4 / math.pi))

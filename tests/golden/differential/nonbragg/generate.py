@@ -21,7 +21,7 @@ import numpy as np
 NONBRAGG = os.environ.get("NONBRAGG_C", "/work/cbin/nonBragg")
 HERE = Path(__file__).parent
 TABLE = "inputs/coarse.stol"
-OUT = "-floatfile floatimage.bin -intfile intimage.img -pgmfile image.pgm -noprogress"
+OUT = "-floatfile floatimage.bin -intfile intimage.img -pgmfile image.pgm"
 
 CASES = {
     # SMV OSC_RANGE is osc after the phi auto rules (lines 893-935)
@@ -46,6 +46,8 @@ CASES = {
     "summary_grid_flags_seed": f"-stol {TABLE} -detpixels 8 -divergence 1 -divsteps 3 -dispersion 1 "
                                "-dispsteps 2 -curved_det -point_pixel -Fmap -beamsize 0.05 -seed 5 "
                                "-noisefile noise.img",
+    # the progress meter (on by default): ROI bounds with xmax = fpixels (lines 1601-1612)
+    "progress_meter_roi": f"-stol {TABLE} -detpixels 30 -roi 2 25 3 27 -nonoise -progress",
     # nanoBragg's flags are ignored, except where strstr finds a nonBragg option in them
     "nanobragg_flags_ignored": f"-stol {TABLE} -detpixels 8 -mosflm -hkl none.hkl -cell 10 20 30 90 90 90 "
                                "-N 5 -misset random -dmin 2 -water 100 -mat none.mat -xds -nonoise",
@@ -95,7 +97,7 @@ def after_banner(stdout: str) -> list:
 def run_case(name: str, args: str, tmp: Path) -> dict:
     work = tmp / name
     shutil.copytree(HERE / "inputs", work / "inputs")
-    argv = args.split() + OUT.split()
+    argv = args.split() + OUT.split() + ([] if "-progress" in args.split() else ["-noprogress"])
     out = subprocess.run([NONBRAGG, *argv], cwd=work, capture_output=True, text=True, check=True,
                          env=dict(os.environ, OMP_NUM_THREADS="1")).stdout
     header, ints = smv(work / "intimage.img")
