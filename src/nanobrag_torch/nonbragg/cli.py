@@ -141,6 +141,8 @@ def _render(argv: list) -> None:
         check_output_path(path)
     if s.calculate_noise and s.seed is None:
         s.seed = time_seed()                 # printed and used: the C's -time(NULL)
+    if s.imgfile:                            # GetFrame prints these (lines 2541, 2548)
+        print(f"reading {s.imgfile}\nmmap({s.imgfile}) = {hex(s.img_pixels.ctypes.data)}")
     for line in summary_lines(job):
         print(line)
     need_last = bool(s.printout or s.imgfile)

@@ -2,15 +2,16 @@
 (tests/test_nonbragg_differential.py). Needs the reference binary (NONBRAGG_C, default
 /work/cbin/nonBragg; run with OMP_NUM_THREADS=1). Each case runs in a fresh directory holding
 a copy of inputs/ (written here first: a 9-row table, a 40x32 SMV image, the same image under a
-big_endian header, a source file); the manifest records the command, the C's stdout (without
-the banner and the -img reader's lines before it, which print a heap address), the int file's
-header, the sha256 of the int, PGM and noise pixels, and the -stolout lines.
+big_endian header, a source file); the manifest records the command, the C's stdout (the -img
+reader's lines before the banner with the heap address blanked, the lines after the banner),
+the int file's header, the sha256 of the int, PGM and noise pixels, and the -stolout lines.
 
     python tests/golden/differential/nonbragg/generate.py
 """
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -89,9 +90,11 @@ def pgm_pixels(path: Path, pixels: int) -> bytes:
     return path.read_bytes().split(b"\n", 4)[4][:pixels]
 
 
-def after_banner(stdout: str) -> list:
+def split_banner(stdout: str) -> tuple:
+    """(lines before the banner with heap addresses as <address>, lines after it)."""
     lines = stdout.splitlines()
-    return lines[next(i for i, line in enumerate(lines) if line.startswith("nonBragg ")) + 1:]
+    banner = next(i for i, line in enumerate(lines) if line.startswith("nonBragg "))
+    return [re.sub(r"0x[0-9a-f]+", "<address>", line) for line in lines[:banner]], lines[banner + 1:]
 
 
 def run_case(name: str, args: str, tmp: Path) -> dict:
@@ -102,7 +105,9 @@ def run_case(name: str, args: str, tmp: Path) -> dict:
                          env=dict(os.environ, OMP_NUM_THREADS="1")).stdout
     header, ints = smv(work / "intimage.img")
     pixels = int(header["SIZE1"]) * int(header["SIZE2"])
-    case = {"args": argv, "stdout": after_banner(out), "intfile_header": header, "int_sha256": sha(ints),
+    before, after = split_banner(out)
+    case = {"args": argv, "before_banner": before, "stdout": after, "intfile_header": header,
+            "int_sha256": sha(ints),
             "pgm_sha256": sha(pgm_pixels(work / "image.pgm", pixels))}
     if (work / "noise.img").exists():
         case["noise_sha256"] = sha(smv(work / "noise.img")[1])
