@@ -396,3 +396,18 @@ def test_img_byte_order_fixed():
     little = parse(["-stol", str(inputs / "coarse.stol"), "-img", str(inputs / "in_40x32.img")]).img_pixels
     assert np.array_equal(parse(args).img_pixels, little)
     assert np.array_equal(parse(args + ["-quirks", "fixed"]).img_pixels, little.byteswap())
+
+
+def test_steep_table_float32_computes_in_float64():
+    """ice.stol is too steep for a float32 stol (FLOAT32_SENSITIVITY): a float32 render is the
+    float64 render rounded (as the C stores its double sums), on the compiled and torch paths;
+    smooth tables keep the float32 computation."""
+    from nanobrag_torch.nonbragg.components import load_table
+    assert not load_table("ice", "stol", "c").float32_ok
+    assert all(load_table(t, "stol", "c").float32_ok for t in ("water", "air", "shortwater", "unity"))
+    args = ["-stol", "ice", "-detpixels", "24", "-pixel", "0.5", "-distance", "25", "-lambda", "0.65",
+            "-oversample", "2"]
+    want = run(args, dtype="float64").image.to(torch.float32)
+    for keep_last in (False, True):
+        got = run(args, dtype="float32", keep_last=keep_last).image
+        assert got.dtype == torch.float32 and torch.equal(got, want)
