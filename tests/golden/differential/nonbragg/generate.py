@@ -49,6 +49,9 @@ CASES = {
                                "-noisefile noise.img",
     # the progress meter (on by default): ROI bounds with xmax = fpixels (lines 1601-1612)
     "progress_meter_roi": f"-stol {TABLE} -detpixels 30 -roi 2 25 3 27 -nonoise -progress",
+    # curved detector: every omega equal, the C's running sum decides the printed last digit
+    "curved_solid_angle_sum": f"-stol {TABLE} -detsize_x 20.12 -detsize_y 12.03 -pixel 0.25 -Xbeam 8.113 "
+                              "-pivot sample -twotheta 14.08 -curved_det -nonoise",
     # nanoBragg's flags are ignored, except where strstr finds a nonBragg option in them
     "nanobragg_flags_ignored": f"-stol {TABLE} -detpixels 8 -mosflm -hkl none.hkl -cell 10 20 30 90 90 90 "
                                "-N 5 -misset random -dmin 2 -water 100 -mat none.mat -xds -nonoise",
