@@ -11,6 +11,7 @@ import torch
 
 from golden_util import GOLDEN, TOL
 from nanobrag_torch.nonbragg import engine, fast32, nodes
+from nanobrag_torch.nonbragg import table as table_module
 from nanobrag_torch.nonbragg.api import run
 from nanobrag_torch.nonbragg.table import build_table, evaluate, lookup_sorted
 
@@ -36,6 +37,10 @@ def fast32_calls(monkeypatch):
 @pytest.mark.parametrize("name", ["water_defaults", "polar_kahn_vector_detsize", "nopolar_point_pixel_wave",
                                   "divergence_square", "oversample_roi", "sourcefile_weighted"])
 def test_float32_against_float64(name, monkeypatch, fast32_calls):
+    """The kernel's own accuracy: ice.stol (the divergence, oversample and source-file cases)
+    is computed in float64 by the command line (test_steep_table_float32_computes_in_float64)
+    but in float32 by the components of a spots render, so its limit is lifted here."""
+    monkeypatch.setattr(table_module, "FLOAT32_SENSITIVITY", float("inf"))
     monkeypatch.chdir(NB)
     args = CASES[name]["args"]
     ours = run(args).image.numpy().astype(np.float64)

@@ -354,3 +354,60 @@ def test_img_with_other_pixel_count_refused(tmp_path, monkeypatch, capsys):
     img = str(NB / "inputs" / "header_96x80.img")
     assert main(["-stol", "air", "-img", img, "-detpixels", "64"]) == 2
     assert "-img" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+
+def test_stolout_roi_fixed(tmp_path, monkeypatch):
+    """Quirk N14 fixed: with an ROI each -stolout bin averages its own pixels (the C's bin
+    buffer overflow zeroes the stol 0.15 bin here: tests/test_nonbragg_differential.py); the
+    pixels of a bin inside the ROI are a subset of the same ring, so its mean stays near the
+    mean without an ROI, and without an ROI c and fixed agree."""
+    import shutil
+    diff = GOLDEN / "differential" / "nonbragg"
+    shutil.copytree(diff / "inputs", tmp_path / "inputs")
+    monkeypatch.chdir(tmp_path)
+    base = ["-stol", "inputs/coarse.stol", "-img", "inputs/in_40x32.img", "-nonoise", "-dtype", "float64"]
+    tables = {}
+    for name, extra in (("roi", ["-roi", "6", "33", "4", "27", "-quirks", "fixed"]),
+                        ("all_fixed", ["-quirks", "fixed"]), ("all_c", [])):
+        assert main(base + extra + ["-stolout", f"{name}.txt"]) == 0
+        tables[name] = {row[0]: row for row in np.loadtxt(tmp_path / f"{name}.txt", ndmin=2)}
+    np.testing.assert_allclose(tables["all_fixed"][0.15][[1, 2, 5]], tables["all_c"][0.15][[1, 2, 5]], rtol=1e-6)
+    roi, full = tables["roi"][0.15], tables["all_fixed"][0.15]
+    assert roi[5] == 196 and abs(roi[1] / full[1] - 1) < 0.1
+
+
+def test_nanobragg_flags_fixed_ignored():
+    """Quirk N15 fixed: nanoBragg's flags change nothing (c: -thicksteps sets the thickness and
+    -oversample_polar reads the next argument, tests/test_nonbragg_differential.py)."""
+    base = ["-stol", "unity", "-detpixels", "6", "-oversample", "2", "-dtype", "float64"]
+    plain = run(base + ["-quirks", "fixed"]).image
+    extra = ["-mosflm", "-cell", "10", "20", "30", "90", "90", "90", "-thicksteps", "3", "-oversample_polar",
+             "-distance", "100", "-quirks", "fixed"]
+    assert torch.equal(run(base + extra).image, plain)
+    c = parse(base + extra[:-2])
+    assert (c.sample_x_m, c.oversample) == (3e-3, 0)
+
+
+def test_img_byte_order_fixed():
+    """Quirk N16: c reads -img pixels little-endian whatever BYTE_ORDER says (as the C,
+    tests/test_nonbragg_differential.py); fixed honours big_endian."""
+    inputs = GOLDEN / "differential" / "nonbragg" / "inputs"
+    args = ["-stol", str(inputs / "coarse.stol"), "-img", str(inputs / "in_40x32_big.img")]
+    little = parse(["-stol", str(inputs / "coarse.stol"), "-img", str(inputs / "in_40x32.img")]).img_pixels
+    assert np.array_equal(parse(args).img_pixels, little)
+    assert np.array_equal(parse(args + ["-quirks", "fixed"]).img_pixels, little.byteswap())
+
+
+def test_steep_table_float32_computes_in_float64():
+    """ice.stol is too steep for a float32 stol (FLOAT32_SENSITIVITY): a float32 render is the
+    float64 render rounded (as the C stores its double sums), on the compiled and torch paths;
+    smooth tables keep the float32 computation."""
+    from nanobrag_torch.nonbragg.components import load_table
+    assert not load_table("ice", "stol", "c").float32_ok
+    assert all(load_table(t, "stol", "c").float32_ok for t in ("water", "air", "shortwater", "unity"))
+    args = ["-stol", "ice", "-detpixels", "24", "-pixel", "0.5", "-distance", "25", "-lambda", "0.65",
+            "-oversample", "2"]
+    want = run(args, dtype="float64").image.to(torch.float32)
+    for keep_last in (False, True):
+        got = run(args, dtype="float32", keep_last=keep_last).image
+        assert got.dtype == torch.float32 and torch.equal(got, want)

@@ -2,11 +2,13 @@
 
 float64 (-dtype float64): float image within [parity.float64] and [nonbragg] pixel_rel, and the
 SMV int image, the PGM pixels, the seeded noise image and the -stolout table identical to the
-C's (stolout to [nonbragg] stolout_rel); SMV header keys equal. float32 (default): [parity.float32].
+C's (stolout to [nonbragg] stolout_rel); SMV header keys equal; the printed output equal to
+the C's log line for line (banner aside). float32 (default): [parity.float32].
 """
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -26,6 +28,11 @@ def _smv(path):
     head = raw[:512].split(b"}")[0].decode()
     fields = dict(line.rstrip(";").split("=", 1) for line in head.splitlines() if "=" in line)
     return fields, raw
+
+
+def _printed(lines: list) -> list:
+    return [re.sub(r"0x[0-9a-f]+|<address removed>", "<address>", line) for line in lines
+            if not line.startswith("nonBragg ")]
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +72,9 @@ def test_case_float64_files(name, workdir, monkeypatch, capsys):
     printed = case["c_printed"]
     assert f"({printed['pixels_fast_slow'][0]}x{printed['pixels_fast_slow'][1]} pixels)" in out
     assert f"pgm_scale = {printed['pgm_scale']}" in out
+    # the whole stdout as the C's log, line for line (the banner is ours, heap addresses blanked)
+    log = (NB / "logs" / f"{name}.stdout.txt").read_text().splitlines()[1:]    # line 1: the command
+    assert _printed(out.splitlines()) == _printed(log)
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

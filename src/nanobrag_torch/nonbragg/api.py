@@ -17,7 +17,7 @@ from ..errors import NanoBraggError
 from ..models.detector import build_detector
 from ..params import to_internal
 from . import engine
-from .flag_table import FLAGS
+from .flag_table import FLAGS, c_strstr_effects
 from .settings import NonBraggSettings
 from .setup import R_E_SQR, Job, apply_img_header, resolve, sample_block
 
@@ -44,7 +44,7 @@ def parse(args) -> NonBraggSettings:
             s.imgfile = vals[0]
     if s.imgfile:
         apply_img_header(s, quirks)
-    flagmod.apply_flags(s, parsed, quirks, FLAGS)
+    flagmod.apply_flags(s, c_strstr_effects(parsed) if quirks == "c" else parsed, quirks, FLAGS)
     return s
 
 
@@ -88,8 +88,10 @@ def render_job(job: Job, params: dict | None = None, keep_last: bool = False) ->
         thick = p["thickness"] * 1e-3 if "thickness" in p else x
         density = p["density"] * 1e6 if "density" in p else s.density_g_m3
         molecules = sample_block(thick, y, z, density, s.molecular_weight, s.molecules, -1.0)[2]
+    # a table too steep for a float32 stol (ice.stol) is computed in float64, then rounded
+    compute = torch.float64 if dtype == torch.float32 and not job.table.float32_ok else dtype
     out = engine.render(pixels_of(job, detector), beam, table_tensors(job, p.get("table_scale"), device),
-                        dtype=dtype, device=device, walk=walk, keep_last=keep_last or s.Fmap,
+                        dtype=compute, device=device, walk=walk, keep_last=keep_last or s.Fmap,
                         scale=(R_E_SQR * job.fluence / job.steps) * molecules)
     image = out.image
     if s.Fmap:

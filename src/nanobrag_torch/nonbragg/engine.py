@@ -70,7 +70,8 @@ class Beam:
 class Rendered:
     """``image`` [slow, fast] (unscaled sum); ``omega_sum`` (sum of omega over rendered
     sub-pixels, as the C prints it); ``last``: per pixel [slow, fast] values of the LAST
-    evaluation (stol 1/A, window k, F, polar, omega), for -Fmap, -img and -printout."""
+    evaluation (stol 1/A, window k, F, polar, omega; pos [slow, fast, 3] the last sub-pixel's
+    position, m), for -Fmap, -img and -printout."""
 
     image: torch.Tensor
     omega_sum: float
@@ -103,7 +104,7 @@ def _positions(px: Pixels, rows: torch.Tensor, dtype, device):
     Fdet = sub * (fast[:, None] * o + subs[None, :]) + sub / 2.0                      # [F, o]
     Sdet = sub * (rows.to(torch.float64)[:, None] * o + subs[None, :]) + sub / 2.0      # [R, o]
     fdet, sdet, pix0 = (v.to(device=device, dtype=torch.float64) for v in (px.fdet, px.sdet, px.pix0))
-    pos = (Sdet[:, None, :, None, None] * sdet + Fdet[None, :, None, :, None] * fdet + pix0)
+    pos = (Fdet[None, :, None, :, None] * fdet + Sdet[:, None, :, None, None] * sdet + pix0)   # C order
     pos = pos.reshape(rows.numel(), px.fpixels, o * o, 3)
     if px.curved is not None:
         distance, beam = px.curved
@@ -264,7 +265,7 @@ def _render_torch(px: Pixels, beam: Beam, table: dict, dtype, device, walk: bool
     xmin, xmax, ymin, ymax = px.roi if px.roi is not None else (0, px.fpixels, 0, px.spixels)
     inside = roi_mask(px.fpixels, px.spixels, (xmin, xmax, ymin, ymax), device)
     chunks, omega_sum, nearest = [], 0.0, 0
-    last = {key: [] for key in ("stol", "k", "F", "polar", "omega")} if keep_last else None
+    last = {key: [] for key in ("stol", "k", "F", "polar", "omega", "pos")} if keep_last else None
     for start in range(0, px.spixels, rows_per_chunk):
         rows = torch.arange(start, min(start + rows_per_chunk, px.spixels), device=device)
         keep = inside[rows]                                                  # [R, F]
@@ -272,7 +273,7 @@ def _render_torch(px: Pixels, beam: Beam, table: dict, dtype, device, walk: bool
         r2 = (pos * pos).sum(-1)
         R = torch.sqrt(r2)
         d = pos / R[..., None]
-        omega = 1.0 / r2 if px.point_pixel else area / r2 * close / R        # [R, F, S]
+        omega = 1.0 / R / R if px.point_pixel else area / R / R * close / R  # [R, F, S], C order
         diff = d[..., None, :] - inc                                         # [R, F, S, N, 3]
         stol = torch.sqrt((diff * diff).sum(-1)) * inv_lam                   # [R, F, S, N]
         if walk:
@@ -291,10 +292,13 @@ def _render_torch(px: Pixels, beam: Beam, table: dict, dtype, device, walk: bool
         if px.mask is not None:
             I = I * px.mask[rows].to(device=device, dtype=dtype)
         chunks.append(I)
-        omega_sum += float(torch.where(keep[..., None], omega, torch.zeros_like(omega)).sum().detach())
+        # the C's running double sum, pixel by pixel and sub-pixel by sub-pixel
+        kept = omega.detach().to(torch.float64).cpu()[keep.cpu()].reshape(-1).numpy()
+        omega_sum = float(np.cumsum(np.concatenate([[omega_sum], kept]))[-1])
         if keep_last:
             for key, v in (("stol", stol[..., -1, -1]), ("k", k[..., -1, -1]), ("F", F[..., -1, -1]),
-                           ("polar", polar[..., -1, -1]), ("omega", omega[..., -1])):
+                           ("polar", polar[..., -1, -1]), ("omega", omega[..., -1]),
+                           ("pos", pos[..., -1, :])):
                 last[key].append(v.detach())
     image = torch.cat(chunks, 0)
     if scale is not None:

@@ -7,6 +7,8 @@ must not be negative, the molecular weight must be positive.
 """
 from __future__ import annotations
 
+import re
+
 from ..errors import NanoBraggError
 from ..flag_kinds import Flag, _both, _num, _path, _positive_count, _setter as _F, _switch, _vector
 from ..flag_table import NANOBRAGG_FLAGS
@@ -134,4 +136,30 @@ NONBRAGG_FLAGS = [
     _C["-quirks"],
 ]
 
-FLAGS: dict = {name: flag for flag in NONBRAGG_FLAGS for name in flag.names}
+# nanoBragg's flags that nonBragg does not have: accepted (a nanoBragg command line may be
+# passed) and ignored, as the C ignores them, except the strstr matches of `c_strstr_effects`.
+_OWN = {name for flag in NONBRAGG_FLAGS for name in flag.names}
+FOREIGN_FLAGS = [Flag(tuple(n for n in f.names if n not in _OWN), f.nargs, _switch(),
+                      "nanoBragg's; ignored (as the C)") for f in NANOBRAGG_FLAGS
+                 if any(n not in _OWN for n in f.names)]
+FLAGS: dict = {name: flag for flag in NONBRAGG_FLAGS + FOREIGN_FLAGS for name in flag.names}
+_OVERSAMPLE_ALIASES = ("-oversample_thick", "-oversample_polar", "-oversample_omega")
+
+
+def c_strstr_effects(parsed: list) -> list:
+    """The parsed flags with what nonBragg.c's strstr adds for nanoBragg's flags (c mode):
+    ``-thicksteps V`` contains ``-thick`` and sets the sample thickness to V mm (line 371);
+    ``-oversample_thick|_polar|_omega`` contain ``-oversample`` and set it to atoi of the next
+    argument when there is one (line 562; a following flag reads as 0, i.e. 1 sub-pixel)."""
+    from ..flags import c_atof
+    raw = [tok for name, vals, _ in parsed for tok in (name, *vals)]
+    out, pos = [], 0
+    for name, vals, last in parsed:
+        out.append((name, vals, last))
+        if name in _OVERSAMPLE_ALIASES and pos + 1 < len(raw):
+            count = re.match(r"\s*[+-]?\d+", raw[pos + 1])          # C atoi: 0 without digits
+            out.append(("-oversample", [count.group(0).strip() if count else "0"], last))
+        if name == "-thicksteps":
+            out.append(("-thick", ["%.17g" % c_atof(vals[0])], last))
+        pos += 1 + len(vals)
+    return out

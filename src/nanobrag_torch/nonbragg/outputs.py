@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ..config import _phi_steps
 from ..conventions import time_seed
 from ..io.atomic import OutputBatch, atomic_write
 from ..io.pgm import write_pgm
@@ -28,6 +29,11 @@ def _roi_values(image: np.ndarray, roi: tuple) -> tuple:
     return rows, cols
 
 
+def _seq_sum(values: np.ndarray) -> float:
+    """Sum in pixel order (the C's running double sum); 0 for no values."""
+    return float(np.cumsum(values)[-1]) if values.size else 0.0
+
+
 def statistics(job: Job, image: np.ndarray, n_override: int | None = None) -> dict:
     """max_I, mean, rms, rmsd as the C prints and uses them.
 
@@ -37,17 +43,21 @@ def statistics(job: Job, image: np.ndarray, n_override: int | None = None) -> di
     c = job.s.quirks == "c"
     max_I, argmax, mean, rms, _ = image_stats(image, job.roi)
     rows, cols = _roi_values(image, job.roi)
-    n = (rows.stop - rows.start) * (cols.stop - cols.start)
+    n = image[rows, cols].size            # 0 for an empty ROI (xmin > xmax or off the detector)
     if c and n_override is not None:
-        total = float(np.cumsum(image[rows, cols].astype(np.float64).ravel())[-1])
+        total = _seq_sum(image[rows, cols].astype(np.float64).ravel())
         squares = image[rows, cols].ravel() * image[rows, cols].ravel()     # float32 products
         mean = total / max(n_override, 1)
-        rms = math.sqrt(float(np.cumsum(squares.astype(np.float64))[-1]) / (max(n_override, 2) - 1))
+        rms = math.sqrt(_seq_sum(squares.astype(np.float64)) / (max(n_override, 2) - 1))
     flat = np.concatenate([image.ravel(), np.zeros(1, np.float32)])
     source = flat[1:].reshape(image.shape) if c else image
     dev = source[rows, cols].astype(np.float64).ravel() - mean
-    rmsd = math.sqrt(float(np.cumsum(dev * dev)[-1]) / (max(n, 2) - 1))
-    return dict(max_I=max_I, argmax=argmax, mean=mean, rms=rms, rmsd=rmsd)
+    rmsd = math.sqrt(_seq_sum(dev * dev) / (max(n, 2) - 1))
+    at = (0.0, 0.0)                       # Fdet, Sdet of the maximum's last sub-pixel (1579-1582)
+    if argmax is not None:
+        sub = job.s.pixel_size_m / job.oversample
+        at = tuple(sub * (i * job.oversample + job.oversample - 1) + sub / 2.0 for i in argmax[::-1])
+    return dict(max_I=max_I, argmax=argmax, mean=mean, rms=rms, rmsd=rmsd, max_at=at)
 
 
 @np.errstate(all="ignore")
@@ -64,9 +74,11 @@ def int_pixels(job: Job, image: np.ndarray, scale: float) -> np.ndarray:
 
 
 def smv_fields(job: Job) -> list:
-    """nonBragg's SMV header (lines 1750-1762): no convention-specific keys."""
+    """nonBragg's SMV header (lines 1750-1762): no convention-specific keys. OSC_RANGE is
+    ``osc`` after the phi auto rules (lines 893-935): ``-phisteps N`` alone gives 1 deg,
+    ``-phistep x`` alone x, nothing 0."""
     s, h = job.s, job.header
-    osc = s.osc_rad if s.osc_rad >= 0 else 0.0
+    osc = _phi_steps(s.osc_rad, s.phistep_rad, s.phisteps)[0]
     return [("HEADER_BYTES", "512"), ("DIM", "2"), ("BYTE_ORDER", "little_endian"),
             ("TYPE", "unsigned_short"), ("SIZE1", "%d" % job.fpixels), ("SIZE2", "%d" % job.spixels),
             ("PIXEL_SIZE", _g(s.pixel_size_m * 1000.0)), ("DISTANCE", _g(h["distance"] * 1000.0)),
@@ -87,19 +99,23 @@ def stolout(job: Job, last: dict, image_in: np.ndarray) -> tuple:
     k = last["k"].cpu().numpy()
     stol = last["stol"].cpu().numpy().astype(np.float64)
     polar, omega = (last[key].cpu().numpy().astype(np.float64) for key in ("polar", "omega"))
-    deviate = (image_in.astype(np.float32) - np.float32(s.adc_offset)) / np.float32(s.gain)
+    deviate = ((image_in.astype(np.float64) - s.adc_offset) / s.gain).astype(np.float32)
     sign = np.where(deviate < 0, -1.0, 1.0)
     with np.errstate(all="ignore"):
         F_pix = (sign * np.sqrt(np.abs(deviate) / polar / omega / job.fluence / R_E_SQR
                                 / job.molecules * job.steps)).astype(np.float32)
-    invalid = ~_inside(job, image_in.shape)
+    inside = _inside(job, image_in.shape)
+    invalid = ~inside
     for value in s.ignore_values:
         invalid |= image_in == value
     bins = np.where(stol > (t.x[k] + t.x[np.minimum(k + 1, t.x.size - 1)]) / 2.0, k + 1, k)
     bins = np.where(invalid, 0, bins)
+    if s.quirks == "c":
+        slots = _c_bin_slots(np.where(inside, F_pix, np.float32(0)).ravel(), bins.ravel(), inside.ravel(),
+                             t.x.size)
     lines, warnings, n_last = [], [], 0
     for b in range(2, t.x.size - 2):
-        values = F_pix[bins == b]
+        values = slots[b] if s.quirks == "c" else F_pix[bins == b]
         n_last = values.size
         avg = float(np.cumsum(values)[-1] / np.float32(max(values.size, 1))) if values.size else math.nan
         dev = np.abs(values - np.float32(avg)) if values.size else values
@@ -112,8 +128,30 @@ def stolout(job: Job, last: dict, image_in: np.ndarray) -> tuple:
         if values.size > 100:
             lines.append(f"{_g(x)} {_g(avg)} {_g(rmsd)}   {_g(median)} {_g(mad)}  {values.size}")
         else:
-            warnings.append(f"WARNING: not enough pixels in bin= {b} n={values.size} stol= {_g(x)}")
+            warnings.append(f"WARNING: not enough pixels in bin= {b} n={values.size} stol= {_g(x)} "
+                            f"median= 0 avg_arej= {_g(avg if values.size else 0.0)}")
     return lines, warnings, n_last
+
+
+def _c_bin_slots(F: np.ndarray, bins: np.ndarray, counted: np.ndarray, stols: int) -> list:
+    """The values the C reads for each bin (lines 1628-1650): one float buffer holds the bins
+    one after another, bin b's slot 2*pixels_in[b] + 2 long, and every pixel is written at its
+    bin's running pointer in pixel order. ``pixels_in`` counts ROI pixels only, but the pixels
+    outside the ROI are written too (bin 0, F = 0): with an ROI they run past bin 0's slot
+    and overwrite the first bins' values (later writes win). ``F``, ``bins``, ``counted`` (in
+    the ROI): [pixels] in pixel order. Returns the n = pixels_in[b] values read for each bin."""
+    pixels_in = np.bincount(bins[counted], minlength=stols).astype(np.int64)
+    start = np.ones(stols, dtype=np.int64)                 # bin_start[0] = buffer + 1
+    start[1:] = 1 + np.cumsum(2 * pixels_in[:-1] + 2)
+    order = np.argsort(bins, kind="stable")
+    first = np.searchsorted(bins[order], bins[order], side="left")
+    rank = np.empty(bins.size, dtype=np.int64)
+    rank[order] = np.arange(bins.size) - first
+    where = start[bins] + rank
+    writer = np.full(int(where.max(initial=0)) + 1, -1, dtype=np.int64)
+    np.maximum.at(writer, where, np.arange(bins.size))      # the last pixel written wins
+    buffer = np.where(writer >= 0, F[np.maximum(writer, 0)], np.float32(0))
+    return [buffer[start[b]:start[b] + pixels_in[b]] for b in range(stols)]
 
 
 def _inside(job: Job, shape: tuple) -> np.ndarray:
@@ -127,12 +165,12 @@ def write_all(job: Job, image: np.ndarray, stats: dict, batch: OutputBatch, out=
               stol_lines: list | None = None) -> None:
     """Stage the float, int, PGM (and noise, stolout) files into ``batch``, printing as the C."""
     s = job.s
-    out(f"writing {s.floatfile} as {image.size} 4-byte floats")
-    write_floatfile(s.floatfile, image, batch)
     if stol_lines is not None:
         atomic_write(s.stoloutfile, "".join(line + "\n" for line in stol_lines).encode(), batch)
         out(f"wrote {s.stoloutfile} as {len(stol_lines)} lines of text")
-    out(f"max_I = {_g(stats['max_I'])}")
+    out(f"writing {s.floatfile} as {image.size} 4-byte floats")
+    write_floatfile(s.floatfile, image, batch)
+    out(f"max_I = {_g(stats['max_I'])}  at {_g(stats['max_at'][0])} {_g(stats['max_at'][1])}")
     out(f"mean= {_g(stats['mean'])} rms= {_g(stats['rms'])} rmsd= {_g(stats['rmsd'])}")
     scale = s.intfile_scale if s.intfile_scale > 0 else auto_int_scale(stats["max_I"])
     out(f"intfile_scale = {_g(scale)}")

@@ -65,10 +65,13 @@ class Job:
 def apply_img_header(s: NonBraggSettings, quirks: str) -> None:
     """The C's -img block (lines 313-357), before the flags: nanoBragg's header block with
     BEAM_CENTER_Y measured from the far edge. ``c``: ValueOf's last substring match
-    (DISTANCE may read CLOSE_DISTANCE, ORGX XDS_ORGX); ``fixed``: exact keys. The C reads
-    TWOTHETA into a scratch variable: ignored."""
+    (DISTANCE may read CLOSE_DISTANCE, ORGX XDS_ORGX) and the pixels little-endian whatever
+    BYTE_ORDER says (GetFrame sets swap_bytes, lines 2515-2521, and never uses it); ``fixed``:
+    exact keys, BYTE_ORDER honoured. The C reads TWOTHETA into a scratch variable: ignored."""
     from ..simulate import apply_header        # simulate imports this package (via flags)
-    s.img_pixels = apply_header(s, s.imgfile, True, exact_keys=quirks == "fixed").data
+    img = apply_header(s, s.imgfile, True, exact_keys=quirks == "fixed")
+    big = not img.fields.get("BYTE_ORDER", "little_endian").startswith("little_end")
+    s.img_pixels = img.data.byteswap() if quirks == "c" and big else img.data
 
 
 def _pixel_count(detsize: float, pixel: float, requested: int, quirks: str) -> int:
@@ -145,7 +148,7 @@ def resolve(s: NonBraggSettings) -> Job:
     lambdas = [s.lambda0_m * (1.0 + d[1] * i - d[0] / 2.0) for i in range(d[2])]
     if s.sourcefile is not None:
         xyz, weight, lam = _file_sources(s, beam)
-        divsteps = 0
+        divsteps = -1            # printed: the C's initial value, no grid is made (line 1290)
     else:
         grid = build_sources(bcfg, q)
         xyz = grid.direction * s.source_distance_m

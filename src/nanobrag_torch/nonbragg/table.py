@@ -31,7 +31,9 @@ class AmorphousTable:
     F: extended F [n+4]; coef: [n+4, 4] cubic coefficients of window k (c0 + c1 t + c2 t^2 +
     c3 t^3, rows 0 and n+2, n+3 unused); origin: [n+4] t origin of window k (1/A);
     sorted: rows non-decreasing (the C's index walk is then history-free);
-    file_mult: file units -> 1/A; rows: n; digest: of x and coef (identifies the table)."""
+    file_mult: file units -> 1/A; rows: n; digest: of x and coef (identifies the table);
+    float32_ok: a float32 stol moves sign(F) F^2 by less than FLOAT32_SENSITIVITY of its
+    largest value (`float32_sensitivity`), so float32 renders may compute in float32."""
 
     x: np.ndarray
     F: np.ndarray
@@ -41,6 +43,13 @@ class AmorphousTable:
     file_mult: float
     rows: int
     digest: str
+    float32_ok: bool = True
+
+
+# float32 renders of tables more sensitive than this compute in float64 (ice.stol: 1.4e-5, its
+# rows 1.6e-5 1/A from zero rows give cubics that overshoot to +-3500: a float32 stol moved its
+# images by up to 4e-5 of the maximum and their sums by up to 6e-4; water 1.7e-7, air 3.7e-8)
+FLOAT32_SENSITIVITY = 4e-6
 
 
 def build_table(x_file: np.ndarray, F_file: np.ndarray, unit: str, quirks: str) -> AmorphousTable:
@@ -74,8 +83,28 @@ def build_table(x_file: np.ndarray, F_file: np.ndarray, unit: str, quirks: str) 
     coef[1:n + 2] = _window_cubics(ext_x, ext_F, k, origin[1:n + 2], n)
     is_sorted = bool(np.all(np.diff(x) >= 0))
     digest = hashlib.sha1(ext_x.tobytes() + coef.tobytes() + bytes(is_sorted)).hexdigest()
+    ok = bool(float32_sensitivity(ext_x, coef, origin, n) <= FLOAT32_SENSITIVITY)
     return AmorphousTable(x=ext_x, F=ext_F, coef=coef, origin=origin, sorted=is_sorted,
-                          file_mult=mult, rows=n, digest=digest)
+                          file_mult=mult, rows=n, digest=digest, float32_ok=ok)
+
+
+@np.errstate(all="ignore")
+def float32_sensitivity(ext_x, coef, origin, n: int) -> float:
+    """Largest relative change of sign(F) F^2 for one float32 rounding of stol (2^-24 x stol):
+    max |2 F F'| x stol over 9 points of each cell between rows, over max F^2 there (NaN
+    windows ignored; 0 for a flat table)."""
+    k = np.arange(2, n + 1)
+    if k.size == 0:
+        return 0.0
+    lo, hi = ext_x[k] - origin[k], ext_x[k + 1] - origin[k]
+    t = lo[:, None] + (hi - lo)[:, None] * np.linspace(0.0, 1.0, 9)[None, :]
+    c = coef[k]
+    F = c[:, :1] + t * (c[:, 1:2] + t * (c[:, 2:3] + t * c[:, 3:4]))
+    slope = c[:, 1:2] + t * (2.0 * c[:, 2:3] + t * 3.0 * c[:, 3:4])
+    top = np.nanmax(F * F) if np.isfinite(F).any() else 0.0
+    if not top > 0:
+        return 0.0
+    return float(np.nanmax(np.abs(2.0 * F * slope) * np.abs(origin[k][:, None] + t)) / top * 2.0**-24)
 
 
 @np.errstate(all="ignore")
