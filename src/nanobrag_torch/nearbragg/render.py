@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ..errors import NanoBraggError
@@ -49,12 +50,12 @@ def positions(g: NearSetup, xp: torch.Tensor, yp: torch.Tensor, suby: int, subz:
     Ydet = sub * (yp * g.oversample + suby).to(torch.float64) + sub / 2.0
     f, s, o = (torch.tensor(v, dtype=torch.float64) for v in (g.fdet, g.sdet, g.pix0))
     p = Xdet[:, None] * f + Ydet[:, None] * s + o
-    if g.curved:
-        d = g.distance
-        alpha, beta = p[:, 2] / d, p[:, 1] / d          # rotate (d,0,0) about y, then z
-        z = d * torch.sin(alpha) if fixed else -d * torch.sin(alpha)
-        p = torch.stack([d * torch.cos(alpha) * torch.cos(beta),
-                         d * torch.cos(alpha) * torch.sin(beta), z], dim=-1)
+    if g.curved:                # rotate (d,0,0) about y, then z (1019-1026); glibc sin/cos
+        d = g.distance          # (numpy): torch's vectorised ones are 1 ulp off at times
+        alpha, beta = (p[:, 2] / d).numpy(), (p[:, 1] / d).numpy()
+        ca = d * np.cos(alpha)
+        z = d * np.sin(alpha) if fixed else -(d * np.sin(alpha))
+        p = torch.from_numpy(np.stack([ca * np.cos(beta), ca * np.sin(beta), z], axis=-1))
     R = torch.sqrt(p[:, 0] * p[:, 0] + p[:, 1] * p[:, 1] + p[:, 2] * p[:, 2])
     if g.point_pixel:
         omega = torch.ones_like(R)
@@ -152,7 +153,7 @@ def render(g: NearSetup, atoms: engine.AtomArrays, *, coherent: bool, fixed: boo
             I_raw = I_w                  # printout: the solid-angle and polarization weighted sum
             value = I_w / (os2 if coherent else steps) * scale
         else:
-            value = I_raw / steps * omega * scale
+            value = I_raw / steps * omega * fluence * R_E_SQR      # the C's order (1169)
         for key, part in (("image", value), ("I", I_raw), ("re", F_re), ("im", F_im)):
             if key in full:
                 full[key].index_copy_(0, j, part)
