@@ -2,8 +2,15 @@
 line; expected values follow the C's code (line numbers of upstream nearBragg.c)."""
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+from pathlib import Path
 
+import pytest
+
+from nanobrag_torch.errors import NanoBraggError
+from nanobrag_torch.nearbragg.cli import main
 from nanobrag_torch.nearbragg.geometry import setup
 from nanobrag_torch.nearbragg.run import parse
 
@@ -31,3 +38,54 @@ def test_units_are_divided_as_the_c_does():
     assert g.xpixels == g.ypixels == math.ceil((6.536 / 1000.0) / (0.172 / 1000.0)) == 38
     d = parse(["-file", "x", "-divergence", "0.7"])
     assert d.hdivrange_rad == d.vdivrange_rad == 0.7 / 1000.0
+
+
+FIXTURE = Path(__file__).parent / "golden" / "differential" / "nearbragg"
+MANIFEST = json.loads((FIXTURE / "manifest.json").read_text())
+INPUTS = Path(__file__).parent / "golden" / "nearbragg" / "inputs"
+
+
+def _ours(args: str) -> list:
+    argv = args.split() + MANIFEST["output_flags_appended"][:5]
+    return ["-dtype", "float64"] + argv + (MANIFEST["output_flags_appended"][5:] if "-coherent" in argv else [])
+
+
+@pytest.mark.parametrize("case", MANIFEST["cases"], ids=lambda c: c["name"])
+def test_against_c_fixture(case, tmp_path, monkeypatch, capsys):
+    """Small C runs (generate.py): every file byte for byte and the stdout line for line
+    (our banner and backend lines left out), in float64 ``-quirks c``.  Covers the unit
+    divisions, the curved detector's glibc sin/cos, an empty ROI, the -accumulate import and
+    missing-file lines, ``-debug`` "blank" lines, ``-printout_pixel -1 y`` (every pixel) and
+    the "max_I = .. at X Y" position."""
+    (tmp_path / "inputs").symlink_to(INPUTS.resolve())
+    monkeypatch.chdir(tmp_path)
+    for pre in case["pre_runs"]:
+        assert main(_ours(pre)) == 0
+    capsys.readouterr()
+    assert main(_ours(case["args"])) == 0
+    out = [line for line in capsys.readouterr().out.splitlines()[1:] if "  backend: " not in line]
+    assert out == case["stdout"]
+    for name, digest in case["sha256"].items():
+        assert hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_divergence_cut_to_nothing_is_refused(tmp_path, monkeypatch, capsys):
+    """``-hdivrange 0.74 -vdivrange 0.76 -hdivstep 1 -vdivstep 1``: ceil(0.74/1) = 1 point
+    per axis (523-557), at -0.37 / -0.38 mrad, which the elliptical cut drops (4 x (0.25 +
+    0.25) > 1.1, 1048-1050): the C divides every pixel by steps = 0 (NaN image, 1169).  We
+    refuse with one line, status 2 and no file."""
+    (tmp_path / "a.txt").write_text("0 0 0\n10 0 0\n")
+    monkeypatch.chdir(tmp_path)
+    status = main(["-file", "a.txt", "-detpixels", "4", "-hdivrange", "0.74", "-vdivrange", "0.76",
+                   "-hdivstep", "1", "-vdivstep", "1", "-noprogress"])
+    err = capsys.readouterr().err
+    assert status == 2 and "elliptical cut leaves no divergence point" in err and err.count("\n") == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.txt"]
+
+
+def test_fixed_empty_roi_refused():
+    """quirks N12: ``-quirks fixed`` refuses an ROI without pixels (``c`` renders nothing)."""
+    s = parse(["-file", "x", "-detpixels", "12", "-roi", "5", "2", "0", "3", "-quirks", "fixed"])
+    with pytest.raises(NanoBraggError, match="selects no pixel"):
+        setup(s, 10.0)
+    assert setup(parse(["-file", "x", "-detpixels", "12", "-roi", "5", "2", "0", "3"]), 10.0).roi == (5, 2, 0, 3)
