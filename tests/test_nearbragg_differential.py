@@ -55,8 +55,8 @@ def test_against_c_fixture(case, tmp_path, monkeypatch, capsys):
     """Small C runs (generate.py): every file byte for byte and the stdout line for line
     (our banner and backend lines left out), in float64 ``-quirks c``.  Covers the unit
     divisions, the curved detector's glibc sin/cos, an empty ROI, the -accumulate import and
-    missing-file lines, ``-debug`` "blank" lines, ``-printout_pixel -1 y`` (every pixel) and
-    the "max_I = .. at X Y" position."""
+    missing-file lines, the float32 product F_old x steps of coherent -accumulate, ``-debug``
+    "blank" lines, ``-printout_pixel -1 y`` (every pixel) and "max_I = .. at X Y"."""
     (tmp_path / "inputs").symlink_to(INPUTS.resolve())
     monkeypatch.chdir(tmp_path)
     for pre in case["pre_runs"]:

@@ -144,8 +144,10 @@ def render(g: NearSetup, atoms: engine.AtomArrays, *, coherent: bool, fixed: boo
                 elif coherent:
                     F_re, F_im = F_re + u_re, F_im + u_im
         if coherent and not fixed:
-            if F_old is not None:
-                F_re, F_im = F_re + F_old[0][j] * steps, F_im + F_old[1][j] * steps
+            if F_old is not None:       # cosimage[j]*steps: a float32 product in the C (1151)
+                n32 = torch.tensor(float(steps), dtype=torch.float32)
+                F_re = F_re + (F_old[0][j].to(torch.float32) * n32).to(torch.float64)
+                F_im = F_im + (F_old[1][j].to(torch.float32) * n32).to(torch.float64)
             a_re, a_im = F_re / math.sqrt(steps), F_im / math.sqrt(steps)
             I_raw = a_re * a_re + a_im * a_im
             F_re, F_im = F_re / steps, F_im / steps

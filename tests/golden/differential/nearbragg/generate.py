@@ -40,6 +40,12 @@ CASES = {
     "accumulate_coherent_missing_then_import": (
         ["-file inputs/lattice_half1.txt -detpixels 16 -distance 50 -coherent -accumulate"],
         "-file inputs/lattice_half2.txt -detpixels 16 -distance 50 -coherent -accumulate"),
+    # coherent -accumulate with 27 steps: cosimage[j]*steps is a float32 product in the C
+    "accumulate_coherent_27_steps": (
+        ["-file inputs/lattice_half1.txt -detpixels 24 -distance 50 -coherent -oversample 3 "
+         "-dispsteps 3 -dispersion 1"],
+        "-file inputs/lattice_half2.txt -detpixels 24 -distance 50 -coherent -oversample 3 "
+        "-dispsteps 3 -dispersion 1 -accumulate"),
     # -debug: "blank" lines of both passes of the atom file, "reading", "initializing"
     "debug_blank_lines": ([], "-file inputs/format_quirks.txt -detpixels 8 -debug"),
     # -printout_pixel with a negative fast index prints every pixel
