@@ -89,3 +89,15 @@ def test_fixed_empty_roi_refused():
     with pytest.raises(NanoBraggError, match="selects no pixel"):
         setup(s, 10.0)
     assert setup(parse(["-file", "x", "-detpixels", "12", "-roi", "5", "2", "0", "3"]), 10.0).roi == (5, 2, 0, 3)
+
+
+def test_atom_file_hexadecimal_numbers(tmp_path):
+    """The C reads columns with atof (lines 770-812), i.e. glibc strtod, which converts
+    hexadecimal numbers: "0x10" is 16, "-0X1.8p3" is -12, "0x.8" 0.5, "0xg" 0 (then the
+    tokenizer skips the rest of the word: numberstuf has no 'x')."""
+    from nanobrag_torch.io.atoms import read_atoms
+    path = tmp_path / "a.txt"
+    path.write_text("0x10 3 4\n-0X1.8p3 0x.8 0xg 2\n")
+    values = read_atoms(path, "c").values
+    assert values[0, :3].tolist() == [16.0, 3.0, 4.0]
+    assert values[1, :4].tolist() == [-12.0, 0.5, 0.0, 2.0]
