@@ -101,3 +101,13 @@ def test_atom_file_hexadecimal_numbers(tmp_path):
     values = read_atoms(path, "c").values
     assert values[0, :3].tolist() == [16.0, 3.0, 4.0]
     assert values[1, :4].tolist() == [-12.0, 0.5, 0.0, 2.0]
+
+
+def test_fixed_source_distance_last_wins():
+    """quirks N13: ``-source_distance far -source_distance 0.0281`` stays far in ``c`` (the C
+    never clears far_source, lines 250-259; fixture case source_far_then_mm), the mm value
+    wins in ``fixed``."""
+    argv = ["-file", "x", "-source_distance", "far", "-source_distance", "0.0281"]
+    c, fixed = parse(argv), parse(argv + ["-quirks", "fixed"])
+    assert c.far_source and c.source_distance_m == 0.0281 / 1000.0
+    assert not fixed.far_source and fixed.source_distance_m == 0.0281 / 1000.0

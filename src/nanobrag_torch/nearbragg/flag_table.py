@@ -40,14 +40,18 @@ def _count(attr: str):
 
 
 def _source_distance(s, flag: str, vals: list) -> None:
-    """mm, or any word containing "far" (250-259): far also zeroes the source depth."""
+    """mm, or any word containing "far" (250-259): far also zeroes the source depth.  In
+    ``-quirks c`` far is sticky as in the C (a later distance in mm sets the unused distance
+    but never clears far_source; quirk N13); ``fixed``: the last one wins."""
     if "far" in vals[0]:
         s.far_source, s.source_distance_m, s.source_depth_m = True, 0.0, 0.0
         return
     value = _num(flag, vals[0])
     if not value > 0:
         raise NanoBraggError(f"{flag}: must be positive (mm) or 'far', got '{vals[0]}'")
-    s.far_source, s.source_distance_m = False, value / 1000.0
+    s.source_distance_m = value / 1000.0
+    if s.quirks != "c":
+        s.far_source = False
 
 
 def _not_parsed(flag: str, nargs: int) -> Flag:

@@ -46,6 +46,9 @@ CASES = {
          "-dispsteps 3 -dispersion 1"],
         "-file inputs/lattice_half2.txt -detpixels 24 -distance 50 -coherent -oversample 3 "
         "-dispsteps 3 -dispersion 1 -accumulate"),
+    # "far" is sticky: a later -source_distance in mm does not clear it
+    "source_far_then_mm": ([], "-file inputs/few_atoms.txt -detpixels 8 -source_distance far "
+                           "-source_distance 0.0281"),
     # -debug: "blank" lines of both passes of the atom file, "reading", "initializing"
     "debug_blank_lines": ([], "-file inputs/format_quirks.txt -detpixels 8 -debug"),
     # -printout_pixel with a negative fast index prints every pixel
