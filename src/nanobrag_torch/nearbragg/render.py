@@ -126,14 +126,19 @@ def render(g: NearSetup, atoms: engine.AtomArrays, *, coherent: bool, fixed: boo
                 u_re, u_im = zero, zero
                 for per_lambda in terms:
                     for per_div in per_lambda:
-                        d_re, d_im = zero, zero
+                        d_re, d_im = (F_re, F_im) if exact_c and coherent else (zero, zero)
                         for t in per_div:
+                            if exact_c:     # the C's running Fa, Fb, atom by atom (1108-1109)
+                                d_re, d_im = amplitude(p, t, dtype, True, start=(d_re, d_im))
+                                continue
                             a_re, a_im = amplitude(p, t, dtype, exact_c)
                             if fixed and not coherent:
                                 I_w = I_w + (a_re * a_re + a_im * a_im) * weight
                             d_re, d_im = d_re + a_re, d_im + a_im
+                        if exact_c and coherent:
+                            F_re, F_im = d_re, d_im
                         if not coherent and not fixed:
-                            I_raw = I_raw + d_re * d_re + d_im * d_im
+                            I_raw = I_raw + (d_re * d_re + d_im * d_im)     # I += (Fa*Fa + Fb*Fb)
                         u_re, u_im = u_re + d_re, u_im + d_im
                 if coherent and fixed:
                     m_re, m_im = u_re / n_gt, u_im / n_gt
@@ -141,7 +146,7 @@ def render(g: NearSetup, atoms: engine.AtomArrays, *, coherent: bool, fixed: boo
                         m_re, m_im = m_re + F_old[0][j], m_im + F_old[1][j]
                     I_w = I_w + (m_re * m_re + m_im * m_im) * weight
                     F_re, F_im = F_re + m_re / os2, F_im + m_im / os2
-                elif coherent:
+                elif coherent and not exact_c:
                     F_re, F_im = F_re + u_re, F_im + u_im
         if coherent and not fixed:
             if F_old is not None:       # cosimage[j]*steps: a float32 product in the C (1151)

@@ -49,6 +49,13 @@ CASES = {
     # "far" is sticky: a later -source_distance in mm does not clear it
     "source_far_then_mm": ([], "-file inputs/few_atoms.txt -detpixels 8 -source_distance far "
                            "-source_distance 0.0281"),
+    # 1000 atoms, coherent: the C's running Fa += term, atom by atom (a pairwise sum flips
+    # the float32 rounding of a few sin/cos pixels)
+    "coherent_1000_atoms_sequential_sum": (
+        ["-file inputs/lattice_1000.txt -pixel 0.1 -detpixels_x 23 -detpixels_y 40 -distance 300 "
+         "-curved_det -source_distance far -roi 2 45 0 32 -coherent"],
+        "-file inputs/lattice_1000.txt -pixel 0.1 -detpixels_x 23 -detpixels_y 40 -distance 300 "
+        "-curved_det -source_distance far -roi 2 45 0 32 -coherent -accumulate"),
     # -debug: "blank" lines of both passes of the atom file, "reading", "initializing"
     "debug_blank_lines": ([], "-file inputs/format_quirks.txt -detpixels 8 -debug"),
     # -printout_pixel with a negative fast index prints every pixel
