@@ -89,7 +89,7 @@ def printout_lines(r: NearRun) -> list:
                 fb = float(r.result.F_im[j]) * math.sqrt(g.steps)
             cos = float(r.cosimage[y, x]) if s.coherent else 0.0
             sin = float(r.sinimage[y, x]) if s.coherent else 0.0
-            om = float(omega[0]) / float(R[0]) ** 2
+            om = float(omega[0]) / float(R[0]) / float(R[0])      # omega_Rsqr/airpath/airpath
             pix = float(r.floatimage[y, x])
             out += [f"{x:4d} {y:4d} : stol = {stol:g}", f" Fa={fa:g}  Fb={fb:g}   I = {float(r.result.I_raw[j]):g}",
                     f"cos={cos:g} sin={sin:g}", f"I/sr   {pix / om:15.10g}", f"omega  {om:15.10g}",

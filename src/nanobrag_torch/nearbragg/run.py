@@ -160,12 +160,14 @@ def simulate_near(argv: list, progress=None, atoms_override: engine.AtomArrays |
 
 
 def roi_stats(run: NearRun) -> dict:
-    """The C's statistics over ROI pixels (1174-1181, 1216-1219): max_I (from 0), mean, rms,
+    """The C's statistics over ROI pixels (1174-1181, 1216-1219): max_I (from 0), mean, rms
+    (sum and sumsqr added pixel by pixel, each square a float32 product as floatimage[j]^2),
     and max_at: Xdet, Ydet (m) of the last sub-pixel of the first pixel holding max_I (0, 0
     if no pixel is above 0)."""
     rows, cols = _roi_slices(run.floatimage.shape, run.setup.roi)
     block = run.floatimage[rows, cols].astype(np.float64)
     values = block.ravel()
+    squares = (run.floatimage[rows, cols].ravel() ** 2).astype(np.float64)   # a float product
     n = max(values.size, 1)
     max_I = max(0.0, float(values.max())) if values.size else 0.0
     max_at = (0.0, 0.0)
@@ -175,8 +177,9 @@ def roi_stats(run: NearRun) -> dict:
         sub = g.pixel / g.oversample
         max_at = tuple(sub * ((v + lo) * g.oversample + g.oversample - 1) + sub / 2.0
                        for v, lo in ((x, g.roi[0]), (y, g.roi[2])))
-    return {"max_I": max_I, "max_at": max_at, "mean": float(values.sum()) / n,
-            "rms": float(np.sqrt((values * values).sum() / (max(n, 2) - 1)))}
+    total, sumsqr = (float(np.cumsum(x)[-1]) if x.size else 0.0 for x in (values, squares))
+    return {"max_I": max_I, "max_at": max_at, "mean": total / n,        # sequential sums
+            "rms": float(np.sqrt(sumsqr / (max(n, 2) - 1)))}
 
 
 def int_pixels(run: NearRun, max_I: float) -> tuple:

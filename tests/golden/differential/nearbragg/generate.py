@@ -56,6 +56,19 @@ CASES = {
          "-curved_det -source_distance far -roi 2 45 0 32 -coherent"],
         "-file inputs/lattice_1000.txt -pixel 0.1 -detpixels_x 23 -detpixels_y 40 -distance 300 "
         "-curved_det -source_distance far -roi 2 45 0 32 -coherent -accumulate"),
+    # summary statistics: sum and sumsqr pixel by pixel, squares as float32 products
+    "accumulate_far_depth_rms": (
+        ["-file inputs/lattice_half1.txt -pixel 0.172 -detpixels 20 -distance 300 -Ybeam -0.482 "
+         "-pix0_vector 0.1886 0.00135 -0.00117 -lambda 1.534 -source_distance far -source_depth 5 "
+         "-depthsteps 3 -roi 5 17 0 48"],
+        "-file inputs/lattice_half1.txt -pixel 0.172 -detpixels 20 -distance 300 -Ybeam -0.482 "
+        "-pix0_vector 0.1886 0.00135 -0.00117 -lambda 1.534 -source_distance far -source_depth 5 "
+        "-depthsteps 3 -roi 5 17 0 48 -accumulate"),
+    # printout: omega = omega_Rsqr/airpath/airpath, I/sr = pixel/omega
+    "printout_all_coherent_curved_point_pixel": (
+        [], "-file inputs/lattice_half1.txt -detpixels 12 -distance 30 -Ybeam -0.821 "
+        "-fdet_vector 0 0.21461 0.97670 -sdet_vector 0 -0.97670 0.21461 -odet_vector 1 0.150 0 "
+        "-source_distance 100 -oversample 1 -coherent -point_pixel -curved_det -printout"),
     # -debug: "blank" lines of both passes of the atom file, "reading", "initializing"
     "debug_blank_lines": ([], "-file inputs/format_quirks.txt -detpixels 8 -debug"),
     # -printout_pixel with a negative fast index prints every pixel
