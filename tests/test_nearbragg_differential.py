@@ -111,3 +111,23 @@ def test_fixed_source_distance_last_wins():
     c, fixed = parse(argv), parse(argv + ["-quirks", "fixed"])
     assert c.far_source and c.source_distance_m == 0.0281 / 1000.0
     assert not fixed.far_source and fixed.source_distance_m == 0.0281 / 1000.0
+
+
+def test_omega_sum_in_the_c_order(tmp_path, monkeypatch):
+    """The printed "solid angle" is omega_sum += omega_Rsqr_pixel for ROI pixels in image
+    order, then suby, then subz (lines 964-1033), added one by one."""
+    import torch
+
+    from nanobrag_torch.nearbragg.render import positions
+    from nanobrag_torch.nearbragg.run import simulate_near
+    (tmp_path / "a.txt").write_text("0 0 0\n30 -20 10\n")
+    monkeypatch.chdir(tmp_path)
+    r = simulate_near(["-file", "a.txt", "-detpixels", "20", "-oversample", "3", "-roi", "2", "17",
+                       "1", "15", "-dtype", "float64"])
+    total = 0.0
+    for y in range(1, 16):
+        for x in range(2, 18):
+            for sy in range(3):
+                for sz in range(3):
+                    total += float(positions(r.setup, torch.tensor([x]), torch.tensor([y]), sy, sz)[1][0])
+    assert r.result.omega_sum == total

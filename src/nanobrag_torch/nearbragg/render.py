@@ -116,12 +116,13 @@ def render(g: NearSetup, atoms: engine.AtomArrays, *, coherent: bool, fixed: boo
         xp, yp = j % F, j // F
         zero = torch.zeros(j.numel(), dtype=torch.float64)
         I_raw, I_w, F_re, F_im = zero, zero, zero, zero
+        omegas = []
         for suby in range(g.oversample):
             for subz in range(g.oversample):
                 p, omega, R = positions(g, xp, yp, suby, subz, fixed)
                 check_on_pixel(p, R, xyz, radius)
                 omega_c = omega if not fixed else positions(g, xp, yp, suby, subz)[1]
-                omega_sum += float(omega_c.sum())
+                omegas.append(omega_c)
                 weight = omega * (_polar(p, R) if fixed and polarization else 1.0)
                 u_re, u_im = zero, zero
                 for per_lambda in terms:
@@ -148,6 +149,9 @@ def render(g: NearSetup, atoms: engine.AtomArrays, *, coherent: bool, fixed: boo
                     F_re, F_im = F_re + m_re / os2, F_im + m_im / os2
                 elif coherent and not exact_c:
                     F_re, F_im = F_re + u_re, F_im + u_im
+        # omega_sum += omega_Rsqr_pixel in the C's order: pixel, then suby, then subz
+        order = torch.stack(omegas, dim=1).flatten().numpy()
+        omega_sum = float(np.cumsum(np.concatenate([[omega_sum], order]))[-1])
         if coherent and not fixed:
             if F_old is not None:       # cosimage[j]*steps: a float32 product in the C (1151)
                 n32 = torch.tensor(float(steps), dtype=torch.float32)
