@@ -29,10 +29,15 @@ DEFAULTS = (0.0, 0.0, 0.0, 1.0, 0.0, -90.0)   # X Y Z O B P (756-759)
 @dataclass(frozen=True)
 class AtomList:
     """Parsed atom file.  ``values``: float64 [M, 6] = X, Y, Z (A), occupancy, B (A^2),
-    phase (deg) as written in the file; ``blank_lines``: lines skipped as blank."""
+    phase (deg) as written in the file; ``blank_at``: for each line skipped as blank, the
+    number of atoms read before it (where nearBragg.c's ``-debug`` prints "blank")."""
 
     values: np.ndarray
-    blank_lines: int
+    blank_at: tuple
+
+    @property
+    def blank_lines(self) -> int:
+        return len(self.blank_at)
 
     @property
     def count(self) -> int:
@@ -121,7 +126,7 @@ def read_atoms(path: str | os.PathLike, quirks: str = "c") -> AtomList:
     """
     name = os.fspath(path)
     raw = read_input(path)
-    rows, blank = [], 0
+    rows, blank = [], []
     if quirks == "c":
         lines = _c_lines(raw)
     else:
@@ -129,7 +134,7 @@ def read_atoms(path: str | os.PathLike, quirks: str = "c") -> AtomList:
     for number, line in enumerate(lines, start=1):
         values = _c_atom(line) if quirks == "c" else _fixed_atom(line, name, number)
         if values is None:
-            blank += 1
+            blank.append(len(rows))
             continue
         if not all(math.isfinite(v) for v in values):
             raise NanoBraggError(f"{name} line {number}: non-finite atom value "
@@ -138,4 +143,4 @@ def read_atoms(path: str | os.PathLike, quirks: str = "c") -> AtomList:
     if quirks != "c" and not rows:
         raise NanoBraggError(f"{name}: no atoms in the file")
     values = np.array(rows, dtype=np.float64).reshape(-1, 6)
-    return AtomList(values, blank)
+    return AtomList(values, tuple(blank))

@@ -19,16 +19,26 @@ from nanobrag_torch.io.atomic import OutputBatch, atomic_write, read_input
 SMV_HEADER_BYTES = 512
 # GetFrame only compares the first 12 characters of this string.
 _MAGIC = b"{\nHEADER_BYT"
-# The longest prefix C's atof() converts (after leading whitespace): decimal, inf, nan.
+# The longest prefix C's atof() converts (after leading whitespace): glibc's hexadecimal
+# form (0x1.8p3), decimal, inf, nan.
 _ATOF = re.compile(
-    r"[ \t\n\v\f\r]*([+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf(?:inity)?|nan))",
+    r"[ \t\n\v\f\r]*([+-]?)(0x(?:[0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)(?:p[+-]?\d+)?|"
+    r"(?:\d+\.?\d*|\.\d+)(?:e[+-]?\d+)?|inf(?:inity)?|nan)",
     re.IGNORECASE)
 
 
 def _atof(text: str) -> float:
     """C ``atof``: convert the longest numeric prefix of ``text``; 0.0 if there is none."""
     match = _ATOF.match(text)
-    return float(match.group(1)) if match else 0.0
+    if not match:
+        return 0.0
+    sign, number = match.groups()
+    if number[:2].lower() != "0x":
+        return float(sign + number)
+    try:
+        return float.fromhex(sign + number)
+    except OverflowError:
+        return float(sign + "inf")
 
 
 @dataclass(frozen=True, eq=False)

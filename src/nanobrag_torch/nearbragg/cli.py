@@ -26,10 +26,14 @@ USAGE = "usage: nearBragg -file atom_list.txt [flags]\nflags (as nearBragg.c; se
 def header_lines(r: NearRun) -> list:
     """What the C prints before rendering (lines 468-953)."""
     s, g, gr = r.settings, r.setup, r.setup.grids
-    out = [f"counted {r.atoms.count} atoms in {s.atomfile}"]
+    blanks = ["blank"] * r.atoms.blank_lines if s.debug else []
+    out = blanks + [f"counted {r.atoms.count} atoms in {s.atomfile}", f"reading {s.atomfile}"]
     if s.debug:
-        out += [f"initializing: {n} {v[0]:g} {v[1]:g} {v[2]:g} with Z={v[3]:g} B={v[4]:g}"
-                for n, v in enumerate(r.atoms.values)]
+        at = list(r.atoms.blank_at)
+        for n, v in enumerate(r.atoms.values):
+            out += ["blank"] * at.count(n)
+            out.append(f"initializing: {n} {v[0]:g} {v[1]:g} {v[2]:g} with Z={v[3]:g} B={v[4]:g}")
+        out += ["blank"] * at.count(r.atoms.count)
     if g.oversample != s.oversample:
         out.append(f"auto-selected {g.oversample}-fold oversampling")
     if g.oversample < g.recommended_oversample:
@@ -37,7 +41,7 @@ def header_lines(r: NearRun) -> list:
                 f"         but reciprocal pixel size is {s.lambda0_m * g.distance / g.pixel * 1e10:g} A",
                 "         intensity may vary significantly across a pixel!",
                 f"         recommend -oversample {g.recommended_oversample} to work around this"]
-    out += [w for w in r.warnings if "no " in w]
+    out += r.notes
     out += [f"divergence deviation: {h:g} {v:g}" for h, v in g.divs]
     out += [f"lambda{i} = {lam:.15g}" for i, lam in enumerate(g.lambdas)]
     out += [f"depth{i} = {d * 1e10:g} A" for i, d in enumerate(g.depths)]
@@ -67,7 +71,7 @@ def printout_lines(r: NearRun) -> list:
     out = []
     for y in range(ymin, ymax + 1):
         for x in range(xmin, xmax + 1):
-            if s.printout_pixel is not None and (x, y) != tuple(s.printout_pixel):
+            if s.printout_pixel is not None and s.printout_pixel[0] >= 0 and (x, y) != tuple(s.printout_pixel):
                 continue
             j = y * F + x
             if s.debug:
@@ -85,7 +89,7 @@ def printout_lines(r: NearRun) -> list:
                 fb = float(r.result.F_im[j]) * math.sqrt(g.steps)
             cos = float(r.cosimage[y, x]) if s.coherent else 0.0
             sin = float(r.sinimage[y, x]) if s.coherent else 0.0
-            om = float(omega[0]) / float(R[0]) ** 2
+            om = float(omega[0]) / float(R[0]) / float(R[0])      # omega_Rsqr/airpath/airpath
             pix = float(r.floatimage[y, x])
             out += [f"{x:4d} {y:4d} : stol = {stol:g}", f" Fa={fa:g}  Fb={fb:g}   I = {float(r.result.I_raw[j]):g}",
                     f"cos={cos:g} sin={sin:g}", f"I/sr   {pix / om:15.10g}", f"omega  {om:15.10g}",
@@ -133,7 +137,7 @@ def _run(argv: list) -> None:
             for path, image in ((settings.sinfile, r.sinimage), (settings.cosfile, r.cosimage)):
                 print(f"writing {path} as {pixels} 4-byte floats")
                 write_floatfile(path, image, batch)
-        print(f"max_I = {stats['max_I']:g}")
+        print(f"max_I = {stats['max_I']:g}  at {stats['max_at'][0]:g} {stats['max_at'][1]:g}")
         print(f"mean= {stats['mean']:g} rms= {stats['rms']:g}")
         print(f"intfile_scale = {scale:g}")
         print(f"writing {settings.intfile} as 2-byte integers")

@@ -11,8 +11,9 @@ Per (pixel, atom), in the working dtype, only small numbers:
 No difference of large numbers is ever formed, so float32 keeps ~1e-4 rad per atom.
 
 ``exact_c=True`` (float64 with ``-quirks c``) instead evaluates the C's own sequence
-``phase = 6.28318530717959*(s2a + a2p)/lambda + phase_a``, ``w cos(phase)/s2a/a2p``, which
-reproduces the C's rounding of the absolute phase (its images depend on it at 1e-5).
+``phase = 6.28318530717959*(s2a + a2p)/lambda + phase_a``, ``w cos(phase)/s2a/a2p``, added
+atom by atom to the caller's running sums (`amplitude(start=...)`), which reproduces the C's
+rounding of the absolute phase (its images depend on it at 1e-5) and of its ``Fa +=``.
 
 Shapes: pixel positions [n, 3] (m, float64); atoms [M]; outputs [n] float64.
 """
@@ -139,8 +140,10 @@ def _np(fn, x: torch.Tensor) -> torch.Tensor:
     return torch.from_numpy(fn(x.numpy()))
 
 
-def _exact_block(p64, t: SourceTerms, sl: slice):
-    """The C's sequence (1073-1111), float64 on the CPU, no autograd."""
+def _exact_block(p64, t: SourceTerms, sl: slice, re0: torch.Tensor, im0: torch.Tensor):
+    """The C's sequence (1073-1111), float64 on the CPU, no autograd: the running sums
+    re0 + term_0 + term_1 + ... in atom order (a sequential cumulative sum, as the C's
+    ``Fa +=``; a pairwise sum rounds differently)."""
     a = t.a64[sl]
     d = p64[:, None, :] - a[None, :, :]
     a2p = _np(np.sqrt, (d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1]) + d[..., 2] * d[..., 2])
@@ -152,18 +155,30 @@ def _exact_block(p64, t: SourceTerms, sl: slice):
         stol = _np(np.sqrt, (sv[..., 0] * sv[..., 0] + sv[..., 1] * sv[..., 1]) + sv[..., 2] * sv[..., 2]) / 2.0
         w = w * _np(np.exp, -t.B[None, sl] * stol * stol)
     div = t.s2a_amp[None, sl]
-    return ((w * _np(np.cos, phase)) / div / a2p).sum(-1), ((w * _np(np.sin, phase)) / div / a2p).sum(-1)
+    out = []
+    for start, fn in ((re0, np.cos), (im0, np.sin)):
+        terms = ((w * _np(fn, phase)) / div / a2p).numpy()
+        run = np.cumsum(np.concatenate([start.numpy()[:, None], terms], axis=1), axis=1)
+        out.append(torch.from_numpy(np.ascontiguousarray(run[:, -1])))
+    return tuple(out)
 
 
 def amplitude(p64: torch.Tensor, t: SourceTerms, dtype, exact_c: bool = False,
-              block=None) -> tuple:
+              block=None, start: tuple | None = None) -> tuple:
     """Complex amplitude sum over atoms at positions p64 [n, 3] (float64 m): (re, im) [n]
     float64, including the reference phase exp(i k (|s| + |p|)).  `block`: a compiled
-    `relative_terms` (all atoms in one call)."""
+    `relative_terms` (all atoms in one call).  `start` (``exact_c`` only): the running sums
+    (re, im) the atoms are added to one by one, as the C's ``Fa``/``Fb``."""
     n, M = p64.shape[0], t.a.shape[0]
     re = p64.new_zeros(n)
     im = p64.new_zeros(n)
+    if exact_c and start is not None:
+        re, im = start
     if M == 0:
+        return re, im
+    if exact_c:
+        for first in range(0, M, ATOM_CHUNK):
+            re, im = _exact_block(p64, t, slice(first, min(first + ATOM_CHUNK, M)), re, im)
         return re, im
     pn64 = torch.sqrt((p64 * p64).sum(-1))
     p, pn = p64.to(dtype), pn64.to(dtype)
@@ -171,10 +186,10 @@ def amplitude(p64: torch.Tensor, t: SourceTerms, dtype, exact_c: bool = False,
     step = M if block is not None else ATOM_CHUNK
     for start in range(0, M, step):
         sl = slice(start, min(start + step, M))
-        fa, fb = _exact_block(p64, t, sl) if exact_c else _relative_block(p, pp, pn, t, sl, block)
+        fa, fb = _relative_block(p, pp, pn, t, sl, block)
         re = re + fa.to(torch.float64)
         im = im + fb.to(torch.float64)
-    return (re, im) if exact_c else with_reference(re, im, t, pn64)
+    return with_reference(re, im, t, pn64)
 
 
 def with_reference(re: torch.Tensor, im: torch.Tensor, t: SourceTerms, pn64: torch.Tensor) -> tuple:

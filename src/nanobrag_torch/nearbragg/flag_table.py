@@ -15,6 +15,7 @@ from ..flag_kinds import (
     Flag,
     _both,
     _choice,
+    _divided,
     _num,
     _path,
     _printout_pixel,
@@ -30,6 +31,7 @@ PI_C = 3.14159265358979          # nearBragg.c line 22 (truncated)
 RTD_C = 180.0 / PI_C             # line 24
 
 _F = _setter
+_D = _divided       # the C divides (x/1000.0, x/RTD): x*1e-3 can differ in the last bit
 
 
 def _count(attr: str):
@@ -38,14 +40,18 @@ def _count(attr: str):
 
 
 def _source_distance(s, flag: str, vals: list) -> None:
-    """mm, or any word containing "far" (250-259): far also zeroes the source depth."""
+    """mm, or any word containing "far" (250-259): far also zeroes the source depth.  In
+    ``-quirks c`` far is sticky as in the C (a later distance in mm sets the unused distance
+    but never clears far_source; quirk N13); ``fixed``: the last one wins."""
     if "far" in vals[0]:
         s.far_source, s.source_distance_m, s.source_depth_m = True, 0.0, 0.0
         return
     value = _num(flag, vals[0])
     if not value > 0:
         raise NanoBraggError(f"{flag}: must be positive (mm) or 'far', got '{vals[0]}'")
-    s.far_source, s.source_distance_m = False, value / 1000.0
+    s.source_distance_m = value / 1000.0
+    if s.quirks != "c":
+        s.far_source = False
 
 
 def _not_parsed(flag: str, nargs: int) -> Flag:
@@ -64,8 +70,8 @@ def _energy(s, flag: str, vals: list) -> None:
 NEARBRAGG_FLAGS = [
     Flag(("-file",), 1, _path("atomfile"), "atom list: X Y Z [occ [B [phase]]] per line (A, A^2, deg)"),
     Flag(("-atoms",), 1, _count("atoms_ignored"), "parsed and ignored, as in the C"),
-    Flag(("-Xbeam",), 1, _F("Xbeam_m", 1e-3), "fast beam position (mm)"),
-    Flag(("-Ybeam",), 1, _F("Ybeam_m", 1e-3), "slow beam position (mm)"),
+    Flag(("-Xbeam",), 1, _D("Xbeam_m", 1000.0), "fast beam position (mm)"),
+    Flag(("-Ybeam",), 1, _D("Ybeam_m", 1000.0), "slow beam position (mm)"),
     Flag(("-fdet_vector",), 3, _vector("fdet_vector", convention_custom=False)),
     Flag(("-sdet_vector",), 3, _vector("sdet_vector", convention_custom=False)),
     Flag(("-odet_vector",), 3, _vector("odet_vector", convention_custom=False, direction=False)),
@@ -74,37 +80,37 @@ NEARBRAGG_FLAGS = [
     Flag(("-spindle_axis",), 3, _vector("spindle_vector", convention_custom=False), "two-theta axis"),
     Flag(("-pix0_vector",), 3, _vector("pix0_vector_m", convention_custom=False, direction=False),
          "detector origin (m), honoured"),
-    Flag(("-divergence",), 1, _both(_F("hdivrange_rad", 1e-3), _F("vdivrange_rad", 1e-3)), "mrad"),
-    Flag(("-hdivrange",), 1, _F("hdivrange_rad", 1e-3), "mrad"),
-    Flag(("-vdivrange",), 1, _F("vdivrange_rad", 1e-3), "mrad"),
-    Flag(("-hdivstep",), 1, _F("hdivstep_rad", 1e-3), "mrad"),
-    Flag(("-vdivstep",), 1, _F("vdivstep_rad", 1e-3), "mrad"),
+    Flag(("-divergence",), 1, _both(_D("hdivrange_rad", 1000.0), _D("vdivrange_rad", 1000.0)), "mrad"),
+    Flag(("-hdivrange",), 1, _D("hdivrange_rad", 1000.0), "mrad"),
+    Flag(("-vdivrange",), 1, _D("vdivrange_rad", 1000.0), "mrad"),
+    Flag(("-hdivstep",), 1, _D("hdivstep_rad", 1000.0), "mrad"),
+    Flag(("-vdivstep",), 1, _D("vdivstep_rad", 1000.0), "mrad"),
     Flag(("-hdivsteps",), 1, _count("hdivsteps")),
     Flag(("-vdivsteps",), 1, _count("vdivsteps")),
     Flag(("-divsteps",), 1, _both(_count("hdivsteps"), _count("vdivsteps"))),
-    Flag(("-distance",), 1, _F("distance_m", 1e-3, positive=True), "mm"),
-    Flag(("-twotheta",), 1, _F("twotheta_rad", 1 / RTD_C), "deg, about -spindle_axis"),
+    Flag(("-distance",), 1, _D("distance_m", 1000.0, positive=True), "mm"),
+    Flag(("-twotheta",), 1, _D("twotheta_rad", RTD_C), "deg, about -spindle_axis"),
     Flag(("-source_distance", "-source_dist"), 1, _source_distance, "mm, or far"),
     Flag(("-source_depth",), 1, _F("source_depth_m", 1e-10), "Angstrom"),
     Flag(("-depthsteps",), 1, _count("depthsteps")),
-    Flag(("-detsize",), 1, _both(_F("detsize_x_m", 1e-3, nonneg=True), _F("detsize_y_m", 1e-3, nonneg=True)), "mm"),
-    Flag(("-detsize_x",), 1, _F("detsize_x_m", 1e-3, nonneg=True), "mm"),
-    Flag(("-detsize_y",), 1, _F("detsize_y_m", 1e-3, nonneg=True), "mm"),
+    Flag(("-detsize",), 1, _both(_D("detsize_x_m", 1000.0, nonneg=True), _D("detsize_y_m", 1000.0, nonneg=True)), "mm"),
+    Flag(("-detsize_x",), 1, _D("detsize_x_m", 1000.0, nonneg=True), "mm"),
+    Flag(("-detsize_y",), 1, _D("detsize_y_m", 1000.0, nonneg=True), "mm"),
     Flag(("-detpixels",), 1, _both(_F("xpixels", kind="int", nonneg=True), _F("ypixels", kind="int", nonneg=True))),
     Flag(("-detpixels_x",), 1, _F("xpixels", kind="int", nonneg=True)),
     Flag(("-detpixels_y",), 1, _F("ypixels", kind="int", nonneg=True)),
     Flag(("-curved_det", "-curved_detector"), 0, _switch(curved_detector=True)),
-    Flag(("-pixel",), 1, _F("pixel_m", 1e-3, positive=True), "mm"),
+    Flag(("-pixel",), 1, _D("pixel_m", 1000.0, positive=True), "mm"),
     Flag(("-point_pixel",), 0, _switch(point_pixel=True)),
     Flag(("-nopolar",), 0, _switch(nopolar=True), "no effect in -quirks c (no polarization)"),
     Flag(("-oversample",), 1, _count("oversample"), "sub-pixels per axis; <= 0: auto"),
     Flag(("-roi",), 4, _roi, "xmin xmax ymin ymax (inclusive; negative: default)"),
-    Flag(("-lambda", "-wave", "-wavelength"), 1, _F("lambda0_m", 1e-10, positive=True), "A"),
+    Flag(("-lambda", "-wave", "-wavelength"), 1, _D("lambda0_m", 1.0e10, positive=True), "A"),
     Flag(("-energy",), 1, _energy, "eV"),
     Flag(("-fluence",), 1, _F("fluence"), "photons/m^2"),
-    Flag(("-dispersion",), 1, _F("dispersion", 1e-2), "percent"),
+    Flag(("-dispersion",), 1, _D("dispersion", 100.0), "percent"),
     Flag(("-dispsteps",), 1, _count("dispsteps")),
-    Flag(("-phi",), 1, _F("phi0_rad", 1 / RTD_C), "deg (SMV header only)"),
+    Flag(("-phi",), 1, _D("phi0_rad", RTD_C), "deg (SMV header only)"),
     Flag(("-floatfile",), 1, _path("floatfile")),
     Flag(("-sinfile",), 1, _path("sinfile")),
     Flag(("-cosfile",), 1, _path("cosfile")),

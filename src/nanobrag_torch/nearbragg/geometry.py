@@ -137,10 +137,15 @@ def setup(s, extent_A: float) -> NearSetup:
     roi_c = (r[0] if r[0] >= 0 else 0, r[1] if r[1] >= 0 else xpixels,
              r[2] if r[2] >= 0 else 0, r[3] if r[3] >= 0 else ypixels)
     roi = (roi_c[0], min(roi_c[1], xpixels - 1), roi_c[2], min(roi_c[3], ypixels - 1))
-    if roi[0] > roi[1] or roi[2] > roi[3]:
+    if s.quirks != "c" and (roi[0] > roi[1] or roi[2] > roi[3]):     # c: the C renders nothing
         raise NanoBraggError(f"-roi: {' '.join(map(str, r))} selects no pixel of the "
                              f"{xpixels}x{ypixels} detector")
     divs, grids = _divergence(s)
+    if not divs:
+        raise NanoBraggError("-hdivstep/-vdivstep: the elliptical cut leaves no divergence point "
+                             f"(h {grids['hdivrange']:g} rad in steps of {grids['hdivstep']:g}, v "
+                             f"{grids['vdivrange']:g} in steps of {grids['vdivstep']:g}); the C divides "
+                             "every pixel by 0 steps")
     ds, disp, dstep = step_rule(s.dispsteps, s.dispersion, -1.0)
     ts, depth, tstep = step_rule(s.depthsteps, s.source_depth_m, -1.0)
     grids.update(dispersion=disp, dispstep=dstep, source_depth=depth, depthstep=tstep)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ..errors import NanoBraggError
@@ -49,12 +50,12 @@ def positions(g: NearSetup, xp: torch.Tensor, yp: torch.Tensor, suby: int, subz:
     Ydet = sub * (yp * g.oversample + suby).to(torch.float64) + sub / 2.0
     f, s, o = (torch.tensor(v, dtype=torch.float64) for v in (g.fdet, g.sdet, g.pix0))
     p = Xdet[:, None] * f + Ydet[:, None] * s + o
-    if g.curved:
-        d = g.distance
-        alpha, beta = p[:, 2] / d, p[:, 1] / d          # rotate (d,0,0) about y, then z
-        z = d * torch.sin(alpha) if fixed else -d * torch.sin(alpha)
-        p = torch.stack([d * torch.cos(alpha) * torch.cos(beta),
-                         d * torch.cos(alpha) * torch.sin(beta), z], dim=-1)
+    if g.curved:                # rotate (d,0,0) about y, then z (1019-1026); glibc sin/cos
+        d = g.distance          # (numpy): torch's vectorised ones are 1 ulp off at times
+        alpha, beta = (p[:, 2] / d).numpy(), (p[:, 1] / d).numpy()
+        ca = d * np.cos(alpha)
+        z = d * np.sin(alpha) if fixed else -(d * np.sin(alpha))
+        p = torch.from_numpy(np.stack([ca * np.cos(beta), ca * np.sin(beta), z], axis=-1))
     R = torch.sqrt(p[:, 0] * p[:, 0] + p[:, 1] * p[:, 1] + p[:, 2] * p[:, 2])
     if g.point_pixel:
         omega = torch.ones_like(R)
@@ -115,24 +116,30 @@ def render(g: NearSetup, atoms: engine.AtomArrays, *, coherent: bool, fixed: boo
         xp, yp = j % F, j // F
         zero = torch.zeros(j.numel(), dtype=torch.float64)
         I_raw, I_w, F_re, F_im = zero, zero, zero, zero
+        omegas = []
         for suby in range(g.oversample):
             for subz in range(g.oversample):
                 p, omega, R = positions(g, xp, yp, suby, subz, fixed)
                 check_on_pixel(p, R, xyz, radius)
                 omega_c = omega if not fixed else positions(g, xp, yp, suby, subz)[1]
-                omega_sum += float(omega_c.sum())
+                omegas.append(omega_c)
                 weight = omega * (_polar(p, R) if fixed and polarization else 1.0)
                 u_re, u_im = zero, zero
                 for per_lambda in terms:
                     for per_div in per_lambda:
-                        d_re, d_im = zero, zero
+                        d_re, d_im = (F_re, F_im) if exact_c and coherent else (zero, zero)
                         for t in per_div:
+                            if exact_c:     # the C's running Fa, Fb, atom by atom (1108-1109)
+                                d_re, d_im = amplitude(p, t, dtype, True, start=(d_re, d_im))
+                                continue
                             a_re, a_im = amplitude(p, t, dtype, exact_c)
                             if fixed and not coherent:
                                 I_w = I_w + (a_re * a_re + a_im * a_im) * weight
                             d_re, d_im = d_re + a_re, d_im + a_im
+                        if exact_c and coherent:
+                            F_re, F_im = d_re, d_im
                         if not coherent and not fixed:
-                            I_raw = I_raw + d_re * d_re + d_im * d_im
+                            I_raw = I_raw + (d_re * d_re + d_im * d_im)     # I += (Fa*Fa + Fb*Fb)
                         u_re, u_im = u_re + d_re, u_im + d_im
                 if coherent and fixed:
                     m_re, m_im = u_re / n_gt, u_im / n_gt
@@ -140,11 +147,16 @@ def render(g: NearSetup, atoms: engine.AtomArrays, *, coherent: bool, fixed: boo
                         m_re, m_im = m_re + F_old[0][j], m_im + F_old[1][j]
                     I_w = I_w + (m_re * m_re + m_im * m_im) * weight
                     F_re, F_im = F_re + m_re / os2, F_im + m_im / os2
-                elif coherent:
+                elif coherent and not exact_c:
                     F_re, F_im = F_re + u_re, F_im + u_im
+        # omega_sum += omega_Rsqr_pixel in the C's order: pixel, then suby, then subz
+        order = torch.stack(omegas, dim=1).flatten().numpy()
+        omega_sum = float(np.cumsum(np.concatenate([[omega_sum], order]))[-1])
         if coherent and not fixed:
-            if F_old is not None:
-                F_re, F_im = F_re + F_old[0][j] * steps, F_im + F_old[1][j] * steps
+            if F_old is not None:       # cosimage[j]*steps: a float32 product in the C (1151)
+                n32 = torch.tensor(float(steps), dtype=torch.float32)
+                F_re = F_re + (F_old[0][j].to(torch.float32) * n32).to(torch.float64)
+                F_im = F_im + (F_old[1][j].to(torch.float32) * n32).to(torch.float64)
             a_re, a_im = F_re / math.sqrt(steps), F_im / math.sqrt(steps)
             I_raw = a_re * a_re + a_im * a_im
             F_re, F_im = F_re / steps, F_im / steps
@@ -152,7 +164,7 @@ def render(g: NearSetup, atoms: engine.AtomArrays, *, coherent: bool, fixed: boo
             I_raw = I_w                  # printout: the solid-angle and polarization weighted sum
             value = I_w / (os2 if coherent else steps) * scale
         else:
-            value = I_raw / steps * omega * scale
+            value = I_raw / steps * omega * fluence * R_E_SQR      # the C's order (1169)
         for key, part in (("image", value), ("I", I_raw), ("re", F_re), ("im", F_im)):
             if key in full:
                 full[key].index_copy_(0, j, part)

@@ -38,8 +38,9 @@ class NearRun:
     floatimage: np.ndarray            # float32 [S, F]
     sinimage: np.ndarray | None       # float32 [S, F] (coherent)
     cosimage: np.ndarray | None
-    warnings: list
+    warnings: list                    # the oversample WARNING (first line)
     backend: str
+    notes: list                       # -accumulate: import / missing-file lines
 
 
 def parse(argv: list) -> NearSettings:
@@ -67,17 +68,23 @@ def atom_arrays(atoms: AtomList) -> engine.AtomArrays:
     return engine.AtomArrays(v[:, :3] / 1e10, v[:, 3], v[:, 4], v[:, 5] / RTD_C)
 
 
-def _read_floats(path: str, pixels: int, what: str, quirks: str, warnings: list):
-    """A float32 file of `pixels` values for -accumulate; None (zeros) if missing in c mode."""
+_IMPORTED = {"float": ("intensity", "image"), "sin": ("sin", "Im(F)"), "cos": ("cos", "Re(F)")}
+
+
+def _read_floats(path: str, pixels: int, what: str, quirks: str, notes: list):
+    """A float32 file of `pixels` values for -accumulate; None (zeros) if missing in c mode.
+    `notes` gets the lines the C prints (866-899): the import, or the two WARNING lines."""
+    label, initial = _IMPORTED[what]
     if not os.path.exists(path):
         if quirks != "c":
             raise NanoBraggError(f"{path}: -accumulate: no {what} file to read")
-        warnings.append(f"WARNING: no {path} {what}-file to read!")
+        notes += [f"WARNING: no {path} {what}-file to read!", f"setting initial {initial} to all zeroes..."]
         return None
     raw = read_input(path)
     if len(raw) < 4 * pixels or (quirks != "c" and len(raw) != 4 * pixels):
         raise NanoBraggError(f"{path}: -accumulate: {len(raw)} bytes, expected {4 * pixels} "
                              f"({pixels} float32 pixels)")
+    notes.append(f"importing {label}: {path}")
     return np.frombuffer(raw, dtype="<f4", count=pixels).astype(np.float32)
 
 
@@ -108,11 +115,12 @@ def simulate_near(argv: list, progress=None, atoms_override: engine.AtomArrays |
         warnings.append(f"WARNING: maximum dimension of sample is {atoms.extent_A():g} A")
     pixels = g.xpixels * g.ypixels
     old_float = old_sin = old_cos = None
+    notes: list = []
     if s.accumulate and not s.coherent:
-        old_float = _read_floats(s.floatfile, pixels, "float", s.quirks, warnings)
+        old_float = _read_floats(s.floatfile, pixels, "float", s.quirks, notes)
     if s.accumulate and s.coherent:
-        old_sin = _read_floats(s.sinfile, pixels, "sin", s.quirks, warnings)
-        old_cos = _read_floats(s.cosfile, pixels, "cos", s.quirks, warnings)
+        old_sin = _read_floats(s.sinfile, pixels, "sin", s.quirks, notes)
+        old_cos = _read_floats(s.cosfile, pixels, "cos", s.quirks, notes)
     F_old = None
     if old_sin is not None or old_cos is not None:
         zeros = np.zeros(pixels, np.float32)
@@ -148,17 +156,30 @@ def simulate_near(argv: list, progress=None, atoms_override: engine.AtomArrays |
             prev = old.reshape(shape) if old is not None else np.zeros(shape, np.float32)
             images.append(np.where(inside, new.detach().numpy().reshape(shape).astype(np.float32), prev))
         sinimage, cosimage = images
-    return NearRun(s, atoms, g, result, floatimage, sinimage, cosimage, warnings, backend)
+    return NearRun(s, atoms, g, result, floatimage, sinimage, cosimage, warnings, backend, notes)
 
 
 def roi_stats(run: NearRun) -> dict:
-    """The C's statistics over ROI pixels (1174-1181, 1216-1219): max_I (from 0), mean, rms."""
+    """The C's statistics over ROI pixels (1174-1181, 1216-1219): max_I (from 0), mean, rms
+    (sum and sumsqr added pixel by pixel, each square a float32 product as floatimage[j]^2),
+    and max_at: Xdet, Ydet (m) of the last sub-pixel of the first pixel holding max_I (0, 0
+    if no pixel is above 0)."""
     rows, cols = _roi_slices(run.floatimage.shape, run.setup.roi)
-    values = run.floatimage[rows, cols].astype(np.float64).ravel()
+    block = run.floatimage[rows, cols].astype(np.float64)
+    values = block.ravel()
+    squares = (run.floatimage[rows, cols].ravel() ** 2).astype(np.float64)   # a float product
     n = max(values.size, 1)
     max_I = max(0.0, float(values.max())) if values.size else 0.0
-    return {"max_I": max_I, "mean": float(values.sum()) / n,
-            "rms": float(np.sqrt((values * values).sum() / (max(n, 2) - 1)))}
+    max_at = (0.0, 0.0)
+    if max_I > 0.0:
+        y, x = np.unravel_index(int(np.argmax(block)), block.shape)
+        g = run.setup
+        sub = g.pixel / g.oversample
+        max_at = tuple(sub * ((v + lo) * g.oversample + g.oversample - 1) + sub / 2.0
+                       for v, lo in ((x, g.roi[0]), (y, g.roi[2])))
+    total, sumsqr = (float(np.cumsum(x)[-1]) if x.size else 0.0 for x in (values, squares))
+    return {"max_I": max_I, "max_at": max_at, "mean": total / n,        # sequential sums
+            "rms": float(np.sqrt(sumsqr / (max(n, 2) - 1)))}
 
 
 def int_pixels(run: NearRun, max_I: float) -> tuple:
