@@ -225,6 +225,21 @@ def test_water_c_divided_by_steps():
     assert a.mean() / b.mean() > 3.5
 
 
+def test_water_c_exact_scale():
+    """c: a water-only pixel is r_e^2 fluence I_bg / steps x omega in double, I_bg =
+    F_w^2 r_e^2 fluence size^3 1e6 N_A / MW (nanoBragg.c 2515, scale 3033-3039; -point_pixel:
+    omega = 1/R^2, -nopolar: polar = 1); the fluence must not pass through float32 (it did:
+    1.8e-8 relative, enough to flip int-image pixels)."""
+    args = ("-cell 50 50 50 90 90 90 -N 1 -default_F 1e-9 -lambda 1 -distance 100 -detpixels 4 "
+            "-water 100 -nopolar -point_pixel").split()
+    r_e2, fluence, size = 7.94079248018965e-30, 125932015286227086360700780544.0, 100 / 1e6
+    I_bg = 2.57 * 2.57 * r_e2 * fluence * size * size * size * 1e6 * 6.02214179e23 / 18.0
+    centre = (0.4e-3 + 0.1e-3) / 2 + 0.05e-3         # MOSFLM Fbeam = Sbeam (mm -> m)
+    pos = (np.arange(4) + 0.5) * 1e-4 - centre
+    R2 = 0.1 ** 2 + pos[:, None] ** 2 + pos[None, :] ** 2
+    np.testing.assert_allclose(sim(args, "c"), r_e2 * fluence * I_bg / R2, rtol=1e-13)
+
+
 def test_water_fixed():
     w = ["-water", "100"]
     close(sim(BASE + w + ["-oversample", "2"], "fixed"),
