@@ -101,7 +101,7 @@ def general_steps(flags: RenderFlags, k: tk.KernelInputs, A_first, state: State,
             for i in range(3):
                 h[i][at] = first[i]
             state.first_visit = False
-    Fl2 = f_latt_sqr(h, k.N, k.shape, k.fudge, k.recip)
+    Fl2 = f_latt_sqr(h, k.N, k.shape, k.fudge, k.recip, not k.fixed)
     valid = (keep[..., None] > 0) & ((Fl2 != 0) | k.water)
     F = _F_general(k, flags, state, h, valid)
     I_step = torch.where(valid, F * F * Fl2, torch.zeros_like(Fl2))
