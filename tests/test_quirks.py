@@ -247,6 +247,23 @@ def test_water_fixed():
           model(**ref_kwargs(oversample=2, water_um=100)))
 
 
+# --- -nopolar under -oversample_polar -------------------------------------------------------
+
+def test_nopolar_oversample_polar_c_ignored():
+    """c: under -oversample_polar the C recomputes polar at every step whatever -nopolar says
+    (nanoBragg.c 2772-2776: `if (polar == 0.0 || oversample_polar)`), so -nopolar has no effect
+    (verified with the C: equal images; golden differential case nopolar_oversample_polar)."""
+    run = BASE + ["-oversample", "2", "-oversample_polar", "-polar", "0.6"]
+    np.testing.assert_array_equal(sim(run + ["-nopolar"], "c"), sim(run, "c"))
+
+
+def test_nopolar_oversample_polar_fixed_honoured():
+    """fixed: -nopolar wins, -oversample_polar changes nothing (factors are per sub-step anyway)."""
+    run = BASE + ["-oversample", "2", "-polar", "0.6", "-nopolar"]
+    np.testing.assert_array_equal(sim(run + ["-oversample_polar"], "fixed"), sim(run, "fixed"))
+    assert not np.allclose(sim(run, "fixed"), sim(BASE + ["-oversample", "2", "-polar", "0.6"], "fixed"))
+
+
 # --- sinc3 of -round_xtal near the direct beam ----------------------------------------------
 
 def test_sinc3_c_formula():

@@ -45,6 +45,11 @@ CASES = {
         "-detpixels 24",
         ["divergence steps"],
         "with -sourcefile the C prints its divsteps' initial value, -1 (we printed 0)"),
+    "nopolar_oversample_polar": (
+        "-cell 31.5 31.5 31.5 90 90 90 -misset 10 20 30 -N 3 -default_F 35.3 -hdivrange 0.3 -hdivsteps 3 "
+        "-polar 0.6 -nopolar -oversample_polar -oversample 2 -detpixels 16",
+        [],
+        "-oversample_polar recomputes polar at every step even with -nopolar (quirk 12); we used 1"),
     "water_fluence_double": (
         "-cell 62.7 62.7 42.9 90 90 120 -misset 50.97 87.99 -13.85 -hkl inputs/P1_pub_sparse.hkl "
         "-default_F 4.6 -lambda 1.222 -mosflm -distance 183.2 -Xbeam 2.725 -Ybeam 1.891 "
