@@ -335,6 +335,11 @@ def test_misset_seed_also_sets_misset_c_only():
     assert np.array_equal(c, angles)
     f = sim(base + ["-misset", "random", "-misset_seed", "7", "-N", "5"], "fixed")
     assert not np.allclose(f, angles)
+    # numeric a, b after N are the C's angles too (then ignored as stray arguments)
+    numeric = base + ["-N", "5", "-misset_seed", "7", "0", "5"]
+    np.testing.assert_array_equal(sim(numeric, "c"), angles)
+    with pytest.raises(NanoBraggError, match="unexpected argument '0'"):
+        sim(numeric, "fixed")
 
 
 def test_twotheta_axis_also_sets_twotheta_c_only():
