@@ -15,8 +15,10 @@ from .errors import NanoBraggError
 # noise conversions (float64 temporaries) and the output byte strings; measured ~35 B for a
 # float-only 4096^2 render (reports/memory.md), rounded up for every output.
 BYTES_PER_PIXEL = 64
-# Working bytes per (sub-pixel x source x phi x mosaic) step of one pixel chunk in the engine.
-BYTES_PER_STEP = 100
+# Working bytes per (sub-pixel x source x phi x mosaic) step of one pixel chunk in the engine:
+# measured 220-250 B for one-pixel blocks of 2e6-6e6 steps (float64, eager), ~400 B for 6e7
+# (a 24 GB peak), so 400.
+BYTES_PER_STEP = 400
 CHUNK_STEPS = 1 << 21        # the engine's chunk works on at least this many steps at a time
 
 _CGROUP_FILES = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
@@ -60,11 +62,15 @@ def _size(n: float) -> str:
     raise AssertionError("unreachable")
 
 
-def check_fits(cfg: SimulationConfig, available: int | None = None) -> None:
+def check_fits(cfg: SimulationConfig, available: int | None = None, oversample: int | None = None,
+               sources: int | None = None) -> None:
     """Raise NanoBraggError when the detector or one pixel's step block cannot fit.
 
-    Steps per pixel are a lower bound here (auto oversample counts as 1, a -sourcefile as one
-    source), so only runs that certainly cannot fit are refused.
+    Without `oversample` and `sources` (known after `precompute`: the auto-selected
+    oversampling, the -sourcefile's rows) steps per pixel are a lower bound (auto oversample
+    counts as 1, a -sourcefile as one source), so only runs that certainly cannot fit are
+    refused; `simulate` checks again with both (an auto oversample of thousands, e.g. a
+    0.3 mm -sample_size, once took 24 GB before the system killed it).
     """
     available = available_bytes() if available is None else available
     if available is None:
@@ -76,8 +82,10 @@ def check_fits(cfg: SimulationConfig, available: int | None = None) -> None:
         raise NanoBraggError(
             f"-detpixels/-detsize: a {d.fpixels}x{d.spixels}-pixel detector needs about "
             f"{_size(image)} of memory, more than the {_size(available)} available")
-    sources = 1 if b.sourcefile else b.hdivsteps * b.vdivsteps * b.dispsteps
-    steps = d.thicksteps * max(d.oversample, 1) ** 2 * sources * c.phisteps * c.mosaic_domains
+    if sources is None:
+        sources = 1 if b.sourcefile else b.hdivsteps * b.vdivsteps * b.dispsteps
+    oversample = max(d.oversample, 1) if oversample is None else oversample
+    steps = d.thicksteps * oversample ** 2 * sources * c.phisteps * c.mosaic_domains
     block = max(steps, CHUNK_STEPS) * BYTES_PER_STEP
     if image + block > available:
         raise NanoBraggError(
