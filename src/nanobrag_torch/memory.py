@@ -15,11 +15,13 @@ from .errors import NanoBraggError
 # noise conversions (float64 temporaries) and the output byte strings; measured ~35 B for a
 # float-only 4096^2 render (reports/memory.md), rounded up for every output.
 BYTES_PER_PIXEL = 64
-# Working bytes per (sub-pixel x source x phi x mosaic) step of one pixel chunk in the engine:
-# measured 220-250 B for one-pixel blocks of 2e6-6e6 steps (float64, eager), ~400 B for 6e7
-# (a 24 GB peak), so 400.
-BYTES_PER_STEP = 400
+# Working bytes per (sub-pixel x source x phi x mosaic) step of one pixel chunk in the engine.
+BYTES_PER_STEP = 100
 CHUNK_STEPS = 1 << 21        # the engine's chunk works on at least this many steps at a time
+# ... and per step when one pixel alone has more steps than a chunk: measured 220-250 B for
+# one-pixel blocks of 2e6-6e6 steps (float64, eager), over 400 B for 5.9e7 (killed by the
+# system at 24 GB), so 500.
+BYTES_PER_PIXEL_STEP = 500
 
 _CGROUP_FILES = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
                  ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
@@ -86,7 +88,7 @@ def check_fits(cfg: SimulationConfig, available: int | None = None, oversample: 
         sources = 1 if b.sourcefile else b.hdivsteps * b.vdivsteps * b.dispsteps
     oversample = max(d.oversample, 1) if oversample is None else oversample
     steps = d.thicksteps * oversample ** 2 * sources * c.phisteps * c.mosaic_domains
-    block = max(steps, CHUNK_STEPS) * BYTES_PER_STEP
+    block = max(steps * BYTES_PER_PIXEL_STEP, CHUNK_STEPS * BYTES_PER_STEP)
     if image + block > available:
         raise NanoBraggError(
             f"-oversample/-detector_thicksteps/divergence/dispersion/-phisteps/-mosaic_domains: "
