@@ -276,6 +276,19 @@ def test_huge_detector_refused_up_front(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_huge_auto_oversample_refused(tmp_path):
+    """A 3 mm crystal: the C's auto oversample rule asks for ceil(3 x 3 mm / (lambda distance /
+    pixel)) = 76924-fold sub-pixels, 6e9 steps in one pixel (fuzzing found 0.3 mm: 24 GB, then
+    the OOM killer); refused once the oversample is known, before rendering."""
+    args = ["-cell", "50", "60", "70", "90", "90", "90", "-default_F", "100", "-lambda", "1.3",
+            "-distance", "90", "-detpixels", "32", "-sample_size", "3", "-beamsize", "3"]
+    start = time.perf_counter()
+    status, _, err = _cli(args, tmp_path)
+    assert status == 2 and time.perf_counter() - start < 20
+    assert "steps per pixel need about" in err.strip().splitlines()[-1]
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unwritable_output_refused_before_rendering(tmp_path, monkeypatch):
     monkeypatch.setattr(cli, "run", lambda *a, **k: pytest.fail("rendered"))
     args = CUBIC + ["-detpixels", "8", "-intfile", "nodir/i.img"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 from golden_util import GOLDEN, TOL, cases, in_golden_dir, parity, passes
 from nanobrag_torch import NanoBraggError, run, simulate
@@ -225,10 +226,80 @@ def test_water_c_divided_by_steps():
     assert a.mean() / b.mean() > 3.5
 
 
+def test_water_c_exact_scale():
+    """c: a water-only pixel is r_e^2 fluence I_bg / steps x omega in double, I_bg =
+    F_w^2 r_e^2 fluence size^3 1e6 N_A / MW (nanoBragg.c 2515, scale 3033-3039; -point_pixel:
+    omega = 1/R^2, -nopolar: polar = 1); the fluence must not pass through float32 (it did:
+    1.8e-8 relative, enough to flip int-image pixels)."""
+    args = ("-cell 50 50 50 90 90 90 -N 1 -default_F 1e-9 -lambda 1 -distance 100 -detpixels 4 "
+            "-water 100 -nopolar -point_pixel").split()
+    r_e2, fluence, size = 7.94079248018965e-30, 125932015286227086360700780544.0, 100 / 1e6
+    I_bg = 2.57 * 2.57 * r_e2 * fluence * size * size * size * 1e6 * 6.02214179e23 / 18.0
+    centre = (0.4e-3 + 0.1e-3) / 2 + 0.05e-3         # MOSFLM Fbeam = Sbeam (mm -> m)
+    pos = (np.arange(4) + 0.5) * 1e-4 - centre
+    R2 = 0.1 ** 2 + pos[:, None] ** 2 + pos[None, :] ** 2
+    np.testing.assert_allclose(sim(args, "c"), r_e2 * fluence * I_bg / R2, rtol=1e-13)
+
+
 def test_water_fixed():
     w = ["-water", "100"]
     close(sim(BASE + w + ["-oversample", "2"], "fixed"),
           model(**ref_kwargs(oversample=2, water_um=100)))
+
+
+# --- -nopolar under -oversample_polar -------------------------------------------------------
+
+def test_nopolar_oversample_polar_c_ignored():
+    """c: under -oversample_polar the C recomputes polar at every step whatever -nopolar says
+    (nanoBragg.c 2772-2776: `if (polar == 0.0 || oversample_polar)`), so -nopolar has no effect
+    (verified with the C: equal images; golden differential case nopolar_oversample_polar)."""
+    run = BASE + ["-oversample", "2", "-oversample_polar", "-polar", "0.6"]
+    np.testing.assert_array_equal(sim(run + ["-nopolar"], "c"), sim(run, "c"))
+
+
+def test_nopolar_oversample_polar_fixed_honoured():
+    """fixed: -nopolar wins, -oversample_polar changes nothing (factors are per sub-step anyway)."""
+    run = BASE + ["-oversample", "2", "-polar", "0.6", "-nopolar"]
+    np.testing.assert_array_equal(sim(run + ["-oversample_polar"], "fixed"), sim(run, "fixed"))
+    assert not np.allclose(sim(run, "fixed"), sim(BASE + ["-oversample", "2", "-polar", "0.6"], "fixed"))
+
+
+# --- sinc3 of -round_xtal near the direct beam ----------------------------------------------
+
+def test_sinc3_c_formula():
+    """c: the C's 3 (sin x / x - cos x) / x^2 (nanoBragg.c 3298-3302), computed here with
+    numpy: 0 where sin x / x and cos x round to 1, 1 only at x = 0 exactly."""
+    from nanobrag_torch.physics.lattice import sinc3_pi
+    x = np.array([0.0, 1e-12, 1e-9, 3e-5, 1e-3, 0.04, 0.5, 2.0])
+    with np.errstate(all="ignore"):
+        c = np.where(x == 0, 1.0, 3.0 * (np.sin(x) / x - np.cos(x)) / (x * x))
+    ours = sinc3_pi(torch.tensor(x / np.pi, dtype=torch.float64), c_formula=True).numpy()
+    assert ours[1] == ours[2] == 0.0 and ours[0] == 1.0
+    np.testing.assert_allclose(ours, c, rtol=1e-9, atol=1e-12)
+
+
+def test_sinc3_fixed_series():
+    """fixed: the series 1 - x^2/10 + ... near 0 (no lost digits), the formula elsewhere."""
+    from nanobrag_torch.physics.lattice import sinc3_pi
+    mpmath = pytest.importorskip("mpmath")
+    x = np.array([0.0, 1e-9, 3e-5, 1e-3, 0.04, 0.5, 2.0])
+    ours = sinc3_pi(torch.tensor(x / np.pi, dtype=torch.float64)).numpy()
+    with mpmath.workdps(50):
+        exact = [1.0] + [float(3 * (mpmath.sin(v) - v * mpmath.cos(v)) / v ** 3) for v in map(mpmath.mpf, x[1:])]
+    np.testing.assert_allclose(ours, exact, rtol=1e-13)
+
+
+def test_sinc3_on_beam_c_and_fixed():
+    """A sub-pixel exactly on the direct beam (golden differential case
+    round_xtal_subpixel_on_beam): c drops its step (F_latt = 0), fixed counts it fully."""
+    args = "-cell 42.3 64.6 37.8 90 90 90 -N 4 -default_F 209.6 -round_xtal -distance 75 -detsize 3.45".split()
+    c, f = sim(args, "c"), sim(args, "fixed")
+    # the dropped step: r_e^2 fluence / steps x F^2 (N^3 x 0.7236...)^2 x omega (printed 1.77778e-06 sr)
+    step = 7.94079248018965e-30 * 1.25932015286227086e29 / 4 * 209.6 ** 2 * (64 * 0.723601254558268) ** 2
+    assert abs((f - c)[18, 18] - step * 1.777777e-6) < 1e-4 * f[18, 18]
+    mask = np.ones_like(c, dtype=bool)
+    mask[18, 18] = False
+    close(c[mask], f[mask], rel=1e-4)        # elsewhere only quirk 2's per-sub-pixel factors differ
 
 
 # --- triclinic -cell -------------------------------------------------------------------------
@@ -264,6 +335,11 @@ def test_misset_seed_also_sets_misset_c_only():
     assert np.array_equal(c, angles)
     f = sim(base + ["-misset", "random", "-misset_seed", "7", "-N", "5"], "fixed")
     assert not np.allclose(f, angles)
+    # numeric a, b after N are the C's angles too (then ignored as stray arguments)
+    numeric = base + ["-N", "5", "-misset_seed", "7", "0", "5"]
+    np.testing.assert_array_equal(sim(numeric, "c"), angles)
+    with pytest.raises(NanoBraggError, match="unexpected argument '0'"):
+        sim(numeric, "fixed")
 
 
 def test_twotheta_axis_also_sets_twotheta_c_only():

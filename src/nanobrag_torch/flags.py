@@ -29,6 +29,14 @@ FLAGS: dict = {name: flag for flag in _FLAGS for name in flag.names}
 def _take_values(argv: list, i: int, flag: Flag, name: str) -> list:
     """Values of the flag at argv[i]; nargs < 0 means 'up to -nargs numbers' (C-like)."""
     rest = argv[i + 1:]
+    if name == "-misset_seed" and rest:
+        # strstr also runs -misset on it (quirk 8): up to two more numbers are its angles
+        extra = []
+        for text in rest[1:3]:
+            if not _is_number(text):
+                break
+            extra.append(text)
+        return rest[:1] + extra
     if flag.nargs >= 0:
         if len(rest) < flag.nargs:
             raise NanoBraggError(f"{name}: expects {flag.nargs} value(s), got {len(rest)}")
@@ -48,6 +56,14 @@ def _take_values(argv: list, i: int, flag: Flag, name: str) -> list:
     if not vals:
         raise NanoBraggError(f"{name}: expects up to six values (a b c alpha beta gamma)")
     return vals
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def split_args(argv: list, table: dict | None = None, positional=None) -> list:
@@ -85,6 +101,9 @@ def apply_flags(settings: Settings, parsed: list, quirks: str, table: dict | Non
     for name, vals, is_last in parsed:
         if quirks == "c" and name in ("-curved_det", "-curved_detector") and is_last:
             continue
+        if quirks != "c" and name == "-misset_seed" and len(vals) > 1:
+            raise NanoBraggError(f"unexpected argument '{vals[1]}' (values must follow their flag; "
+                                 "-misset_seed N a b sets misset angles only in -quirks c)")
         table[name].apply(settings, name, vals)
         if quirks == "c" and name == "-twotheta_axis":
             table["-twotheta"].apply(settings, "-twotheta", vals[:1])

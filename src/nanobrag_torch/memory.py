@@ -18,6 +18,10 @@ BYTES_PER_PIXEL = 64
 # Working bytes per (sub-pixel x source x phi x mosaic) step of one pixel chunk in the engine.
 BYTES_PER_STEP = 100
 CHUNK_STEPS = 1 << 21        # the engine's chunk works on at least this many steps at a time
+# ... and per step when one pixel alone has more steps than a chunk: measured 220-250 B for
+# one-pixel blocks of 2e6-6e6 steps (float64, eager), over 400 B for 5.9e7 (killed by the
+# system at 24 GB), so 500.
+BYTES_PER_PIXEL_STEP = 500
 
 _CGROUP_FILES = (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
                  ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
@@ -60,11 +64,15 @@ def _size(n: float) -> str:
     raise AssertionError("unreachable")
 
 
-def check_fits(cfg: SimulationConfig, available: int | None = None) -> None:
+def check_fits(cfg: SimulationConfig, available: int | None = None, oversample: int | None = None,
+               sources: int | None = None) -> None:
     """Raise NanoBraggError when the detector or one pixel's step block cannot fit.
 
-    Steps per pixel are a lower bound here (auto oversample counts as 1, a -sourcefile as one
-    source), so only runs that certainly cannot fit are refused.
+    Without `oversample` and `sources` (known after `precompute`: the auto-selected
+    oversampling, the -sourcefile's rows) steps per pixel are a lower bound (auto oversample
+    counts as 1, a -sourcefile as one source), so only runs that certainly cannot fit are
+    refused; `simulate` checks again with both (an auto oversample of thousands, e.g. a
+    0.3 mm -sample_size, once took 24 GB before the system killed it).
     """
     available = available_bytes() if available is None else available
     if available is None:
@@ -76,9 +84,11 @@ def check_fits(cfg: SimulationConfig, available: int | None = None) -> None:
         raise NanoBraggError(
             f"-detpixels/-detsize: a {d.fpixels}x{d.spixels}-pixel detector needs about "
             f"{_size(image)} of memory, more than the {_size(available)} available")
-    sources = 1 if b.sourcefile else b.hdivsteps * b.vdivsteps * b.dispsteps
-    steps = d.thicksteps * max(d.oversample, 1) ** 2 * sources * c.phisteps * c.mosaic_domains
-    block = max(steps, CHUNK_STEPS) * BYTES_PER_STEP
+    if sources is None:
+        sources = 1 if b.sourcefile else b.hdivsteps * b.vdivsteps * b.dispsteps
+    oversample = max(d.oversample, 1) if oversample is None else oversample
+    steps = d.thicksteps * oversample ** 2 * sources * c.phisteps * c.mosaic_domains
+    block = max(steps * BYTES_PER_PIXEL_STEP, CHUNK_STEPS * BYTES_PER_STEP)
     if image + block > available:
         raise NanoBraggError(
             f"-oversample/-detector_thicksteps/divergence/dispersion/-phisteps/-mosaic_domains: "

@@ -325,7 +325,7 @@ def _flat_steps(d, k: KernelInputs):
     s = tuple(x[..., None] - inc[c] for c, x in enumerate(d))                       # [..., J]
     h = tuple(s[0] * W[i, 0] + s[1] * W[i, 1] + s[2] * W[i, 2] for i in range(3))
     F2 = torch.square(nearest_F(k.sf, h))
-    return (F2 * f_latt_sqr(h, k.N, k.shape, k.fudge, k.recip) * w).sum(-1)
+    return (F2 * f_latt_sqr(h, k.N, k.shape, k.fudge, k.recip, not k.fixed) * w).sum(-1)
 
 
 def fused_chunk(si, fi, k: KernelInputs, steps=_flat_steps):
@@ -344,7 +344,7 @@ def fused_chunk(si, fi, k: KernelInputs, steps=_flat_steps):
     if general:
         scat, keep, polar = source_terms(d, k)
         h = miller(stored(torch.stack(scat)), k.A)
-        I_tsn = (torch.square(nearest_F(k.sf, h)) * f_latt_sqr(h, k.N, k.shape, k.fudge, k.recip)).sum(-1) * keep
+        I_tsn = (torch.square(nearest_F(k.sf, h)) * f_latt_sqr(h, k.N, k.shape, k.fudge, k.recip, not k.fixed)).sum(-1) * keep
         I, om = combine(I_tsn, keep, polar, omega, capture, k)
     else:
         # c mode, every source kept: the C's first polarization is the first sub-pixel's, source 0's

@@ -26,7 +26,8 @@ class Sources:
     weight: torch.Tensor           # [n] as read (the C ignores them)
     lambda_m: torch.Tensor         # [n] wavelength, metres
     raw_xyz: torch.Tensor          # [n, 3] positions before unitizing (for the printout)
-    divsteps: int                  # divergence points kept (0 when read from a file)
+    divsteps: int                  # divergence points kept (-1 when read from a file: the C's
+                                   # divsteps keeps its initial value, nanoBragg.c lines 202, 2496)
 
     @property
     def count(self) -> int:
@@ -54,7 +55,7 @@ def build_sources(cfg: BeamConfig, quirks: str, params: dict | None = None,
         if quirks == "fixed":
             _check_weights(cfg.sourcefile, weight)
         direction, _ = unitize(xyz)
-        return Sources(direction=direction, weight=weight, lambda_m=lam, raw_xyz=xyz, divsteps=0)
+        return Sources(direction=direction, weight=weight, lambda_m=lam, raw_xyz=xyz, divsteps=-1)
     return _grid(cfg, beam, polar, lambda0)
 
 

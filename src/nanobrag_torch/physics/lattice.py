@@ -39,16 +39,21 @@ def _safe(x: torch.Tensor) -> torch.Tensor:
     return torch.where(x == 0, torch.ones_like(x), x)
 
 
-def sinc3_pi(y: torch.Tensor) -> torch.Tensor:
+def sinc3_pi(y: torch.Tensor, c_formula: bool = False) -> torch.Tensor:
     """sinc3(x) = 3 (sin x / x - cos x) / x^2 at x = pi y, 1 at 0 (transform of a sphere).
 
     Below x = 0.05 (float64) or 1 (float32) the difference loses most of its digits, so
     there the series 1 - x^2/10 + x^4/280 - x^6/15120 + x^8/1330560 is used (as the Triton
-    twin; truncation below 1e-16 and 6e-9 respectively)."""
+    twin; truncation below 1e-16 and 6e-9 respectively).  With `c_formula` (quirk 11, float64)
+    the C's formula is used for every x != 0 (nanoBragg.c lines 3298-3302), digits lost
+    included: ~1e-8 relative at x = 1e-4, and exactly 0 once sin x / x and cos x both round
+    to 1 (x below ~1e-8: a sub-pixel on the direct beam)."""
     x = math.pi * y
     s = _safe(x)
     x2 = x * x
     direct = 3.0 * (torch.sin(s) / s - torch.cos(s)) / (s * s)
+    if c_formula and x.dtype == torch.float64:
+        return torch.where(x == 0, torch.ones_like(x), direct)
     series = 1.0 + x2 * (-0.1 + x2 * (0.0035714285714285713 + x2 * (-6.613756613756614e-05
                                                                     + x2 * 7.515632515632516e-07)))
     return torch.where(x.abs() < (0.05 if x.dtype == torch.float64 else 1.0), series, direct)
@@ -113,14 +118,16 @@ def _offsets(h: tuple) -> list:
     return [x - torch.ceil(x - 0.5) for x in h]
 
 
-def _shape_factor(d: list, N: torch.Tensor, shape: str, fudge, recip_A: torch.Tensor) -> torch.Tensor:
-    """Signed F_latt of the round, gauss and tophat crystals at offsets d from the nearest node."""
+def _shape_factor(d: list, N: torch.Tensor, shape: str, fudge, recip_A: torch.Tensor,
+                  c_sinc3: bool = False) -> torch.Tensor:
+    """Signed F_latt of the round, gauss and tophat crystals at offsets d from the nearest node
+    (`c_sinc3`: the round crystal's sinc3 as the C computes it, `sinc3_pi`)."""
     prod_N = N[0] * N[1] * N[2]
     if shape == "round":
         hrad = d[0] * d[0] * N[0] * N[0] + d[1] * d[1] * N[1] * N[1] + d[2] * d[2] * N[2] * N[2]
         r2 = hrad * fudge
         r = torch.where(r2 > 0, torch.sqrt(torch.where(r2 > 0, r2, torch.ones_like(r2))), torch.zeros_like(r2))
-        return prod_N * ROUND_VOLUME_CORRECTION * sinc3_pi(r)      # sqrt kept finite at 0 for autograd
+        return prod_N * ROUND_VOLUME_CORRECTION * sinc3_pi(r, c_sinc3)   # sqrt finite at 0 for autograd
     R = recip_A.to(d[0].dtype)
     ds = [d[0] * R[0, i] + d[1] * R[1, i] + d[2] * R[2, i] for i in range(3)]    # 1/A
     rad_star_sqr = (ds[0] * ds[0] + ds[1] * ds[1] + ds[2] * ds[2]) * (prod_N * prod_N)
@@ -132,7 +139,8 @@ def _shape_factor(d: list, N: torch.Tensor, shape: str, fudge, recip_A: torch.Te
 
 
 def f_latt(hkl, N: torch.Tensor, shape: str, fudge, recip_A: torch.Tensor) -> torch.Tensor:
-    """The C's signed F_latt [...] as it prints it (square: its unreduced sincg products)."""
+    """The C's signed F_latt [...] as it prints it (square: its unreduced sincg products;
+    round: the C's sinc3 formula)."""
     h = tuple(hkl.unbind(-1)) if isinstance(hkl, torch.Tensor) else tuple(hkl)
     N = N.to(h[0].dtype)
     if shape == "square":
@@ -140,14 +148,16 @@ def f_latt(hkl, N: torch.Tensor, shape: str, fudge, recip_A: torch.Tensor) -> to
         for x, n in zip(h, N):
             out = torch.where(n > 1, out * sincg(math.pi * x, n), out)
         return out
-    return _shape_factor(_offsets(h), N, shape, fudge, recip_A)
+    return _shape_factor(_offsets(h), N, shape, fudge, recip_A, c_sinc3=True)
 
 
-def f_latt_sqr(hkl, N: torch.Tensor, shape: str, fudge: float, recip_A: torch.Tensor) -> torch.Tensor:
-    """F_latt^2 [...]; `recip_A` [3, 3] rows a*, b*, c* (1/A, unrotated; gauss/tophat)."""
+def f_latt_sqr(hkl, N: torch.Tensor, shape: str, fudge: float, recip_A: torch.Tensor,
+               c_sinc3: bool = False) -> torch.Tensor:
+    """F_latt^2 [...]; `recip_A` [3, 3] rows a*, b*, c* (1/A, unrotated; gauss/tophat);
+    `c_sinc3`: the round crystal's sinc3 by the C's formula (quirk 11, `-quirks c`)."""
     h = tuple(hkl.unbind(-1)) if isinstance(hkl, torch.Tensor) else tuple(hkl)
     N = N.to(h[0].dtype)
     if shape == "square":
         return _square_sqr(h, N)
-    fl = _shape_factor(_offsets(h), N, shape, fudge, recip_A)
+    fl = _shape_factor(_offsets(h), N, shape, fudge, recip_A, c_sinc3)
     return fl * fl

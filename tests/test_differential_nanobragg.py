@@ -1,0 +1,31 @@
+"""nanoBragg.c command lines found by differential fuzzing (tests/golden/differential/nanobragg,
+made by its generate.py with the reference binary): our float64 render writes the C's float
+and int files byte for byte and prints the recorded lines."""
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+from cli_util import run_cli
+
+from golden_util import GOLDEN
+
+MANIFEST = json.loads((GOLDEN / "differential" / "nanobragg" / "manifest.json").read_text())
+
+
+@pytest.mark.parametrize("case", MANIFEST["cases"], ids=[c["name"] for c in MANIFEST["cases"]])
+def test_c_files_byte_for_byte(case, tmp_path):
+    (tmp_path / "inputs").symlink_to(GOLDEN / "inputs")
+    args = [*case["args"].split(), "-dtype", "float64", "-floatfile", "floatimage.bin",
+            "-intfile", "intimage.img", "-nonoise", "-nopgm", "-noprogress"]
+    status, out, err, _ = run_cli(args, tmp_path)
+    assert status == 0, err
+
+    def sha(name):
+        return hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
+    assert sha("floatimage.bin") == case["floatimage_sha256"]
+    assert sha("intimage.img") == case["intimage_sha256"]
+    lines = [ln.strip() for ln in out.splitlines()]
+    for line in case["printed"].values():
+        assert line in lines
