@@ -1,5 +1,5 @@
 """Regenerate manifest.json: nanoBragg.c command lines found by differential fuzzing where our
-float64 render once differed from the C (tests/test_differential_nanobragg.py). Each case is
+float64 render once differed from the C (tests/test_nanobragg_differential.py). Each case is
 run with the reference binary (NANOBRAGG_C, default /work/cbin/nanoBragg, OMP_NUM_THREADS=1)
 in an empty directory holding only ``inputs`` (tests/golden/inputs); the manifest records the
 command line, the sha256 of the C's float file (float32) and SMV int file, the float image's
