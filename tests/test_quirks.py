@@ -2,12 +2,16 @@
 behaviour, the latter checked against an independent computation (tests/reference_model.py)."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
 from golden_util import GOLDEN, TOL, cases, in_golden_dir, parity, passes
+from cli_util import run_cli
 from nanobrag_torch import NanoBraggError, run, simulate
+from nanobrag_torch.io.smv import read_smv
 from reference_model import model
 
 REL = TOL["quirks"]["independent_rel"]
@@ -353,3 +357,28 @@ def test_curved_det_last_argument():
     assert np.array_equal(sim(BASE + ["-curved_det"], "c"), flat)
     assert not np.allclose(curved, flat)
     assert np.array_equal(sim(BASE + ["-curved_det"], "fixed"), sim(["-curved_det"] + BASE, "fixed"))
+
+
+def test_smv_header_overrun_c_and_fixed(tmp_path):
+    """Quirk 13: a header longer than 512 bytes stays under HEADER_BYTES=512 with the pixels
+    right after it in c mode (the C's file: `test_nanobragg_differential` case
+    smv_header_overrun, byte for byte); fixed pads it to 1024 bytes and says so."""
+    manifest = json.loads((GOLDEN / "differential" / "nanobragg" / "manifest.json").read_text())
+    case = next(c for c in manifest["cases"] if c["name"] == "smv_header_overrun")
+    files = {}
+    for mode in ("c", "fixed"):
+        out = tmp_path / mode
+        out.mkdir()
+        status, _, err, _ = run_cli([*case["args"].split(), "-quirks", mode, "-intfile", "i.img",
+                                     "-nonoise", "-nopgm", "-noprogress"], out)
+        assert status == 0, err
+        assert ("HEADER_BYTES=512" in err) == (mode == "c")     # the warning names the overrun
+        files[mode] = (out / "i.img").read_bytes()
+    pixels = 40 * 40 * 2
+    c_header, fixed_header = files["c"][:-pixels], files["fixed"][:-pixels]
+    assert 512 < len(c_header) < 1024 and c_header.startswith(b"{\nHEADER_BYTES=512;")
+    assert c_header.endswith(b"}\f")                                     # no padding after it
+    assert len(fixed_header) == 1024 and fixed_header.startswith(b"{\nHEADER_BYTES=1024;")
+    frame = read_smv(tmp_path / "fixed" / "i.img")           # readable: the whole header, the pixels
+    assert frame.header_bytes == 1024 and frame.fields["BEAMLINE"] == "fake"
+    assert frame.data.astype("<u2").tobytes() == files["fixed"][-pixels:]

@@ -20,7 +20,7 @@ from .io.hkl import write_fdump
 from .io.pgm import write_pgm
 from .io.png import write_png
 from .io.raw import write_floatfile, write_npy
-from .io.smv import smv_fields, write_smv
+from .io.smv import smv_fields, smv_overrun, write_smv
 from .models.structure_factors import hkl_table
 from . import outputs_formats
 from .panel_outputs import output_paths as panel_output_paths
@@ -76,8 +76,9 @@ def write_outputs(r, image: np.ndarray, stats: tuple, batch: OutputBatch, out=pr
     out(f"intfile_scale = {scale:g}")
     if s.intfile:
         out(f"writing {s.intfile} as 2-byte integers")
-        write_smv(s.intfile, int_image(image, scale, s.adc_offset, roi), _smv_fields(r, False),
-                  batch)
+        fields = _smv_fields(r, False)
+        write_smv(s.intfile, int_image(image, scale, s.adc_offset, roi), fields, batch,
+                  overrun=smv_overrun(fields, r.config.quirks))
     if s.write_pgm and s.pgmfile:
         pgm_scale = s.pgm_scale if s.pgm_scale > 0 else auto_pgm_scale(rmsd, scale)
         out(f"pgm_scale = {pgm_scale:g}")
@@ -88,7 +89,8 @@ def write_outputs(r, image: np.ndarray, stats: tuple, batch: OutputBatch, out=pr
         noisy, photons, overloads = noise_image(image, seed, s.adc_offset, roi)
         out(f"{photons:.0f} photons on noise image ({overloads} overloads)")
         out(f"writing {s.noisefile} as 2-byte integers")
-        write_smv(s.noisefile, noisy, _smv_fields(r, True), batch)
+        fields = _smv_fields(r, True)
+        write_smv(s.noisefile, noisy, fields, batch, overrun=smv_overrun(fields, r.config.quirks))
     outputs_formats.write_outputs(r, image, scale, batch, argv, out)
     if flags_response.requested(s):     # noisify.c on the scaled float image
         from .noisify.chain import write_response    # numba: only for response runs

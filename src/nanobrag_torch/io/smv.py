@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -216,26 +217,38 @@ def smv_fields(*, fpixels: int, spixels: int, pixel_size_m: float, distance_m: f
     ]
 
 
-def format_smv_header(fields: list[tuple[str, str]]) -> bytes:
+def format_smv_header(fields: list[tuple[str, str]], overrun: bool = False) -> bytes:
     """The exact header the C writes: ``{\n``, ``KEY=value;\n`` per field (no ``;`` after
-    DIALS_ORIGIN), ``}\f``, then spaces up to 512 bytes.  A header that does not fit (absurd
-    geometry with long numbers) grows to the next multiple of 512 bytes with HEADER_BYTES set
-    to match (the C would overrun its 512 bytes and misplace the pixels)."""
+    DIALS_ORIGIN), ``}\f``, then spaces up to 512 bytes.  A header that does not fit (long
+    numbers: custom vectors, two-theta, negative centres) grows to the next multiple of 512
+    bytes with HEADER_BYTES set to match; with ``overrun`` (`smv_overrun`, ``-quirks c``) it
+    stays as the C writes it: longer than its HEADER_BYTES=512, the pixels right after it."""
     size = SMV_HEADER_BYTES
     while True:
         lines = "".join(
             f"{key}={size if key == 'HEADER_BYTES' else value}"
             + ("\n" if key == "DIALS_ORIGIN" else ";\n") for key, value in fields)
         text = ("{\n" + lines + "}\f").encode("ascii")
-        if len(text) <= size:
+        if len(text) <= size or overrun:
             return text.ljust(size, b" ")
         size += SMV_HEADER_BYTES
 
 
+def smv_overrun(fields: list[tuple[str, str]], quirks: str) -> bool:
+    """Whether to write ``fields``' header as the C does although it overruns its 512 bytes
+    (quirk 13: ``-quirks c``), warning on stderr that the file misplaces its pixels."""
+    if quirks != "c" or len(format_smv_header(fields)) == SMV_HEADER_BYTES:
+        return False
+    print("WARNING: the SMV header is longer than its HEADER_BYTES=512 (as the C writes it, "
+          "the pixels follow it unaligned); -quirks fixed writes a readable file", file=sys.stderr)
+    return True
+
+
 def write_smv(path: str | os.PathLike, image: np.ndarray, fields: list[tuple[str, str]],
-              batch: OutputBatch | None = None, header: bytes | None = None) -> None:
+              batch: OutputBatch | None = None, header: bytes | None = None,
+              overrun: bool = False) -> None:
     """Write an SMV file atomically: header from ``fields`` (or the bytes ``header``, verbatim)
-    then the pixels.
+    then the pixels; ``overrun`` as `format_smv_header`.
 
     Args:
         image: uint16 or uint32 [slow, fast]; must match SIZE2/SIZE1 when those fields are given.
@@ -251,5 +264,5 @@ def write_smv(path: str | os.PathLike, image: np.ndarray, fields: list[tuple[str
             raise ValueError(f"{key}={given[key]} does not match image shape {image.shape}")
     order = "<" if given.get("BYTE_ORDER", "little_endian").startswith("little_end") else ">"
     pixels = np.ascontiguousarray(image, dtype=image.dtype.newbyteorder(order))
-    atomic_write(path, (format_smv_header(fields) if header is None else header,
+    atomic_write(path, (format_smv_header(fields, overrun) if header is None else header,
                         memoryview(pixels).cast("B")), batch)

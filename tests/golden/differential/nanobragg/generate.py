@@ -57,6 +57,13 @@ CASES = {
         [],
         "water I_bg used a float32 copy of the fluence (1.8e-8 relative): int-image pixels "
         "flipped"),
+    "smv_header_overrun": (
+        "-cell 38.7 65.3 57 90 100.6 90 -N 6 -default_F 259.3 -phi -20.9 -phistep 1.34 -phisteps 1 "
+        "-energy 11799.5 -polar_vector 0.2763 -1.8546 0.6239 -fdet_vector 0.079 0.048 1 -pivot sample "
+        "-distance 163.9 -twotheta 2.27 -detpixels 40 -pixel 0.172",
+        [],
+        "the SMV header runs past 512 bytes (long vector and centre values): the C writes it whole "
+        "under HEADER_BYTES=512 with the pixels right after it (quirk 13); we padded to 1024"),
 }
 
 
