@@ -197,7 +197,10 @@ def _precompute(cfg: SimulationConfig, params: dict | None, shared: dict | None)
     except (ZeroDivisionError, OverflowError, ValueError) as exc:   # math on degenerate input
         raise NanoBraggError(f"degenerate geometry or crystal ({exc}): check the detector and "
                              "beam vectors, distances, beam centre and cell") from None
-    check_fits(cfg, oversample=pre.oversample, sources=pre.sources.count)
+    if pre.oversample > max(cfg.detector.oversample, 1) or (cfg.beam.sourcefile and pre.sources.count > 1):
+        # more steps than `check_fits` counted before (an automatic oversample, a source file's
+        # rows): check again (the check reads the memory files: ~80 us, not for every render)
+        check_fits(cfg, oversample=pre.oversample, sources=pre.sources.count)
     if cfg.device == "cuda" and not torch.cuda.is_available():
         raise NanoBraggError("-device cuda: no CUDA device is available")
     return pre
