@@ -84,6 +84,13 @@ class RenderFlags:
     background: bool = False       # amorphous components summed in the kernel (`bg_*` inputs)
     background_image: bool = False  # the kernel returns photons: I_geom x photon_scale + bg_image
 
+    @property
+    def polar_off(self) -> bool:
+        """Whether the polarization factor is 1 in the spots: -nopolar, except under the C's
+        running ``-oversample_polar``, which recomputes it at every step all the same
+        (quirk 12; nanoBragg.c 2669, 2772-2776)."""
+        return not self.polarize and not (self.factors == FactorMode.C_RUNNING and self.oversample_factors[1])
+
 
 _CONVERTED: dict = {}    # id(source) -> (weakref to source, (version, dtype, device), converted)
 _CONVERT_MIN = 4096     # elements: smaller tensors convert faster than a lookup

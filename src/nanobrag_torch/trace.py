@@ -30,7 +30,6 @@ from .constants import R_E_SQR
 from .contract import FactorMode, RenderFlags, RenderInputs, WaterMode
 from .errors import NanoBraggError
 from .physics.lattice import f_latt
-from .physics.polarization import polarization
 
 Vec = tuple[float, float, float]
 TRACE_STEPS = 1 << 20        # steps per block of traced pixels
@@ -94,13 +93,10 @@ def _pixel(s: te.Steps, j: int, inp: RenderInputs, flags: RenderFlags, k: tk.Ker
     last_src = (*last_sub, NS - 1)
     kept = s.keep[j] > 0                                         # [T, os, os, NS]
     last_kept = _last(kept)
-    polar = 1.0 if not flags.polarize else 0.0
+    polar = 1.0 if flags.polar_off else 0.0
     if last_kept is not None:
         first_kept = tuple(int(i) for i in torch.unravel_index(torch.nonzero(kept.reshape(-1))[0, 0], kept.shape))
         polar = float(s.polar[j][last_kept if over[1] else first_kept])
-        if over[1] and not flags.polarize:      # quirk 12: recomputed under -oversample_polar
-            d = tuple(x[(j, *last_kept[:3])] for x in s.d)
-            polar = float(polarization(k.kahn, tuple(x[last_kept[3]] for x in k.incident), d, k.polar_axis))
     omega = float(s.omega[last_sub] if over[2] else s.omega[j, 0, 0, 0])
     if flags.thick:
         capture = float(s.capture[last_sub] if over[0] else s.capture[j, T - 1, 0, 0])

@@ -38,6 +38,7 @@ CASES = {
     # sub-pixels and the running-sum quirk
     "oversample_3": "-oversample 3", "running_omega": "-oversample 2 -oversample_omega",
     "running_polar": "-oversample 2 -oversample_polar -polar 0.9",
+    "running_polar_nopolar": "-oversample 2 -oversample_polar -polar 0.9 -nopolar",   # quirk 12
     "running_thick": RUNNING + " -oversample_thick",
     "running_all": RUNNING + " -oversample_thick -oversample_polar -oversample_omega",
     "running_all_fixed": RUNNING + " -oversample_thick -oversample_polar -oversample_omega -quirks fixed",

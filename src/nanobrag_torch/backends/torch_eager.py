@@ -21,7 +21,6 @@ import torch
 
 from ..contract import FactorMode, Interpolation, RenderFlags, RenderInputs
 from ..physics.lattice import f_latt_sqr
-from ..physics.polarization import polarization
 from ..physics.structure_factors import nearest_F, out_of_range, tricubic_F
 from . import torch_kernel as tk
 from .compile_policy import fused_for
@@ -114,11 +113,7 @@ def running_I(s: Steps, flags: RenderFlags, k: tk.KernelInputs) -> torch.Tensor:
     before the factors that are not oversampled."""
     # with no sensor thickness the C's capture formula gives exp(0) - exp(0) = 0 per step
     run_capture = s.capture if k.thick else torch.zeros_like(s.capture)
-    polar = s.polar
-    if k.nopolar and flags.oversample_factors[1]:
-        # quirk 12: -oversample_polar recomputes polar at every step, -nopolar or not (nanoBragg.c 2772-2776)
-        polar = polarization(k.kahn, tuple(k.incident), tuple(x[..., None] for x in s.d), k.polar_axis)
-    return _running_sum(s.I_step, s.valid, run_capture, polar, s.omega, flags.oversample_factors, k.I_bg)
+    return _running_sum(s.I_step, s.valid, run_capture, s.polar, s.omega, flags.oversample_factors, k.I_bg)
 
 
 def _general_chunk(flags: RenderFlags, k: tk.KernelInputs, A_first, state: State, si, fi):

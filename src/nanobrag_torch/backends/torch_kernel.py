@@ -110,7 +110,7 @@ def kernel_inputs(inp: RenderInputs, flags: RenderFlags) -> KernelInputs:
         close_distance=inp.close_distance, distance=inp.distance, step_mu=inp.step_mu,
         I_bg=inp.water_I_bg, water_coeff=inp.water_scale, dmin=inp.dmin if flags.dmin else None,
         kahn=inp.kahn if flags.kahn else 0.0, shape=flags.shape.value, thick=flags.thick,
-        nopolar=not flags.polarize, point_pixel=flags.point_pixel, curved=flags.curved,
+        nopolar=flags.polar_off, point_pixel=flags.point_pixel, curved=flags.curved,
         water=flags.water != WaterMode.NONE, fixed=flags.factors == FactorMode.FIXED,
         background=flags.background, bg_nodes=inp.bg_nodes, bg_scale=inp.bg_scale,
         bg_top=inp.bg_top, bg_weight=inp.bg_weight,

@@ -114,7 +114,7 @@ class _Launcher:
             l_range=inp.sf_ranges[2] if has_table else 0,
             thicksteps=inp.thicksteps, oversample=inp.oversample, curved=int(flags.curved),
             point_pixel=int(flags.point_pixel), thick_on=int(flags.thick),
-            polarize=int(flags.polarize), water_on=int(flags.water != WaterMode.NONE),
+            polarize=int(not flags.polar_off), water_on=int(flags.water != WaterMode.NONE),
             os_thick=int(running and over[0]), os_polar=int(running and over[1]),
             os_omega=int(running and over[2]), switch_step=0)
         self.first = None          # (panel, flat pixel, tsn) of the C's first phi sweep
