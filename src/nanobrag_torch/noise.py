@@ -195,21 +195,21 @@ def noise_image(float_image: np.ndarray, seed: int, adc: float, roi: Roi | None 
     return out, float(totals[0]), int(totals[1])
 
 
-_SCRATCH: list = []   # [terms, running sums]: float64 buffers reused by `_sequential_sum`
+_SCRATCH: list = []   # [terms, running sums]: float64 buffers reused by `sequential_sum`
 
 
-def _sequential_sum(values: np.ndarray, square: bool = False, shift: float | None = None,
-                    chunk: int = 1 << 22) -> float:
+def sequential_sum(values: np.ndarray, square: bool = False, shift: float | None = None,
+                   chunk: int = 1 << 22, start: float = 0.0) -> float:
     """Left-to-right float64 sum (the C loop's rounding; numpy's sum is pairwise) of `values`,
     or with `square` of ``values * values`` -- a float32 product for float32 values, as the
     C's -- or, given `shift`, of float64 ``(values - shift)^2``.  The running sum is torch's
     CPU cumsum (a sequential loop in the input dtype, float64 here; numpy's is ~5x slower)
-    into buffers kept between calls."""
+    into buffers kept between calls.  `start`: the running sum the values are added to."""
     flat = values.ravel()
     n = min(chunk, flat.size)
     if not _SCRATCH or _SCRATCH[0].numel() < n + 1:
         _SCRATCH[:] = [torch.empty(n + 1, dtype=torch.float64) for _ in range(2)]
-    total = 0.0
+    total = float(start)
     for begin in range(0, flat.size, chunk):
         piece = flat[begin:begin + chunk]
         terms, sums = (t[:piece.size + 1] for t in _SCRATCH)
@@ -260,7 +260,7 @@ def image_stats(float_image: np.ndarray, roi: Roi | None = None, mask: np.ndarra
         top = float(np.fmax.reduce(values)) if values.size else 0.0     # fmax skips NaN
         first = int(np.argmax(values == top)) if top > 0.0 else -1
         if printed is None:
-            total, squares = _sequential_sum(values), _sequential_sum(values, square=True)
+            total, squares = sequential_sum(values), sequential_sum(values, square=True)
     max_I = top if top > 0.0 else 0.0
     argmax = None
     if max_I > 0.0:
@@ -274,7 +274,7 @@ def image_stats(float_image: np.ndarray, roi: Roi | None = None, mask: np.ndarra
     rms = math.sqrt(squares / (max(values.size, 2) - 1))
     n_all = block.size
     deviations = (_deviation_sum(np.ascontiguousarray(block).ravel(), mean) if compiled
-                  else _sequential_sum(block, square=True, shift=mean))
+                  else sequential_sum(block, square=True, shift=mean))
     rmsd = math.sqrt(deviations / (max(n_all, 2) - 1))
     return max_I, argmax, mean, rms, rmsd
 

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from ..errors import NanoBraggError
+from ..noise import sequential_sum
 from . import engine
 from .geometry import NearSetup
 
@@ -151,7 +152,7 @@ def render(g: NearSetup, atoms: engine.AtomArrays, *, coherent: bool, fixed: boo
                     F_re, F_im = F_re + u_re, F_im + u_im
         # omega_sum += omega_Rsqr_pixel in the C's order: pixel, then suby, then subz
         order = torch.stack(omegas, dim=1).flatten().numpy()
-        omega_sum = float(np.cumsum(np.concatenate([[omega_sum], order]))[-1])
+        omega_sum = sequential_sum(order, start=omega_sum)
         if coherent and not fixed:
             if F_old is not None:       # cosimage[j]*steps: a float32 product in the C (1151)
                 n32 = torch.tensor(float(steps), dtype=torch.float32)

@@ -17,7 +17,7 @@ from ..errors import NanoBraggError
 from ..flags import split_args
 from ..io.atomic import read_input
 from ..io.atoms import AtomList, read_atoms
-from ..noise import _c_unsigned, _roi_slices, auto_int_scale, int_image
+from ..noise import _c_unsigned, _roi_slices, auto_int_scale, int_image, sequential_sum
 from . import compiled, engine
 from .backend import select_amplitude
 from .compiled import compiled_block
@@ -167,7 +167,6 @@ def roi_stats(run: NearRun) -> dict:
     rows, cols = _roi_slices(run.floatimage.shape, run.setup.roi)
     block = run.floatimage[rows, cols].astype(np.float64)
     values = block.ravel()
-    squares = (run.floatimage[rows, cols].ravel() ** 2).astype(np.float64)   # a float product
     n = max(values.size, 1)
     max_I = max(0.0, float(values.max())) if values.size else 0.0
     max_at = (0.0, 0.0)
@@ -177,7 +176,8 @@ def roi_stats(run: NearRun) -> dict:
         sub = g.pixel / g.oversample
         max_at = tuple(sub * ((v + lo) * g.oversample + g.oversample - 1) + sub / 2.0
                        for v, lo in ((x, g.roi[0]), (y, g.roi[2])))
-    total, sumsqr = (float(np.cumsum(x)[-1]) if x.size else 0.0 for x in (values, squares))
+    total = sequential_sum(values)
+    sumsqr = sequential_sum(run.floatimage[rows, cols], square=True)   # float32 squares
     return {"max_I": max_I, "max_at": max_at, "mean": total / n,        # sequential sums
             "rms": float(np.sqrt(sumsqr / (max(n, 2) - 1)))}
 

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from ..lazy_numba import njit
+from ..noise import sequential_sum
 from ..physics.polarization import polarization
 from .nodes import linear_nodes, stol_span
 from .table import evaluate, lookup_sorted
@@ -294,7 +295,7 @@ def _render_torch(px: Pixels, beam: Beam, table: dict, dtype, device, walk: bool
         chunks.append(I)
         # the C's running double sum, pixel by pixel and sub-pixel by sub-pixel
         kept = omega.detach().to(torch.float64).cpu()[keep.cpu()].reshape(-1).numpy()
-        omega_sum = float(np.cumsum(np.concatenate([[omega_sum], kept]))[-1])
+        omega_sum = sequential_sum(kept, start=omega_sum)
         if keep_last:
             for key, v in (("stol", stol[..., -1, -1]), ("k", k[..., -1, -1]), ("F", F[..., -1, -1]),
                            ("polar", polar[..., -1, -1]), ("omega", omega[..., -1]),

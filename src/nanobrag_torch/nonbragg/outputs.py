@@ -17,7 +17,8 @@ from ..io.atomic import OutputBatch, atomic_write
 from ..io.pgm import write_pgm
 from ..io.raw import write_floatfile
 from ..io.smv import _g, write_smv
-from ..noise import auto_int_scale, auto_pgm_scale, image_stats, int_image, noise_image, pgm_image
+from ..noise import (auto_int_scale, auto_pgm_scale, image_stats, int_image, noise_image, pgm_image,
+                     sequential_sum)
 from ..precompute import R_E_SQR
 from .setup import RTD, Job
 
@@ -27,11 +28,6 @@ def _roi_values(image: np.ndarray, roi: tuple) -> tuple:
     rows = slice(max(ymin, 0), min(ymax + 1, image.shape[0]))
     cols = slice(max(xmin, 0), min(xmax + 1, image.shape[1]))
     return rows, cols
-
-
-def _seq_sum(values: np.ndarray) -> float:
-    """Sum in pixel order (the C's running double sum); 0 for no values."""
-    return float(np.cumsum(values)[-1]) if values.size else 0.0
 
 
 def statistics(job: Job, image: np.ndarray, n_override: int | None = None) -> dict:
@@ -45,14 +41,14 @@ def statistics(job: Job, image: np.ndarray, n_override: int | None = None) -> di
     rows, cols = _roi_values(image, job.roi)
     n = image[rows, cols].size            # 0 for an empty ROI (xmin > xmax or off the detector)
     if c and n_override is not None:
-        total = _seq_sum(image[rows, cols].astype(np.float64).ravel())
+        total = sequential_sum(image[rows, cols].astype(np.float64).ravel())
         squares = image[rows, cols].ravel() * image[rows, cols].ravel()     # float32 products
         mean = total / max(n_override, 1)
-        rms = math.sqrt(_seq_sum(squares.astype(np.float64)) / (max(n_override, 2) - 1))
+        rms = math.sqrt(sequential_sum(squares.astype(np.float64)) / (max(n_override, 2) - 1))
     flat = np.concatenate([image.ravel(), np.zeros(1, np.float32)])
     source = flat[1:].reshape(image.shape) if c else image
     dev = source[rows, cols].astype(np.float64).ravel() - mean
-    rmsd = math.sqrt(_seq_sum(dev * dev) / (max(n, 2) - 1))
+    rmsd = math.sqrt(sequential_sum(dev * dev) / (max(n, 2) - 1))
     at = (0.0, 0.0)                       # Fdet, Sdet of the maximum's last sub-pixel (1579-1582)
     if argmax is not None:
         sub = job.s.pixel_size_m / job.oversample
