@@ -68,14 +68,8 @@ def _check_weights(path: str, weight: torch.Tensor) -> None:
 
 def _grid(cfg: BeamConfig, beam, polar, lambda0) -> Sources:
     vert, _ = unitize(cross(beam, polar))
-    points = []
-    for h in range(cfg.hdivsteps):
-        for v in range(cfg.vdivsteps):
-            hdiv = cfg.hdivstep_rad * h - cfg.hdivrange_rad / 2.0
-            vdiv = cfg.vdivstep_rad * v - cfg.vdivrange_rad / 2.0
-            if cfg.round_div and _outside_ellipse(cfg, hdiv, vdiv):
-                continue
-            points.append((hdiv, vdiv))
+    points = divergence_points((cfg.hdivrange_rad, cfg.hdivstep_rad, cfg.hdivsteps),
+                               (cfg.vdivrange_rad, cfg.vdivstep_rad, cfg.vdivsteps), cfg.round_div)
     lambdas = [lambda0 * (1.0 + cfg.dispstep_frac * d - cfg.dispersion_frac / 2.0)
                for d in range(cfg.dispsteps)]
     if not points:
@@ -94,12 +88,23 @@ def _grid(cfg: BeamConfig, beam, polar, lambda0) -> Sources:
                    lambda_m=torch.stack(lam), raw_xyz=xyz, divsteps=len(points))
 
 
-def _outside_ellipse(cfg: BeamConfig, hdiv: float, vdiv: float) -> bool:
+def divergence_points(h: tuple, v: tuple, round_div: bool) -> list:
+    """The C's kept divergence grid [(hdiv, vdiv), ...] (rad), h outer: ``h`` and ``v`` are
+    (range, step, steps) in rad; with ``round_div`` the points outside the ellipse are cut."""
+    points = []
+    for i in range(h[2]):
+        for j in range(v[2]):
+            hdiv, vdiv = h[1] * i - h[0] / 2.0, v[1] * j - v[0] / 2.0
+            if round_div and _outside_ellipse(h, v, hdiv, vdiv):
+                continue
+            points.append((hdiv, vdiv))
+    return points
+
+
+def _outside_ellipse(h: tuple, v: tuple, hdiv: float, vdiv: float) -> bool:
     """The C's round_div test; a zero range gives NaN (0/0), which never trims."""
-    def term(d, step, steps, rng):
+    def term(d, rng, step, steps):
         num = d * d - step * step / 4.0 * (1 - steps % 2)
         with_nan = math.nan if rng == 0 and num == 0 else (math.inf * num if rng == 0 else num / rng / rng)
         return with_nan
-    test = term(hdiv, cfg.hdivstep_rad, cfg.hdivsteps, cfg.hdivrange_rad)
-    test += term(vdiv, cfg.vdivstep_rad, cfg.vdivsteps, cfg.vdivrange_rad)
-    return test * 4.0 > 1.1
+    return (term(hdiv, *h) + term(vdiv, *v)) * 4.0 > 1.1

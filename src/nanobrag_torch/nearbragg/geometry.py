@@ -7,18 +7,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from ..errors import NanoBraggError
 from ..memory import _size, available_bytes
+from ..models.beam import divergence_points
 
 BYTES_PER_PIXEL = 48      # float64 result images (2, 4 coherent), float32 outputs, int image
-
-
-def c_div(a: float, b: float) -> float:
-    """IEEE division as the C does it (0/0 = NaN, x/0 = +-inf)."""
-    with np.errstate(all="ignore"):
-        return float(np.float64(a) / np.float64(b))
 
 
 def step_rule(steps: int, rng: float, step: float) -> tuple:
@@ -101,14 +94,7 @@ def _grid(steps: int, rng: float, step: float) -> list:
 def _divergence(s) -> tuple:
     hs, hr, hst = step_rule(s.hdivsteps, s.hdivrange_rad, s.hdivstep_rad)
     vs, vr, vst = step_rule(s.vdivsteps, s.vdivrange_rad, s.vdivstep_rad)
-    divs = []
-    for h in _grid(hs, hr, hst):
-        for v in _grid(vs, vr, vst):
-            test = c_div(c_div(h * h - hst * hst / 4.0 * (1 - hs % 2), hr), hr)
-            test += c_div(c_div(v * v - vst * vst / 4.0 * (1 - vs % 2), vr), vr)
-            if test * 4.0 > 1.1:       # round_div is always on; NaN keeps the point
-                continue
-            divs.append((h, v))
+    divs = divergence_points((hr, hst, hs), (vr, vst, vs), True)     # round_div is always on
     return divs, {"hdivrange": hr, "hdivstep": hst, "vdivrange": vr, "vdivstep": vst}
 
 

@@ -17,6 +17,7 @@ from ..conventions import time_seed
 from ..errors import NanoBraggError, console, run_command
 from ..flags import usage
 from ..io.atomic import OutputBatch, check_output_path
+from ..models.beam import divergence_points
 from . import api, outputs
 from .flag_table import NONBRAGG_FLAGS
 from .setup import resolve
@@ -31,22 +32,9 @@ def _grid_lines(job) -> list:
     each wavelength; nothing for a -sourcefile."""
     if job.s.sourcefile is not None:
         return []
-    hrange, hstep, hsteps, vrange, vstep, vsteps = job.div[:6]
-    lines = []
-    for h in range(hsteps):
-        for v in range(vsteps):
-            hdiv, vdiv = hstep * h - hrange / 2.0, vstep * v - vrange / 2.0
-            test = (_ratio(hdiv * hdiv - hstep * hstep / 4.0 * (1 - hsteps % 2), hrange)
-                    + _ratio(vdiv * vdiv - vstep * vstep / 4.0 * (1 - vsteps % 2), vrange))
-            if job.s.round_div and test * 4.0 > 1.1:
-                continue
-            lines.append("divergence deviation: %g %g" % (hdiv, vdiv))
-    return lines + ["lambda%d = %.15g" % (i, lam) for i, lam in enumerate(job.lambdas)]
-
-
-def _ratio(num: float, rng: float) -> float:
-    """num/rng/rng in C doubles (0/0 is NaN, which keeps the point)."""
-    return num / rng / rng if rng != 0.0 else (math.nan if num == 0.0 else math.copysign(math.inf, num))
+    points = divergence_points(job.div[0:3], job.div[3:6], job.s.round_div)
+    return (["divergence deviation: %g %g" % point for point in points]
+            + ["lambda%d = %.15g" % (i, lam) for i, lam in enumerate(job.lambdas)])
 
 
 def summary_lines(job) -> list:
