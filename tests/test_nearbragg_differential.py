@@ -69,6 +69,22 @@ def test_against_c_fixture(case, tmp_path, monkeypatch, capsys):
         assert hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() == digest, name
 
 
+@pytest.mark.parametrize("limit", [None, float("inf")], ids=["upgraded", "float32_kept"])
+def test_float32_render_of_a_long_reach_is_computed_in_float64(limit, tmp_path, monkeypatch):
+    """k max|a| = 1.5e4 rad (lattice_1000.txt at 0.1 A) is beyond `F32_PHASE_LIMIT`: the
+    default (float32) render computes in float64 and writes the C's bytes; held in float32
+    (the limit lifted) its phases round by ~1e-3 rad a term and the float file differs."""
+    from nanobrag_torch.nearbragg import engine
+    case = next(c for c in MANIFEST["cases"] if c["name"] == "float32_upgraded_short_wavelength")
+    if limit is not None:
+        monkeypatch.setattr(engine, "F32_PHASE_LIMIT", limit)
+    (tmp_path / "inputs").symlink_to(INPUTS.resolve())
+    monkeypatch.chdir(tmp_path)
+    assert main(case["args"].split() + MANIFEST["output_flags_appended"][:5]) == 0
+    same = hashlib.sha256((tmp_path / "float.bin").read_bytes()).hexdigest() == case["sha256"]["float.bin"]
+    assert same == (limit is None)
+
+
 def test_divergence_cut_to_nothing_is_refused(tmp_path, monkeypatch, capsys):
     """``-hdivrange 0.74 -vdivrange 0.76 -hdivstep 1 -vdivstep 1``: ceil(0.74/1) = 1 point
     per axis (523-557), at -0.37 / -0.38 mrad, which the elliptical cut drops (4 x (0.25 +

@@ -155,18 +155,12 @@ def value_of(header: str, key: str) -> float:
     return _value_of(header, key)
 
 
-def _g(value: float) -> str:
-    """C ``printf("%g")`` of a double (glibc prints a negative NaN as ``-nan``)."""
+def _g(value: float, spec: str = "%g") -> str:
+    """C ``printf(spec)`` of a double (``%g`` unless told; glibc prints a negative NaN as
+    ``-nan``)."""
     if math.isnan(value) and math.copysign(1.0, value) < 0:
         return "-nan"
-    return "%g" % value
-
-
-def _f0(value: float) -> str:
-    """C ``printf("%.0f")`` of a double (glibc prints a negative NaN as ``-nan``)."""
-    if math.isnan(value) and math.copysign(1.0, value) < 0:
-        return "-nan"
-    return "%.0f" % value
+    return spec % value
 
 
 def smv_fields(*, fpixels: int, spixels: int, pixel_size_m: float, distance_m: float,

@@ -110,6 +110,8 @@ def simulate_near(argv: list, progress=None, atoms_override: engine.AtomArrays |
         raise NanoBraggError("-device cuda: no CUDA device is available")
     arrays = atoms_override if atoms_override is not None else atom_arrays(atoms)
     check_atoms(g, arrays)
+    if dtype == torch.float32 and not engine.float32_keeps_phase(arrays.xyz, g.lambdas):
+        dtype = torch.float64         # float32 phases too coarse for this object: float64, rounded
     warnings: list = []
     if g.oversample < g.recommended_oversample:
         warnings.append(f"WARNING: maximum dimension of sample is {atoms.extent_A():g} A")

@@ -13,7 +13,7 @@ import threading
 
 import numpy as np
 
-from ..io.smv import _f0
+from ..io.smv import _g
 from . import psf
 
 _ROWS_PER_CHUNK = 64
@@ -61,8 +61,8 @@ def noise_then_psf(photon, X, Y, r, kind, pass1, out):
         chunks.put(None)
         worker.join()
     total_lost, rmax = box
-    out(f"{_f0(before)} photons on noise image before PSF")
-    out(f"  applying PSF width = {psf._g(r.psf_fwhm_um)} um")
+    out(f"{_g(before, '%.0f')} photons on noise image before PSF")
+    out(f"  applying PSF width = {_g(r.psf_fwhm_um)} um")
     radius = user_radius
     if radius <= 0:
         finite = photon[~np.isnan(photon)]

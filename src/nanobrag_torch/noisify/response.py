@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..crandom import _OLDM, CRandom
-from ..io.smv import _f0
+from ..io.smv import _g
 from . import engine
 from .overlap import noise_then_psf
 from .psf import FIBER, GAUSS, apply_psf
@@ -116,5 +116,5 @@ def respond(photon: np.ndarray, X: int, Y: int, r: Response, out=print,
         total, overloads = engine.noise_pass2(photon, float(r.gain), float(r.adc),
                                               float(r.readout), r.bits, st.rng.floats,
                                               draws.readout_pairs, noisy)
-    out(f"{_f0(total)} photons on noise image ({overloads} overloads)")
+    out(f"{_g(total, '%.0f')} photons on noise image ({overloads} overloads)")
     return ResponseImages(int_image, int16, noisy, before, total, int(overloads))

@@ -64,6 +64,10 @@ CASES = {
         "-file inputs/lattice_half1.txt -pixel 0.172 -detpixels 20 -distance 300 -Ybeam -0.482 "
         "-pix0_vector 0.1886 0.00135 -0.00117 -lambda 1.534 -source_distance far -source_depth 5 "
         "-depthsteps 3 -roi 5 17 0 48 -accumulate"),
+    # k max|a| = 1.5e4 rad (234 A at 0.1 A): a float32 render computes in float64
+    # (`engine.float32_keeps_phase`), so the default dtype gives the C's bytes too
+    "float32_upgraded_short_wavelength": ([], "-file inputs/lattice_1000.txt -lambda 0.1 "
+                                          "-detpixels 16 -distance 100 -oversample 1"),
     # printout: omega = omega_Rsqr/airpath/airpath, I/sr = pixel/omega
     "printout_all_coherent_curved_point_pixel": (
         [], "-file inputs/lattice_half1.txt -detpixels 12 -distance 30 -Ybeam -0.821 "
