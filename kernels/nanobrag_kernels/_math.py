@@ -80,12 +80,14 @@ def sincg_abs(delta, N):
 
 
 @triton.jit
-def sinc3_pi(y):
+def sinc3_pi(y, C_FORMULA: tl.constexpr):
     """sinc3(x) = 3 (sin x / x - cos x) / x^2 at x = pi y (y >= 0), 1 at 0.
 
     Below x = 0.05 (float64) or 1 (float32) the difference loses most of its digits, so
     there the series 1 - x^2/10 + x^4/280 - x^6/15120 + x^8/1330560 is used instead
-    (truncation below 1e-16 and 6e-9 respectively)."""
+    (truncation below 1e-16 and 6e-9 respectively).  C_FORMULA (quirk 11, float64): the
+    formula for every x != 0, as the C; it is exactly 0 once sin x / x and cos x round to 1
+    (a sub-pixel on the direct beam)."""
     x = y * PI
     x2 = x * x
     s, c = sincospi(y)
@@ -94,7 +96,10 @@ def sinc3_pi(y):
     series = 1.0 + x2 * (-0.1 + x2 * (0.0035714285714285713 + x2 * (-6.613756613756614e-05
                                                                     + x2 * 7.515632515632516e-07)))
     if y.dtype == tl.float64:
-        small = x < 0.05
+        if C_FORMULA:
+            small = x == 0
+        else:
+            small = x < 0.05
     else:
         small = x < 1.0
     return tl.where(small, series, direct)
@@ -102,17 +107,18 @@ def sinc3_pi(y):
 
 @triton.jit
 def f_latt_sqr(dh, dk, dl, Na, Nb, Nc, fudge, r00, r01, r02, r10, r11, r12, r20, r21, r22,
-               SHAPE: tl.constexpr):
+               SHAPE: tl.constexpr, C_SINC3: tl.constexpr):
     """F_latt^2 of crystal shape SHAPE at offsets (dh, dk, dl) = hkl - round(hkl) from the
     nearest node; N cells along a, b, c; r.. the unrotated reciprocal rows a*, b*, c* (1/A,
-    gauss and tophat only).  Everything in the dtype of dh."""
+    gauss and tophat only); C_SINC3: the round crystal's sinc3 by the C's formula (`sinc3_pi`).
+    Everything in the dtype of dh."""
     if SHAPE == SQUARE:
         F_latt = sincg_abs(dh, Na) * sincg_abs(dk, Nb) * sincg_abs(dl, Nc)
     else:
         prod_N = Na * Nb * Nc
         if SHAPE == ROUND:
             hrad_sqr = dh * dh * (Na * Na) + dk * dk * (Nb * Nb) + dl * dl * (Nc * Nc)
-            F_latt = prod_N * ROUND_VOLUME_CORRECTION * sinc3_pi(tl.sqrt(hrad_sqr * fudge))
+            F_latt = prod_N * ROUND_VOLUME_CORRECTION * sinc3_pi(tl.sqrt(hrad_sqr * fudge), C_SINC3)
         else:
             rx = dh * r00 + dk * r10 + dl * r20
             ry = dh * r01 + dk * r11 + dl * r21

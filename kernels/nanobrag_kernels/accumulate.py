@@ -241,7 +241,7 @@ def accumulate_kernel(
 
                         Fl2 = f_latt_sqr(dh, dk, dl, Na, Nb, Nc, fudge, r00.to(DT), r01.to(DT),
                                          r02.to(DT), r10.to(DT), r11.to(DT), r12.to(DT), r20.to(DT),
-                                         r21.to(DT), r22.to(DT), SHAPE)
+                                         r21.to(DT), r22.to(DT), SHAPE, FACTORS != FIXED)
                         valid = ~skip & ((Fl2 != 0) | (water_on != 0))
 
                         if MODE == MODE_PROBE:

@@ -21,7 +21,7 @@ def _helpers_kernel(r_ptr, sin_ptr, cos_ptr, sinc3_ptr, sincg_ptr, n, N, BLOCK: 
     s, c = sincospi(r)
     tl.store(sin_ptr + o, s, mask=m)
     tl.store(cos_ptr + o, c, mask=m)
-    tl.store(sinc3_ptr + o, sinc3_pi(tl.abs(r)), mask=m)
+    tl.store(sinc3_ptr + o, sinc3_pi(tl.abs(r), False), mask=m)
     delta = r - tl.ceil(r - 0.5)
     tl.store(sincg_ptr + o, sincg_abs(delta, N.to(r.dtype)), mask=m)
 

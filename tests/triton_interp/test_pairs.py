@@ -33,27 +33,38 @@ def _block(n: int) -> int:
 
 
 @triton.jit
-def _sincg_sinc3(d_ptr, n_ptr, g_ptr, s_ptr, n, BLOCK: tl.constexpr):
+def _sincg_sinc3(d_ptr, n_ptr, g_ptr, s_ptr, c_ptr, n, BLOCK: tl.constexpr):
     o = tl.arange(0, BLOCK)
     m = o < n
     d = tl.load(d_ptr + o, mask=m, other=0.0)
     N = tl.load(n_ptr + o, mask=m, other=1.0)
     tl.store(g_ptr + o, K.sincg_abs(d, N), mask=m)
-    tl.store(s_ptr + o, K.sinc3_pi(tl.abs(d) * N), mask=m)
+    tl.store(s_ptr + o, K.sinc3_pi(tl.abs(d) * N, False), mask=m)
+    tl.store(c_ptr + o, K.sinc3_pi(tl.abs(d) * N, True), mask=m)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_sincg_abs_and_sinc3_pi(dtype):
     rng = np.random.default_rng(3)
     d = np.concatenate([rng.uniform(-0.5, 0.5, 3000), rng.uniform(-1e-4, 1e-4, 500),
-                        [0.0, 0.5, -0.5, 0.25, 1e-30]])         # 0: integer h
-    N = np.concatenate([rng.integers(1, 40, d.size - 5), [1, 1, 5, 7, 3]]).astype(float)
+                        [0.0, 0.5, -0.5, 0.25, 1e-30, 3e-17]])   # 0: integer h
+    N = np.concatenate([rng.integers(1, 40, d.size - 6), [1, 1, 5, 7, 3, 1]]).astype(float)
     d, N = torch.tensor(d, dtype=dtype), torch.tensor(N, dtype=dtype)
-    g, s = torch.empty_like(d), torch.empty_like(d)
-    _sincg_sinc3[(1,)](d, N, g, s, d.numel(), BLOCK=_block(d.numel()))
+    g, s, c = torch.empty_like(d), torch.empty_like(d), torch.empty_like(d)
+    _sincg_sinc3[(1,)](d, N, g, s, c, d.numel(), BLOCK=_block(d.numel()))
     _close(g, lattice.sincg_abs(d, N), dtype, scale=N.double().numpy())
     assert torch.all(g[N == 1] == 1) and torch.all(g[d == 0] == N[d == 0])
     _close(s, lattice.sinc3_pi(d.abs() * N), dtype)
+    # quirk 11: the C's formula (float64; float32 keeps the series), 0 near the direct beam
+    # and 1 exactly at it; away from 0 it cancels (~1e-8 relative at x = 1e-4)
+    c_ref = lattice.sinc3_pi(d.abs() * N, c_formula=True)
+    if dtype == torch.float64:
+        assert c[-1] == c_ref[-1] == 0 and c[-6] == c_ref[-6] == 1
+        big = (d.abs() * N * math.pi) > 0.05
+        _close(c[big], c_ref[big], dtype)
+        assert torch.allclose(c, c_ref, rtol=0, atol=1e-6)
+    else:
+        assert torch.equal(c, s)
 
 
 @triton.jit
@@ -66,7 +77,7 @@ def _f_latt(h_ptr, out_ptr, par_ptr, n, SHAPE: tl.constexpr, BLOCK: tl.constexpr
     p = [tl.load(par_ptr + i) for i in tl.static_range(13)]
     out = K.f_latt_sqr(h - tl.ceil(h - 0.5), k - tl.ceil(k - 0.5), l - tl.ceil(l - 0.5),
                        p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11],
-                       p[12], SHAPE)
+                       p[12], SHAPE, False)
     tl.store(out_ptr + o, out, mask=m)
 
 

@@ -26,7 +26,9 @@ CARRY = "-phi 0 -osc 2 -phisteps 2"                     # phi = 0, 1: the phi = 
 RUNNING = "-oversample 2 -detector_abs 300 -detector_thick 200 -detector_thicksteps 2 -polar 0.8"
 CASES = {
     # crystal shape and lattice factor
-    "square": "", "round": "-round_xtal", "gauss_fudge": "-gauss_xtal -fudge 0.5",
+    "square": "", "round": "-round_xtal",
+    "round_on_beam": "-round_xtal -N 4 -pixel 0.1 -oversample 2 -Xbeam 1.775 -Ybeam 1.775",  # quirk 11
+    "gauss_fudge": "-gauss_xtal -fudge 0.5",
     "tophat": "-tophat_spots -oversample 2", "N_axes": "-Na 1 -Nb 3 -Nc 7",
     "triclinic_mat": "-mat inputs/A_pub.mat -lambda 1.0",
     "triclinic_fixed": "-cell 41 52 63 85 95 100 -quirks fixed",
