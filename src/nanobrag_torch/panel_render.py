@@ -29,6 +29,7 @@ from .models.panels import panel_detector, panel_frames
 from .nonbragg.components import add_background, render_components
 from .params import RTD
 from .precompute import auto_oversample
+from .precision import working_dtype
 from .simulate import DTYPES, Result, _precompute, select_backend, to_photons
 
 PANEL_PARAMS = ("panel_offset", "panel_rotation")
@@ -124,7 +125,7 @@ def render_panels(s, cfg: SimulationConfig, params: dict | None = None, *,
         key = (p.fpixels, p.spixels, p.pixel_size_m, auto_oversample(c, first.crystal, dets[i])[1],
                d.thick_m, d.thicksteps, d.mu_per_m)
         groups.setdefault(key, []).append(i)
-    dtype = DTYPES[cfg.dtype]
+    dtype = working_dtype(first.inputs, DTYPES[cfg.dtype])
     images, pres, omega, name = [None] * len(ps.panels), [None] * len(ps.panels), 0.0, "torch"
     total, done = sum(p.spixels for p in ps.panels), 0
     for members in groups.values():        # one engine call per panel shape
@@ -149,6 +150,7 @@ def render_panels(s, cfg: SimulationConfig, params: dict | None = None, *,
                 images[i] = add_background(images[i].clone(), bg)
         omega += om
         done += sum(ps.panels[i].spixels for i in members)
+    images = [im.to(DTYPES[cfg.dtype]) for im in images]
     results = [Result(image=im, pre=pre, settings=s, backend=name, omega_sum=0.0)
                for im, pre in zip(images, pres)]
     same = len({tuple(im.shape) for im in images}) == 1

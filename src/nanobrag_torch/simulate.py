@@ -23,6 +23,7 @@ from .io.smv import read_smv
 from .memory import check_fits
 from .nonbragg.components import add_background, in_kernel, kept_in_kernel, render_components, split_params
 from .params import to_internal
+from .precision import working_dtype
 from .precompute import Precomputed, precompute
 from .scaling import to_photons
 from .settings import Settings
@@ -139,7 +140,7 @@ def render(s: Settings, cfg: SimulationConfig, params: dict | None = None, *,
     with record_function("nb.setup"):
         pre = _precompute(cfg, params, shared)
     name, accumulate = select_backend(cfg.backend, cfg.device, needs_grad=pre.needs_grad)
-    torch_dtype = DTYPES[cfg.dtype]
+    torch_dtype = working_dtype(pre.inputs, DTYPES[cfg.dtype])
     background, inputs, flags = None, pre.inputs, pre.flags
     if s.backgrounds:
         with record_function("nb.background"):
@@ -160,7 +161,7 @@ def render(s: Settings, cfg: SimulationConfig, params: dict | None = None, *,
         image = I_geom if flags.background_image else to_photons(pre, I_geom, torch_dtype)
     if background is not None:
         image = add_background(image, background, cfg.quirks)
-    return Result(image=image, pre=pre, settings=s, backend=name, omega_sum=omega_sum)
+    return Result(image=image.to(DTYPES[cfg.dtype]), pre=pre, settings=s, backend=name, omega_sum=omega_sum)
 
 
 def _in_kernel(contract, backend: str, dtype, device, bg_params: dict) -> tuple | None:

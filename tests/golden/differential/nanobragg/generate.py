@@ -64,6 +64,12 @@ CASES = {
         [],
         "the SMV header runs past 512 bytes (long vector and centre values): the C writes it whole "
         "under HEADER_BYTES=512 with the pixels right after it (quirk 13); we padded to 1024"),
+    "float32_upgraded_sharp_spots": (
+        "-cell 100 100 100 90 90 90 -default_F 100 -N 20 -lambda 1 -distance 100 -detpixels 96 "
+        "-oversample 1",
+        [],
+        "sharpness N |a| / lambda = 2000: a float32 render read a sum 1.4e-4 from the C's (golden "
+        "float32 threshold 1e-4); it now computes in float64 (precision.working_dtype)"),
 }
 
 
