@@ -1,12 +1,13 @@
 """float32 against nanoBragg.c on sharp spots -> reports/float32_sweep.md:
 ``python -m bench.float32_sweep --c-bin /work/cbin/nanoBragg``.
 
-A float32 render carries ~6e-8 |a| / lambda absolute error in each fractional Miller index
-(the unit diffracted vector's components and the rounded geometry round at ~6e-8), and
-F_latt^2 of N cells moves by ~2 pi N x that on a spot's flank.  This sweep runs one cubic 100 A cell at 1 A over N (cells per axis), misset
-and oversampling through the C (single thread) and through our command line in float32 and
-float64, and gives each float image's sum ratio and correlation against the C's, beside the
-golden thresholds (specs/tolerances.toml [parity]): float32 as rendered (beyond
+A float32 render carries ~6e-8 |a| / lambda absolute error in each fractional Miller
+index (the unit diffracted vector's components and the rounded geometry round at ~6e-8),
+and F_latt^2 of N cells moves by ~2 pi N x that on a spot's flank.  This sweep runs one
+cubic 100 A cell at 1 A over N (cells per axis), misset and oversampling through the C
+(single thread) and through our command line in float32 and float64, and gives each float
+image's sum ratio and correlation against the C's, beside the golden thresholds
+(specs/tolerances.toml [parity]): float32 as rendered (beyond
 `precision.F32_SHARPNESS_LIMIT` computed in float64) and float32 held (the limit lifted).
 """
 from __future__ import annotations
